@@ -1,0 +1,157 @@
+"""``tether local-cluster``: the real local Kubernetes cluster for tests and the demo.
+
+This is an entry point: it reads ``$XDG_STATE_HOME``/``$XDG_CACHE_HOME``/``$HOME`` to find the default
+state and binaries directories and passes them to :mod:`tether.testing.localcluster`. ``up`` returns once
+the cluster is ready and leaves its processes running (detached, one process group each); ``down``
+stops them. Expected failures (missing binaries, a component that died) print one message to stderr
+and exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import click
+
+from tether.errors import TetherError
+from tether.testing import kubeversions
+from tether.testing.localcluster import (
+    DEFAULT_CLUSTER_NAME,
+    LocalClusterSpec,
+    default_state_dir,
+    get_cluster_status,
+    load_cluster,
+    start_cluster,
+    stop_cluster,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _xdg_dir(variable: str, fallback: str) -> Path:
+    value = os.environ.get(variable)
+    return Path(value) if value else Path.home() / fallback
+
+
+def _state_dir(name: str, state_dir: Path | None) -> Path:
+    return state_dir or default_state_dir(_xdg_dir("XDG_STATE_HOME", ".local/state"), name)
+
+
+def _reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn Tether's typed errors into a message on stderr and exit status 1 (no traceback)."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except TetherError as e:
+            click.echo(f"error: {e.message}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+_name_option = click.option(
+    "--name", default=DEFAULT_CLUSTER_NAME, show_default=True, help="Name of the local cluster."
+)
+_state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="State directory (default: ${XDG_STATE_HOME:-~/.local/state}/tether/local-clusters/NAME).",
+)
+
+
+@click.group("local-cluster")
+def local_cluster() -> None:
+    """Run a real local Kubernetes cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok)."""
+
+
+@local_cluster.command("up")
+@_name_option
+@click.option("--nodes", default=2, show_default=True, type=click.IntRange(0), help="Simulated CPU nodes.")
+@click.option("--gpu-nodes", default=1, show_default=True, type=click.IntRange(0), help="Simulated GPU nodes.")
+@_state_dir_option
+@click.option(
+    "--bin-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory with the binaries (default: the cache tools/kube/build.sh fills).",
+)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for readiness.")
+@_reports_errors
+def up(name: str, nodes: int, gpu_nodes: int, state_dir: Path | None, bin_dir: Path | None, timeout: float) -> None:
+    """Start the cluster (or converge a running one) and wait until it is ready."""
+    spec = LocalClusterSpec(
+        state_dir=_state_dir(name, state_dir),
+        bin_dir=bin_dir or kubeversions.default_bin_dir(_xdg_dir("XDG_CACHE_HOME", ".cache")),
+        name=name,
+        cpu_nodes=nodes,
+        gpu_nodes=gpu_nodes,
+        ready_timeout=timeout,
+    )
+    started = time.monotonic()
+    cluster = asyncio.run(start_cluster(spec))
+    click.echo(f"local cluster {name!r} ready in {time.monotonic() - started:.1f} s")
+    click.echo(f"  API server:  {cluster.server_url}")
+    click.echo(f"  kubeconfig:  {cluster.kubeconfig_path}")
+    click.echo(f"  nodes:       {nodes} CPU, {gpu_nodes} GPU (kwok)")
+    click.echo(f"  logs:        {cluster.paths.logs}")
+    click.echo(f"  stop with:   tether local-cluster down --name {name}")
+
+
+@local_cluster.command("down")
+@_name_option
+@_state_dir_option
+@click.option("--purge", is_flag=True, help="Also delete the state directory (certificates, etcd data, logs).")
+@_reports_errors
+def down(name: str, state_dir: Path | None, purge: bool) -> None:
+    """Stop every process of the cluster; keep its state unless --purge."""
+    directory = _state_dir(name, state_dir)
+    if not directory.is_dir():
+        click.echo(f"no local cluster {name!r} (nothing in {directory})")
+        return
+    stop_cluster(directory, purge=purge)
+    click.echo(f"local cluster {name!r} stopped" + (" and purged" if purge else f"; state kept in {directory}"))
+
+
+@local_cluster.command("status")
+@_name_option
+@_state_dir_option
+@_reports_errors
+def status(name: str, state_dir: Path | None) -> None:
+    """Show each component's pid and whether it runs, and the API server URL."""
+    directory = _state_dir(name, state_dir)
+    if not directory.is_dir():
+        click.echo(f"no local cluster {name!r} (nothing in {directory})")
+        return
+    info = get_cluster_status(directory)
+    state = "running" if info.running else "stopped" if info.stopped else "degraded"
+    click.echo(f"local cluster {info.name!r}: {state}")
+    click.echo(f"  API server:  {info.server_url or '-'}")
+    click.echo(f"  state dir:   {directory}")
+    for component in info.components:
+        pid = str(component.pid) if component.pid is not None else "-"
+        click.echo(f"  {component.component:<24} pid {pid:<8} {'alive' if component.alive else 'not running'}")
+
+
+@local_cluster.command("kubeconfig")
+@_name_option
+@_state_dir_option
+@click.option("--content", is_flag=True, help="Print the kubeconfig itself instead of its path.")
+@_reports_errors
+def kubeconfig(name: str, state_dir: Path | None, content: bool) -> None:
+    """Print the admin kubeconfig's path (or, with --content, the file)."""
+    cluster = load_cluster(_state_dir(name, state_dir))
+    if content:
+        click.echo(cluster.kubeconfig_path.read_text(), nl=False)
+    else:
+        click.echo(str(cluster.kubeconfig_path))

@@ -1,0 +1,45 @@
+"""``tether server``: run the control plane (the one CLI module that imports the server side)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import click
+
+
+@click.command("server")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for the CA, keys, SQLite store and bootstrap.json (created if missing).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8443,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="HTTPS port (0: any free port; bootstrap.json records it).",
+)
+@click.option(
+    "--db-url",
+    help="SQLAlchemy async URL of the store, e.g. postgresql+asyncpg://u:p@host/db (default: SQLite in the data dir).",
+)
+def server(data_dir: Path, host: str, port: int, db_url: str | None) -> None:
+    """Run the Tether control plane over HTTPS until interrupted.
+
+    On first start it creates a CA (DIR/ca.pem), a tenant, a subscription and an admin service
+    principal, written to DIR/bootstrap.json; `tether login --bootstrap DIR` uses them.
+    """
+    # Imported here so that every other command starts without loading the server stack.
+    from tether.api.server import serve
+    from tether.settings import ServerSettings, Settings
+
+    logging.getLogger("tether").setLevel(logging.INFO)
+    settings = Settings(server=ServerSettings(data_dir=data_dir, host=host, port=port, db_url=db_url))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings))

@@ -1,0 +1,188 @@
+"""The token service: an OpenID Connect issuer per tenant that mints and checks RS256 access tokens.
+
+Tokens carry ``aud`` (the requested resource), ``iss`` (``<server>/<tenant>/v2.0``), ``tid``, ``oid``,
+``appid`` and a short expiry. ``authenticate`` is on every API request's path, so it verifies against
+the in-memory key ring and caches verified tokens until they expire; it never touches the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import OrderedDict
+from typing import Any
+
+import jwt
+
+from tether.domain.principals import Caller, PrincipalKind
+from tether.errors import TokenRequestError, Unauthenticated
+from tether.identity.keys import KeyRing
+from tether.settings import TokenSettings
+from tether.store import Store, principals, tenancy
+
+_CACHE_SIZE = 4096
+_REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "tid", "oid", "appid"]
+
+
+def resource_from_scope(scope: str) -> str:
+    """``https://server/.default`` → ``https://server``: the audience a client-credentials scope asks for."""
+    scopes = scope.split()
+    if len(scopes) != 1 or not scopes[0].endswith("/.default"):
+        raise TokenRequestError(
+            f"scope '{scope}' is not supported: ask for exactly one '<resource>/.default' scope.",
+            code="invalid_scope",
+        )
+    return scopes[0].removesuffix("/.default").rstrip("/")
+
+
+class TokenService:
+    """Mints tokens for principals and authenticates bearer tokens presented to the API."""
+
+    def __init__(self, *, store: Store, keys: KeyRing, public_url: str, settings: TokenSettings) -> None:
+        self._store = store
+        self._keys = keys
+        self._public_url = public_url.rstrip("/")
+        self._settings = settings
+        self._api_audiences = [self._public_url, self._public_url + "/"]
+        self._cache: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+
+    @property
+    def api_audience(self) -> str:
+        return self._public_url
+
+    def issuer(self, tenant_id: str) -> str:
+        return f"{self._public_url}/{tenant_id}/v2.0"
+
+    def openid_configuration(self, tenant_id: str) -> dict[str, Any]:
+        base = f"{self._public_url}/{tenant_id}"
+        return {
+            "issuer": self.issuer(tenant_id),
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+            "grant_types_supported": ["client_credentials"],
+            "tenant_region_scope": None,
+            "cloud_instance_name": self._public_url.split("://", 1)[-1],
+        }
+
+    def jwks(self) -> dict[str, Any]:
+        return self._keys.jwks()
+
+    async def tenant_exists(self, tenant_id: str) -> bool:
+        async with self._store.transaction() as session:
+            return await tenancy.get_tenant(session, tenant_id) is not None
+
+    # --- minting ------------------------------------------------------------------------------
+    def mint(self, caller: Caller, *, audience: str) -> dict[str, Any]:
+        """An OAuth token response carrying a fresh access token for ``caller``."""
+        key = self._keys.signing_key()
+        now = int(time.time())
+        lifetime = self._settings.access_token_lifetime_s
+        claims = {
+            "aud": audience,
+            "iss": self.issuer(caller.tenant_id),
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "tid": caller.tenant_id,
+            "oid": caller.object_id,
+            "sub": caller.object_id,
+            "appid": caller.app_id,
+            "idtyp": "app",
+            "ver": "2.0",
+            "xms_mirid": caller.kind.value,
+        }
+        token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+        return {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": token,
+        }
+
+    async def client_credentials(
+        self, tenant_id: str, *, client_id: str, client_secret: str, scope: str
+    ) -> dict[str, Any]:
+        """The client-credentials grant with a client secret."""
+        audience = resource_from_scope(scope)
+        async with self._store.transaction() as session:
+            if await tenancy.get_tenant(session, tenant_id) is None:
+                raise TokenRequestError(f"Tenant '{tenant_id}' not found.", code="invalid_request")
+            principal = await principals.get_by_app_id(session, tenant_id, client_id)
+            valid = principal is not None and await principals.check_secret(session, principal, client_secret)
+        if principal is None or not valid:
+            raise TokenRequestError(
+                f"Invalid client secret or unknown client '{client_id}' in tenant '{tenant_id}'.",
+                code="invalid_client",
+            )
+        caller = Caller(
+            tenant_id=principal.tenant_id,
+            object_id=principal.object_id,
+            app_id=principal.app_id,
+            kind=PrincipalKind(principal.kind),
+            display_name=principal.display_name,
+        )
+        return self.mint(caller, audience=audience)
+
+    # --- checking -----------------------------------------------------------------------------
+    def authenticate(self, token: str) -> Caller:
+        """The caller behind an API bearer token; ``Unauthenticated`` with the reason otherwise."""
+        cached = self._cache.get(token)
+        if cached is not None and cached[1] > time.time():
+            self._cache.move_to_end(token)
+            return cached[0]
+        claims = self._verify(token)
+        caller = Caller(
+            tenant_id=claims["tid"],
+            object_id=claims["oid"],
+            app_id=claims["appid"],
+            kind=PrincipalKind(claims.get("xms_mirid", PrincipalKind.SERVICE_PRINCIPAL.value)),
+        )
+        self._cache[token] = (caller, float(claims["exp"]))
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return caller
+
+    def _verify(self, token: str) -> dict[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as e:
+            raise Unauthenticated("The access token is not a well-formed JWT.") from e
+        if header.get("alg") != "RS256":
+            raise Unauthenticated(
+                f"The access token's algorithm '{header.get('alg')}' is not accepted; RS256 is required."
+            )
+        key = self._keys.verification_key(str(header.get("kid", "")))
+        if key is None:
+            raise Unauthenticated("The access token was not signed by this server's token service.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.private_key.public_key(),
+                algorithms=["RS256"],
+                audience=self._api_audiences,
+                leeway=dt.timedelta(seconds=self._settings.clock_skew_s),
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError as e:
+            raise Unauthenticated(
+                "The access token has expired; get a new one (tether login).",
+                code="ExpiredAuthenticationToken",
+            ) from e
+        except jwt.InvalidAudienceError as e:
+            raise Unauthenticated(
+                f"The access token's audience is wrong; request a token for '{self._public_url}/.default'.",
+                code="InvalidAuthenticationTokenAudience",
+            ) from e
+        except jwt.InvalidTokenError as e:
+            raise Unauthenticated(f"The access token is invalid: {e}.") from e
+        if claims["iss"] != self.issuer(claims["tid"]):
+            raise Unauthenticated(
+                "The access token's issuer does not match its tenant.",
+                code="InvalidAuthenticationTokenTenant",
+            )
+        return claims

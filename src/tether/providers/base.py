@@ -1,0 +1,74 @@
+"""What every resource provider shares: the request context, results, and the provider protocol.
+
+A provider validates a request, enforces its type's invariants, writes desired state in one short
+transaction, and wakes the reconcilers through the injected ``Hinter``. It never calls the network
+and knows nothing of HTTP: the API layer turns its results into status codes and headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from tether.authz.service import Authorizer
+from tether.domain.ids import ResourceId
+from tether.domain.principals import Caller
+from tether.settings import Settings
+from tether.store import Store
+
+
+class Hinter(Protocol):
+    """Wakes the reconciler of a resource type now instead of at its next idle poll."""
+
+    def wake(self, full_type: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    caller: Caller
+    store: Store
+    hints: Hinter
+    settings: Settings
+    authz: Authorizer
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """A PUT's outcome: the resource as it now is, whether it was created, and its operation if any."""
+
+    resource: dict[str, Any]
+    created: bool
+    operation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """A DELETE's outcome: ``existed`` False answers 204; an operation id answers 202."""
+
+    existed: bool
+    operation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    more: bool
+
+
+class ResourceProvider(Protocol):
+    """One resource type's behaviour behind the generic ARM routes."""
+
+    full_type: ClassVar[str]
+
+    async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]: ...
+
+    async def list(
+        self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
+    ) -> Page: ...
+
+    async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult: ...
+
+    async def delete(
+        self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]
+    ) -> DeleteResult: ...

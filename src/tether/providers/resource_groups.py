@@ -1,0 +1,91 @@
+"""Resource groups: created and updated synchronously, deleted (with everything in them) by a reconciler."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tether.domain import resource_types as rt
+from tether.domain.ids import ResourceId
+from tether.domain.names import validate_name
+from tether.domain.states import OperationKind, ProvisioningState
+from tether.errors import Conflict, InvalidRequest, NotFound
+from tether.protocol.resource_groups import CreateResourceGroupRequest
+from tether.providers import lro
+from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
+from tether.providers.envelope import envelope, parse_body
+from tether.store import resources
+from tether.store.tables import ResourceRow
+
+
+def _answer(row: ResourceRow) -> dict[str, Any]:
+    body = envelope(row, properties={"provisioningState": row.provisioning_state})
+    body.pop("systemData", None)
+    return body
+
+
+def not_found(resource_id: ResourceId) -> NotFound:
+    return NotFound(
+        f"Resource group '{resource_id.resource_group}' could not be found in subscription "
+        f"'{resource_id.subscription_id}'. "
+        f"Create it with: tether group create -n {resource_id.resource_group} -l <location>",
+        code="ResourceGroupNotFound",
+    )
+
+
+class ResourceGroups:
+    full_type: ClassVar[str] = rt.RESOURCE_GROUPS
+
+    async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id)
+        if row is None:
+            raise not_found(resource_id)
+        return _answer(row)
+
+    async def list(
+        self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
+    ) -> Page:
+        async with ctx.store.transaction() as session:
+            rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
+        return Page([_answer(r) for r in rows[:limit]], more=len(rows) > limit)
+
+    async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
+        request = parse_body(CreateResourceGroupRequest, body)
+        validate_name(self.full_type, resource_id.name)
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is None:
+                row = await resources.insert(
+                    session,
+                    resource_id,
+                    location=request.location.replace(" ", "").lower(),
+                    tags=request.tags,
+                    identity=None,
+                    properties={},
+                    state=ProvisioningState.SUCCEEDED,
+                    principal_id=ctx.caller.object_id,
+                )
+                return WriteResult(_answer(row), created=True)
+            if row.provisioning_state == ProvisioningState.DELETING:
+                raise Conflict(f"Resource group '{row.name}' is being deleted; wait and create it again.")
+            if (row.location or "") != request.location.replace(" ", "").lower():
+                raise InvalidRequest(
+                    f"Resource group '{row.name}' already exists in location '{row.location}'; a resource group "
+                    "cannot move. Use another name or the same location.",
+                    code="InvalidResourceGroupLocation",
+                )
+            row.tags = request.tags
+            resources.touch(row, principal_id=ctx.caller.object_id)
+            return WriteResult(_answer(row), created=False)
+
+    async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is None:
+                return DeleteResult(existed=False)
+            if row.provisioning_state == ProvisioningState.DELETING:
+                raise Conflict(f"Resource group '{row.name}' is already being deleted.", code="ConflictingOperation")
+            operation_id = await lro.start(session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id)
+        ctx.hints.wake(self.full_type)
+        return DeleteResult(existed=True, operation_id=operation_id)

@@ -1,0 +1,151 @@
+"""ML workspaces: created and deleted through long-running operations; tags and descriptions update in place.
+
+A workspace gets a system-assigned identity unless a user-assigned one is named (the reconciler
+creates the principal); its location defaults to its resource group's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tether.domain import resource_types as rt
+from tether.domain.ids import ResourceId
+from tether.domain.names import validate_name
+from tether.domain.states import OperationKind, ProvisioningState
+from tether.errors import Conflict, InvalidRequest, NotFound
+from tether.protocol.workspaces import CreateWorkspaceRequest
+from tether.providers import lro
+from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
+from tether.providers.envelope import envelope, parse_body, require_parent
+from tether.identity.managed import parse_identity_type, user_assigned_block, user_assigned_principal
+from tether.store import Session, resources
+from tether.store.tables import ResourceRow
+
+_PUBLIC_PROPERTIES = ("friendlyName", "description", "workspaceId", "primaryUserAssignedIdentity")
+
+
+def answer(row: ResourceRow) -> dict[str, Any]:
+    properties = {k: row.properties[k] for k in _PUBLIC_PROPERTIES if row.properties.get(k) is not None}
+    properties["provisioningState"] = row.provisioning_state
+    body = envelope(row, properties=properties)
+    body["identity"] = row.identity or {"type": "None"}
+    body["kind"] = "Default"
+    body["sku"] = {"name": "Basic", "tier": "Basic"}
+    return body
+
+
+def not_found(resource_id: ResourceId) -> NotFound:
+    return NotFound(
+        f"Workspace '{resource_id.name}' could not be found in resource group '{resource_id.resource_group}'. "
+        f"Create it with: tether ml workspace create -n {resource_id.name} -g {resource_id.resource_group}",
+        code="WorkspaceNotFound",
+    )
+
+
+async def _requested_identity(session: Session, request: CreateWorkspaceRequest) -> dict[str, Any]:
+    """The identity block to store: SystemAssigned by default, or the one user-assigned identity named."""
+    primary = request.properties.primaryUserAssignedIdentity
+    kind = parse_identity_type(request.identity.type) if request.identity else None
+    if kind is None:
+        kind = "UserAssigned" if primary else "SystemAssigned"
+    if kind == "SystemAssigned":
+        return {"type": "SystemAssigned"}
+    if kind == "None":
+        raise InvalidRequest(
+            "A workspace needs an identity: SystemAssigned or UserAssigned.", code="InvalidIdentityType"
+        )
+    named = list((request.identity.userAssignedIdentities or {}).keys()) if request.identity else []
+    chosen = primary or (named[0] if named else None)
+    if chosen is None:
+        raise InvalidRequest(
+            "A UserAssigned workspace identity needs the identity's id (--primary-user-assigned-identity).",
+            code="InvalidIdentityType",
+            target="properties.primaryUserAssignedIdentity",
+        )
+    principal = await user_assigned_principal(session, chosen)
+    return user_assigned_block(chosen, principal)
+
+
+class Workspaces:
+    full_type: ClassVar[str] = rt.WORKSPACES
+
+    async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id)
+        if row is None:
+            raise not_found(resource_id)
+        return answer(row)
+
+    async def list(
+        self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
+    ) -> Page:
+        async with ctx.store.transaction() as session:
+            if parent.resource_group is None:
+                rows = await resources.list_by_type(
+                    session, self.full_type, within=parent, offset=offset, limit=limit + 1
+                )
+            else:
+                rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
+        return Page([answer(r) for r in rows[:limit]], more=len(rows) > limit)
+
+    async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
+        request = parse_body(CreateWorkspaceRequest, body)
+        validate_name(self.full_type, resource_id.name)
+        descriptive = request.properties.model_dump(exclude_none=True, include={"friendlyName", "description"})
+        async with ctx.store.transaction() as session:
+            group = await require_parent(session, resource_id)
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is not None:
+                return self._update(ctx, row, request, descriptive)
+            identity = await _requested_identity(session, request)
+            if identity["type"] == "UserAssigned":
+                descriptive["primaryUserAssignedIdentity"] = next(iter(identity["userAssignedIdentities"]))
+            location = (request.location or (group.location if group else None) or "local").replace(" ", "").lower()
+            row = await resources.insert(
+                session,
+                resource_id,
+                location=location,
+                tags=request.tags,
+                identity=identity,
+                properties={**descriptive, "workspaceId": str(uuid.uuid4())},
+                state=ProvisioningState.CREATING,
+                principal_id=ctx.caller.object_id,
+            )
+            operation_id = await lro.start(session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id)
+        ctx.hints.wake(self.full_type)
+        return WriteResult(answer(row), created=True, operation_id=operation_id)
+
+    def _update(
+        self,
+        ctx: RequestContext,
+        row: ResourceRow,
+        request: CreateWorkspaceRequest,
+        descriptive: dict[str, Any],
+    ) -> WriteResult:
+        if ProvisioningState(row.provisioning_state) is not ProvisioningState.SUCCEEDED:
+            raise Conflict(
+                f"Workspace '{row.name}' is {row.provisioning_state}; wait until it has Succeeded to update it.",
+                code="ConflictingOperation",
+            )
+        if request.location and request.location.replace(" ", "").lower() != row.location:
+            raise InvalidRequest(
+                f"Workspace '{row.name}' is in '{row.location}'; a workspace cannot move.",
+                code="LocationNotAvailable",
+            )
+        row.tags = request.tags
+        row.properties = {**row.properties, **descriptive}
+        resources.touch(row, principal_id=ctx.caller.object_id)
+        return WriteResult(answer(row), created=False)
+
+    async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is None:
+                return DeleteResult(existed=False)
+            if row.provisioning_state == ProvisioningState.DELETING:
+                raise Conflict(f"Workspace '{row.name}' is already being deleted.", code="ConflictingOperation")
+            operation_id = await lro.start(session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id)
+        ctx.hints.wake(self.full_type)
+        return DeleteResult(existed=True, operation_id=operation_id)

@@ -1,0 +1,42 @@
+"""Finishes resource-group deletes: the group, everything in it, and the identities those resources owned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.domain import resource_types as rt
+from tether.domain.states import ProvisioningState
+from tether.errors import TetherError
+from tether.reconcile.engine import OperationView
+from tether.store import Session, principals, resources, role_assignments
+from tether.store.tables import OperationRow
+
+
+async def delete_tree(session: Session, resource_key: str) -> None:
+    """Remove a resource, everything under it, the system-assigned identities they owned (with those
+    identities' role assignments anywhere), and role assignments scoped to any of them."""
+    for object_id in await principals.delete_owned_within(session, resource_key):
+        await role_assignments.delete_for_principal(session, object_id)
+    await role_assignments.delete_within(session, resource_key)
+    await resources.delete_tree_by_key(session, resource_key)
+
+
+async def mark_failed(session: Session, operation: OperationRow, error: TetherError) -> None:
+    """Leave the resource ``Failed`` with the error on record (shared by simple handlers)."""
+    del error  # the operation row carries it; the resource only changes state
+    row = await resources.get_by_key(session, operation.resource_key)
+    if row is not None:
+        resources.set_state(row, ProvisioningState.FAILED)
+
+
+class ResourceGroupOperations:
+    resource_types: tuple[str, ...] = (rt.RESOURCE_GROUPS,)
+
+    async def execute(self, operation: OperationView) -> Any:
+        return None
+
+    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+        await delete_tree(session, operation.resource_key)
+
+    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+        await mark_failed(session, operation, error)

@@ -1,0 +1,71 @@
+"""The one typed settings object, built at an entry point (``tether server``, tests) and passed down.
+
+Values come from arguments, then ``TETHER_*`` environment variables (nested with ``__``, e.g.
+``TETHER_TOKENS__ACCESS_TOKEN_LIFETIME_S``), then defaults. Library code never reads ``os.environ``:
+it receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseModel):
+    """Where the control plane listens and keeps its state."""
+
+    data_dir: Path = Field(
+        Path(".tether-data"), description="Directory for the CA, keys, SQLite file and bootstrap.json."
+    )
+    host: str = Field("127.0.0.1", description="Address to bind; the serving certificate covers it.")
+    port: int = Field(8443, ge=0, le=65535, description="HTTPS port (0 picks a free one).")
+    db_url: str | None = Field(
+        None, description="SQLAlchemy async URL; default is a SQLite file (WAL) inside data_dir."
+    )
+    public_url: str | None = Field(
+        None, description="URL clients use to reach the server; default https://<host>:<port>."
+    )
+
+
+class ApiSettings(BaseModel):
+    """Limits of the ARM API surface."""
+
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (bytes).")
+    page_size: int = Field(100, ge=1, le=1000, description="Items per page in list answers before nextLink.")
+
+
+class TokenSettings(BaseModel):
+    """The OpenID Connect issuer that signs access tokens."""
+
+    access_token_lifetime_s: int = Field(3600, ge=60, description="Lifetime of issued access tokens.")
+    clock_skew_s: int = Field(60, ge=0, description="Leeway allowed when checking exp/nbf/iat.")
+    key_rotation_days: int = Field(
+        30, ge=1, description="Age after which a new signing key is made; old keys stay in JWKS until unused."
+    )
+
+
+class ReconcileSettings(BaseModel):
+    """Background loops that carry long-running operations to completion."""
+
+    idle_poll_s: float = Field(2.0, gt=0, description="How often idle reconcilers look for work without a hint.")
+    lease_s: float = Field(30.0, gt=0, description="How long a reconciler owns a row before another may take it.")
+    step_deadline_s: float = Field(20.0, gt=0, description="Deadline of one reconcile step (network call).")
+
+
+class Settings(BaseSettings):
+    """All of Tether's settings, nested by concern."""
+
+    model_config = SettingsConfigDict(env_prefix="TETHER_", env_nested_delimiter="__", extra="forbid")
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    tokens: TokenSettings = Field(default_factory=TokenSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
+
+    def database_url(self) -> str:
+        """The store's URL: the explicit one, or the SQLite file in the data directory."""
+        if self.server.db_url:
+            return self.server.db_url
+        return f"sqlite+aiosqlite:///{(self.server.data_dir / 'tether.db').resolve()}"

@@ -1,0 +1,77 @@
+"""Federated identity credentials, and the CA bundles used to reach their issuers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.store.tables import FederatedCredentialRow, TrustedIssuerRow
+
+
+async def upsert(
+    session: AsyncSession,
+    *,
+    principal_id: str,
+    name: str,
+    issuer: str,
+    subject: str,
+    audiences: list[str],
+    resource_key: str | None = None,
+) -> tuple[FederatedCredentialRow, bool]:
+    """Create or replace the credential ``name`` of a principal; returns it and whether it was created."""
+    query = select(FederatedCredentialRow).where(
+        FederatedCredentialRow.principal_id == principal_id, FederatedCredentialRow.name == name
+    )
+    row = (await session.execute(query)).scalar_one_or_none()
+    created = row is None
+    if row is None:
+        row = FederatedCredentialRow(
+            id=str(uuid.uuid4()),
+            principal_id=principal_id,
+            name=name,
+            resource_key=resource_key,
+            created_at=dt.datetime.now(dt.UTC),
+            issuer=issuer,
+            subject=subject,
+            audiences=audiences,
+        )
+        session.add(row)
+    else:
+        row.issuer, row.subject, row.audiences = issuer, subject, audiences
+    await session.flush()
+    return row, created
+
+
+async def get(session: AsyncSession, principal_id: str, name: str) -> FederatedCredentialRow | None:
+    query = select(FederatedCredentialRow).where(
+        FederatedCredentialRow.principal_id == principal_id, FederatedCredentialRow.name == name
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def for_principal(session: AsyncSession, principal_id: str) -> Sequence[FederatedCredentialRow]:
+    query = select(FederatedCredentialRow).where(FederatedCredentialRow.principal_id == principal_id)
+    return (await session.execute(query.order_by(FederatedCredentialRow.name))).scalars().all()
+
+
+async def delete_row(session: AsyncSession, row: FederatedCredentialRow) -> None:
+    await session.delete(row)
+
+
+async def trust_issuer(session: AsyncSession, *, issuer: str, ca_pem: str, source: str) -> None:
+    """Record (or replace) the CA bundle that verifies ``issuer``'s TLS certificate."""
+    row = await session.get(TrustedIssuerRow, issuer)
+    if row is None:
+        session.add(TrustedIssuerRow(issuer=issuer, ca_pem=ca_pem, source=source, created_at=dt.datetime.now(dt.UTC)))
+    else:
+        row.ca_pem, row.source = ca_pem, source
+    await session.flush()
+
+
+async def issuer_ca(session: AsyncSession, issuer: str) -> str | None:
+    row = await session.get(TrustedIssuerRow, issuer)
+    return row.ca_pem if row else None

@@ -1,0 +1,131 @@
+"""Long-running operations and their leases.
+
+A reconciler takes an operation with ``lease_next`` (a row whose lease is free or expired), works on
+it outside any transaction, then calls ``finish`` or ``retry_later`` in a new transaction; both apply
+only if its lease token still holds, so a reconciler that lost its lease cannot overwrite another's
+result. An operation in flight when the server stops is taken again once its lease expires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.domain.states import OperationKind, OperationStatus
+from tether.store.tables import OperationRow, ResourceRow
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def create(session: AsyncSession, resource: ResourceRow, kind: OperationKind) -> OperationRow:
+    """Record a new operation of ``kind`` on ``resource``, runnable at once."""
+    now = _now()
+    row = OperationRow(
+        id=str(uuid.uuid4()),
+        subscription_id=resource.subscription_id,
+        resource_key=resource.key,
+        resource_type=resource.type,
+        kind=kind.value,
+        status=OperationStatus.IN_PROGRESS.value,
+        error=None,
+        attempts=0,
+        not_before=now,
+        created_at=now,
+        finished_at=None,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get(session: AsyncSession, operation_id: str) -> OperationRow | None:
+    return await session.get(OperationRow, operation_id)
+
+
+async def in_progress_for(session: AsyncSession, resource_key: str) -> Sequence[OperationRow]:
+    query = select(OperationRow).where(
+        OperationRow.resource_key == resource_key, OperationRow.status == OperationStatus.IN_PROGRESS.value
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def cancel_in_progress(session: AsyncSession, resource_key: str, *, reason: str) -> None:
+    """Mark every running operation on a resource canceled (a delete supersedes a create)."""
+    await session.execute(
+        update(OperationRow)
+        .where(
+            OperationRow.resource_key == resource_key,
+            OperationRow.status == OperationStatus.IN_PROGRESS.value,
+        )
+        .values(
+            status=OperationStatus.CANCELED.value,
+            error={"code": "Canceled", "message": reason},
+            finished_at=_now(),
+            lock_owner=None,
+            lock_token=None,
+            lock_expires_at=None,
+        )
+    )
+
+
+async def lease_next(
+    session: AsyncSession, *, resource_types: Sequence[str], owner: str, lease: dt.timedelta
+) -> OperationRow | None:
+    """Take the oldest runnable operation of the given types, or None. Returns it leased to ``owner``."""
+    now = _now()
+    query = (
+        select(OperationRow)
+        .where(
+            OperationRow.status == OperationStatus.IN_PROGRESS.value,
+            OperationRow.resource_type.in_(resource_types),
+            OperationRow.not_before <= now,
+            or_(OperationRow.lock_expires_at.is_(None), OperationRow.lock_expires_at < now),
+        )
+        .order_by(OperationRow.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    row = (await session.execute(query)).scalar_one_or_none()
+    if row is None:
+        return None
+    row.lock_owner = owner
+    row.lock_token = str(uuid.uuid4())
+    row.lock_expires_at = now + lease
+    row.attempts += 1
+    await session.flush()
+    return row
+
+
+async def held(session: AsyncSession, operation_id: str, lock_token: str) -> OperationRow | None:
+    """The operation, locked for update, if ``lock_token`` still holds its lease; else None."""
+    query = (
+        select(OperationRow)
+        .where(
+            OperationRow.id == operation_id,
+            OperationRow.lock_token == lock_token,
+            OperationRow.status == OperationStatus.IN_PROGRESS.value,
+        )
+        .with_for_update()
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def finish(row: OperationRow, status: OperationStatus, *, error: dict[str, Any] | None = None) -> None:
+    row.status = status.value
+    row.error = error
+    row.finished_at = _now()
+    row.lock_owner = row.lock_token = None
+    row.lock_expires_at = None
+
+
+def retry_later(row: OperationRow, *, delay: dt.timedelta) -> None:
+    row.not_before = _now() + delay
+    row.lock_owner = row.lock_token = None
+    row.lock_expires_at = None

@@ -1,0 +1,129 @@
+"""Principals (service principals, managed identities) and their client secrets.
+
+Secrets are stored as salted scrypt hashes; the clear text exists only in the answer that creates it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.store.tables import ClientSecretRow, PrincipalRow
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def _hash_secret(secret: str, salt: bytes) -> str:
+    digest = hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _secret_matches(secret: str, stored: str) -> bool:
+    _, salt_hex, _ = stored.split("$", 2)
+    return hmac.compare_digest(_hash_secret(secret, bytes.fromhex(salt_hex)), stored)
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    kind: str,
+    display_name: str,
+    resource_key: str | None = None,
+) -> PrincipalRow:
+    row = PrincipalRow(
+        object_id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        kind=kind,
+        app_id=str(uuid.uuid4()),
+        display_name=display_name,
+        display_name_key=display_name.lower(),
+        resource_key=resource_key,
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get(session: AsyncSession, object_id: str) -> PrincipalRow | None:
+    return await session.get(PrincipalRow, object_id.lower())
+
+
+async def get_by_app_id(session: AsyncSession, tenant_id: str, app_id: str) -> PrincipalRow | None:
+    query = select(PrincipalRow).where(PrincipalRow.tenant_id == tenant_id, PrincipalRow.app_id == app_id.lower())
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def find(session: AsyncSession, tenant_id: str, text: str) -> Sequence[PrincipalRow]:
+    """Principals whose object id, app id or display name (case-insensitive) is ``text``."""
+    key = text.lower()
+    query = select(PrincipalRow).where(
+        PrincipalRow.tenant_id == tenant_id,
+        or_(PrincipalRow.object_id == key, PrincipalRow.app_id == key, PrincipalRow.display_name_key == key),
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def get_by_resource(session: AsyncSession, resource_key: str) -> PrincipalRow | None:
+    query = select(PrincipalRow).where(PrincipalRow.resource_key == resource_key)
+    return (await session.execute(query)).scalars().first()
+
+
+async def delete(session: AsyncSession, row: PrincipalRow) -> None:
+    await session.delete(row)
+
+
+async def add_secret(session: AsyncSession, principal: PrincipalRow, *, lifetime: dt.timedelta) -> str:
+    """Create a client secret and return its clear text (shown once, never stored)."""
+    secret = secrets.token_urlsafe(32)
+    now = dt.datetime.now(dt.UTC)
+    session.add(
+        ClientSecretRow(
+            id=str(uuid.uuid4()),
+            principal_id=principal.object_id,
+            secret_hash=_hash_secret(secret, secrets.token_bytes(16)),
+            hint=secret[:3],
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    await session.flush()
+    return secret
+
+
+async def check_secret(session: AsyncSession, principal: PrincipalRow, secret: str) -> bool:
+    """True if ``secret`` matches one of the principal's unexpired secrets."""
+    now = dt.datetime.now(dt.UTC)
+    query = select(ClientSecretRow).where(
+        ClientSecretRow.principal_id == principal.object_id, ClientSecretRow.expires_at > now
+    )
+    candidates = (await session.execute(query)).scalars().all()
+    return any(_secret_matches(secret, c.secret_hash) for c in candidates)
+
+
+async def delete_owned_within(session: AsyncSession, resource_key: str) -> list[str]:
+    """Delete the system-assigned identities of a resource and of everything under it; returns their ids."""
+    query = select(PrincipalRow).where(
+        PrincipalRow.kind == "SystemAssignedIdentity",
+        or_(
+            PrincipalRow.resource_key == resource_key,
+            PrincipalRow.resource_key.startswith(resource_key + "/", autoescape=True),
+        ),
+    )
+    rows = (await session.execute(query)).scalars().all()
+    for row in rows:
+        await session.delete(row)
+    return [r.object_id for r in rows]
+
+
+async def list_in_tenant(session: AsyncSession, tenant_id: str) -> Sequence[PrincipalRow]:
+    query = select(PrincipalRow).where(PrincipalRow.tenant_id == tenant_id).order_by(PrincipalRow.display_name_key)
+    return (await session.execute(query)).scalars().all()

@@ -1,0 +1,34 @@
+"""The token service's signing keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.store.tables import SigningKeyRow
+
+
+async def list_all(session: AsyncSession) -> Sequence[SigningKeyRow]:
+    return (await session.execute(select(SigningKeyRow).order_by(SigningKeyRow.created_at))).scalars().all()
+
+
+async def add(session: AsyncSession, *, kid: str, private_pem: str) -> SigningKeyRow:
+    row = SigningKeyRow(kid=kid, private_pem=private_pem, created_at=dt.datetime.now(dt.UTC), retired_at=None)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def retire(session: AsyncSession, kid: str) -> None:
+    row = await session.get(SigningKeyRow, kid)
+    if row is not None and row.retired_at is None:
+        row.retired_at = dt.datetime.now(dt.UTC)
+
+
+async def drop(session: AsyncSession, kid: str) -> None:
+    row = await session.get(SigningKeyRow, kid)
+    if row is not None:
+        await session.delete(row)
