@@ -96,7 +96,7 @@ async def test_reconcilers_act_as_the_workspace_identity(server: InProcessServer
     assert caller.display_name == "ws1"
     denied = await server.services.authorizer.decide(
         caller.object_id,
-        "Microsoft.Resources/resourceGroups/read",
+        "Microsoft.Resources/subscriptions/resourceGroups/read",
         parse_resource_id(rg_path(server.subscription, "rg1")),
     )
     assert not denied.allowed  # a fresh workspace identity holds no role

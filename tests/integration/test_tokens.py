@@ -225,6 +225,15 @@ async def test_an_expired_client_secret_is_401_invalid_client(server: InProcessS
     assert response.json()["error"] == "invalid_client"
 
 
+async def test_the_tenant_in_the_token_url_is_case_insensitive(server: InProcessServer) -> None:
+    async with server.client(token="") as anonymous:
+        response = await token_request(anonymous, server.bootstrap.tenant_id.upper(), **credentials(server))
+
+    assert response.status_code == 200, response.text
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["tid"] == server.bootstrap.tenant_id
+
+
 async def test_a_token_request_to_an_unknown_tenant_is_refused(server: InProcessServer) -> None:
     unknown = str(uuid.uuid4())
     async with server.client(token="") as anonymous:

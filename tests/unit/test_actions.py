@@ -17,7 +17,7 @@ from tether.domain.actions import action_for
         (rt.WORKSPACES, "PATCH", "Microsoft.MachineLearningServices/workspaces/write"),
         (rt.WORKSPACES, "DELETE", "Microsoft.MachineLearningServices/workspaces/delete"),
         (rt.COMPUTES, "PUT", "Microsoft.MachineLearningServices/workspaces/computes/write"),
-        (rt.RESOURCE_GROUPS, "DELETE", "Microsoft.Resources/resourceGroups/delete"),
+        (rt.RESOURCE_GROUPS, "DELETE", "Microsoft.Resources/subscriptions/resourceGroups/delete"),
         (rt.EXTENSIONS, "GET", "Microsoft.KubernetesConfiguration/extensions/read"),
         (rt.ROLE_ASSIGNMENTS, "PUT", "Microsoft.Authorization/roleAssignments/write"),
     ],

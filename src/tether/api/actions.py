@@ -9,8 +9,10 @@ from fastapi.responses import JSONResponse
 
 from tether.api.deps import json_body
 from tether.api.services import Services
+from tether.domain.actions import action_for
 from tether.domain.ids import ArmPath
 from tether.domain.principals import Caller
+from tether.domain.resource_types import CONNECTED_CLUSTERS, MANAGED_CLUSTERS
 from tether.errors import InvalidRequest
 from tether.protocol.authorization import CheckAccessRequest
 from tether.providers.access_checks import check_access
@@ -30,7 +32,31 @@ async def _check_access(request: Request, svc: Services, caller: Caller, target:
     return JSONResponse(await check_access(request_context(svc, caller), target.scope, body))
 
 
-_ACTIONS: dict[str, ActionHandler] = {"microsoft.authorization/checkaccess": _check_access}
+async def _list_cluster_admin_credential(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
+    await svc.authorizer.authorize(
+        caller, action_for(MANAGED_CLUSTERS, "POST", action="listClusterAdminCredential"), target.scope
+    )
+    return JSONResponse(await svc.managed_clusters.list_admin_credential(request_context(svc, caller), target.scope))
+
+
+async def _issue_agent_credential(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
+    await svc.authorizer.authorize(caller, action_for(CONNECTED_CLUSTERS, "PUT"), target.scope)
+    return JSONResponse(await svc.connected_clusters.issue_agent_credential(request_context(svc, caller), target.scope))
+
+
+async def _revoke_agent_credential(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
+    await svc.authorizer.authorize(caller, action_for(CONNECTED_CLUSTERS, "PUT"), target.scope)
+    return JSONResponse(
+        await svc.connected_clusters.revoke_agent_credential(request_context(svc, caller), target.scope)
+    )
+
+
+_ACTIONS: dict[str, ActionHandler] = {
+    "microsoft.authorization/checkaccess": _check_access,
+    f"{MANAGED_CLUSTERS}/listClusterAdminCredential".lower(): _list_cluster_admin_credential,
+    f"{CONNECTED_CLUSTERS}/issueAgentCredential".lower(): _issue_agent_credential,
+    f"{CONNECTED_CLUSTERS}/revokeAgentCredential".lower(): _revoke_agent_credential,
+}
 
 
 async def run_action(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:

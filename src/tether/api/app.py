@@ -9,47 +9,92 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tether import __version__
-from tether.api import arm, errors, graph, metadata, oidc, operations, subscriptions
+from tether.api import arm, errors, graph, metadata, oidc, operations, relay, subscriptions
 from tether.api.services import Services
 from tether.authz.service import Authorizer
+from tether.crypto import SecretBox
 from tether.identity.federation import FederatedTokens, IssuerKeys
 from tether.identity.keys import KeyRing
 from tether.identity.tokens import TokenService
+from tether.kube.access import ClusterAccess
+from tether.providers.connected_clusters import ConnectedClusters
+from tether.providers.extensions import Extensions
+from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import default_registry
+from tether.providers.relays import HybridConnections, RelayAuthorizationRules, RelayNamespaces
+from tether.reconcile.connectivity import ConnectivityRecorder
 from tether.reconcile.engine import OperationHandler, Reconciler, ReconcilerSet
+from tether.reconcile.extensions import ExtensionOperations
+from tether.reconcile.health import HealthMonitor
 from tether.reconcile.hints import Hints
+from tether.reconcile.managed_clusters import ManagedClusterOperations
 from tether.reconcile.resource_groups import ResourceGroupOperations
 from tether.reconcile.workspaces import WorkspaceOperations
+from tether.relay.hub import RelayHub
 from tether.settings import Settings
-from tether.store import Store
+from tether.store import Store, cluster_secrets
 
 
 async def build_services(settings: Settings, *, store: Store, public_url: str) -> Services:
     """Wire the server's parts together over an open store (keys are created if missing)."""
+    public_url = public_url.rstrip("/")
     keys = KeyRing(
         store,
         rotation_age=dt.timedelta(days=settings.tokens.key_rotation_days),
         token_lifetime=dt.timedelta(seconds=settings.tokens.access_token_lifetime_s),
     )
     await keys.ensure_current()
+    tokens = TokenService(store=store, keys=keys, public_url=public_url, settings=settings.tokens)
+    secrets = SecretBox.from_key_file(settings.server.data_dir / "secrets.key")
+    authorizer = Authorizer(store)
+    connectivity = ConnectivityRecorder(store)
+    hub = RelayHub(authenticate=connectivity.authenticate, on_status=connectivity.on_status)
+
+    async def sealed_kubeconfig(cluster_key: str) -> str | None:
+        async with store.transaction() as session:
+            sealed = await cluster_secrets.get(session, resource_key=cluster_key, kind=cluster_secrets.KUBECONFIG)
+        return secrets.open(sealed) if sealed else None
+
+    access = ClusterAccess(kubeconfigs=sealed_kubeconfig, relay=hub)
+    connectivity.use_access(access)
+    managed = ManagedClusters(secrets=secrets)
+    connected = ConnectedClusters(relay_url=relay_url(public_url), revoke_tunnel=hub.revoke)
     hints = Hints()
-    handlers: list[OperationHandler] = [ResourceGroupOperations(), WorkspaceOperations()]
+    handlers: list[OperationHandler] = [
+        ResourceGroupOperations(assignments=authorizer.index),
+        WorkspaceOperations(assignments=authorizer.index),
+        ManagedClusterOperations(access=access),
+        ExtensionOperations(store=store, access=access, assignments=authorizer.index),
+    ]
     reconcilers = ReconcilerSet(
         [Reconciler(h, store=store, hints=hints, settings=settings.reconcile) for h in handlers]
     )
-    tokens = TokenService(store=store, keys=keys, public_url=public_url, settings=settings.tokens)
     return Services(
         settings=settings,
-        public_url=public_url.rstrip("/"),
+        public_url=public_url,
         store=store,
         keys=keys,
         tokens=tokens,
         federation=FederatedTokens(store=store, tokens=tokens, issuer_keys=IssuerKeys(store), settings=settings.tokens),
-        authorizer=Authorizer(store),
-        providers=default_registry(),
+        authorizer=authorizer,
+        providers=default_registry(
+            extra=[managed, connected, Extensions(), RelayNamespaces(), HybridConnections(), RelayAuthorizationRules()]
+        ),
         hints=hints,
         reconcilers=reconcilers,
+        secrets=secrets,
+        hub=hub,
+        access=access,
+        connectivity=connectivity,
+        managed_clusters=managed,
+        connected_clusters=connected,
+        health=HealthMonitor(store=store, access=access, interval_s=settings.reconcile.health_interval_s),
     )
+
+
+def relay_url(public_url: str) -> str:
+    """Where connect agents dial: the server's own address, over WebSocket (TLS)."""
+    return public_url.replace("https://", "wss://", 1) + "/relay/connect"
 
 
 def create_app(services: Services) -> FastAPI:
@@ -57,12 +102,11 @@ def create_app(services: Services) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        services.reconcilers.start()
+        services.start()
         try:
             yield
         finally:
-            await services.reconcilers.stop()
-            await services.federation.aclose()
+            await services.aclose()
 
     app = FastAPI(
         title="Tether",
@@ -79,5 +123,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(subscriptions.router)
     app.include_router(graph.router)
+    app.include_router(relay.router)
     app.include_router(arm.router)
     return app

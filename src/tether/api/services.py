@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tether.authz.service import Authorizer
+from tether.crypto import SecretBox
 from tether.identity.federation import FederatedTokens
 from tether.identity.keys import KeyRing
 from tether.identity.tokens import TokenService
+from tether.kube.access import ClusterAccess
+from tether.providers.connected_clusters import ConnectedClusters
+from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import ProviderRegistry
+from tether.reconcile.connectivity import ConnectivityRecorder
 from tether.reconcile.engine import ReconcilerSet
+from tether.reconcile.health import HealthMonitor
 from tether.reconcile.hints import Hints
+from tether.relay.hub import RelayHub
 from tether.settings import Settings
 from tether.store import Store
 
@@ -27,3 +34,23 @@ class Services:
     providers: ProviderRegistry
     hints: Hints
     reconcilers: ReconcilerSet
+    secrets: SecretBox
+    hub: RelayHub
+    access: ClusterAccess
+    connectivity: ConnectivityRecorder
+    managed_clusters: ManagedClusters
+    connected_clusters: ConnectedClusters
+    health: HealthMonitor
+
+    def start(self) -> None:
+        """Start the background work (reconcilers); the server calls it once, at startup."""
+        self.reconcilers.start()
+        self.health.start()
+
+    async def aclose(self) -> None:
+        """Stop the background work and close outbound clients; the store is closed by its owner."""
+        await self.reconcilers.stop()
+        await self.health.stop()
+        await self.hub.close()
+        await self.connectivity.close()
+        await self.federation.aclose()

@@ -15,10 +15,13 @@ from pathlib import Path
 import click
 
 from tether.cli.account import account, login, logout
+from tether.cli.ad import ad
 from tether.cli.context import CliState
 from tether.cli.groups import group
+from tether.cli.identities import identity
 from tether.cli.local_cluster import local_cluster
 from tether.cli.ml import ml
+from tether.cli.roles import role
 from tether.cli.server import server
 from tether.client import ClientError
 
@@ -34,7 +37,7 @@ def cli() -> None:
     """
 
 
-for command in (login, logout, account, group, ml, server, local_cluster):
+for command in (login, logout, account, group, ml, server, local_cluster, ad, identity, role):
     cli.add_command(command)
 
 

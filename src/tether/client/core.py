@@ -116,6 +116,14 @@ class TetherClient:
         response = self.request("PUT", resource_id, json=body)
         return response.json(), response.headers.get("Azure-AsyncOperation")
 
+    def post(self, path: str, body: Any = None, *, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """POST an action (``<scope>/providers/<Namespace>/<action>``) or a Graph call; returns the JSON answer."""
+        response = self.request("POST", path, params=params, json=body)
+        if not response.content:
+            return {}
+        result: dict[str, Any] = response.json()
+        return result
+
     def delete(self, resource_id: str, *, params: dict[str, str] | None = None) -> str | None:
         """DELETE a resource; returns the operation URL when the delete runs in the background."""
         response = self.request("DELETE", resource_id, params=params)

@@ -20,7 +20,7 @@ from tether.errors import InvalidRequest
 
 SUBSCRIPTIONS = "Microsoft.Resources/subscriptions"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SEGMENT = re.compile(r"^[^\s/?#%\\]{1,260}$")
+_SEGMENT = re.compile(r"[^\s\x00-\x1f\x7f/?#%\\]{1,260}")
 _NAMESPACE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$")
 _EXPECTED = "/subscriptions/<subscription>/resourceGroups/<group>/providers/<Namespace>/<type>/<name>"
 

@@ -33,6 +33,7 @@ KNOWN_TYPES: tuple[str, ...] = (
     EXTENSIONS,
     RELAY_NAMESPACES,
     HYBRID_CONNECTIONS,
+    "Microsoft.Relay/namespaces/hybridConnections/authorizationRules",
     USER_ASSIGNED_IDENTITIES,
     FEDERATED_CREDENTIALS,
     ROLE_ASSIGNMENTS,
@@ -53,3 +54,5 @@ def canonical_type(full_type: str) -> str | None:
 def canonical_namespace(namespace: str) -> str | None:
     """The canonical spelling of a provider namespace Tether serves, or None."""
     return _NAMESPACES.get(namespace.lower())
+
+RELAY_AUTHORIZATION_RULES = "Microsoft.Relay/namespaces/hybridConnections/authorizationRules"

@@ -46,6 +46,7 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ALGORITHMS = ("RS256", "ES256")
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "aud"]
 _MAX_DOCUMENT_BYTES = 256 * 1024
+_ACCEPT = "application/json, application/jwk-set+json"  # the apiserver answers 406 to JSON alone for its JWKS
 _MAX_ASSERTION_CHARS = 16 * 1024
 _MAX_CACHED_ISSUERS = 1024
 
@@ -80,20 +81,23 @@ class IssuerKeys:
         self._min_refetch_s = min_refetch_s
         self._timeout_s = timeout_s
         self._clock = clock
-        self._cache: dict[str, _Jwks] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._failures: dict[str, tuple[float, str]] = {}
+        # Keyed by (tenant, issuer): the CA that verifies an issuer is registered per tenant, so one tenant's
+        # registration can neither break nor redirect another tenant's exchanges.
+        self._cache: dict[tuple[str, str], _Jwks] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._failures: dict[tuple[str, str], tuple[float, str]] = {}
         self._closed = False
 
-    async def key(self, issuer: str, kid: str) -> jwt.PyJWK | None:
+    async def key(self, issuer: str, kid: str, *, tenant_id: str) -> jwt.PyJWK | None:
         """The issuer's key ``kid`` (None if it publishes none); ``Unavailable`` if its keys can't be had."""
         if self._closed:
             raise Unavailable("The token service is shutting down.")
-        cached = self._cache.get(issuer)
+        trust = (tenant_id, issuer)
+        cached = self._cache.get(trust)
         if cached is None or self._clock() - cached.fetched_at >= self._ttl_s:
-            cached = await self._refresh(issuer, unless_newer_than=cached)
+            cached = await self._refresh(trust, unless_newer_than=cached)
         elif kid not in cached.keys and self._clock() - cached.fetched_at >= self._min_refetch_s:
-            cached = await self._refresh(issuer, unless_newer_than=cached)  # the issuer may have rotated
+            cached = await self._refresh(trust, unless_newer_than=cached)  # the issuer may have rotated
         return cached.keys.get(kid)
 
     async def aclose(self) -> None:
@@ -101,35 +105,36 @@ class IssuerKeys:
         self._closed = True
         self._cache.clear()
 
-    async def _refresh(self, issuer: str, *, unless_newer_than: _Jwks | None) -> _Jwks:
-        lock = self._locks.setdefault(issuer, asyncio.Lock())
+    async def _refresh(self, trust: tuple[str, str], *, unless_newer_than: _Jwks | None) -> _Jwks:
+        lock = self._locks.setdefault(trust, asyncio.Lock())
         async with lock:
-            current = self._cache.get(issuer)
+            current = self._cache.get(trust)
             if current is not None and current is not unless_newer_than:
                 return current  # another request refreshed it while this one waited
-            failed = self._failures.get(issuer)
+            failed = self._failures.get(trust)
             if failed is not None and self._clock() - failed[0] < self._min_refetch_s:
                 raise Unavailable(failed[1])  # a dead issuer is not asked again on every request
             try:
-                fetched = _Jwks(keys=await self._fetch(issuer), fetched_at=self._clock())
+                fetched = _Jwks(keys=await self._fetch(trust), fetched_at=self._clock())
             except Unavailable as e:
                 if len(self._failures) >= _MAX_CACHED_ISSUERS:
                     self._failures.clear()
-                self._failures[issuer] = (self._clock(), e.message)
+                self._failures[trust] = (self._clock(), e.message)
                 raise
-            self._failures.pop(issuer, None)
-            self._cache[issuer] = fetched
+            self._failures.pop(trust, None)
+            self._cache[trust] = fetched
             if len(self._cache) > _MAX_CACHED_ISSUERS:
                 oldest = min(self._cache, key=lambda i: self._cache[i].fetched_at)
                 del self._cache[oldest]
                 self._locks.pop(oldest, None)
             return fetched
 
-    async def _fetch(self, issuer: str) -> dict[str, jwt.PyJWK]:
+    async def _fetch(self, trust: tuple[str, str]) -> dict[str, jwt.PyJWK]:
+        tenant_id, issuer = trust
         if not issuer.startswith("https://"):
             raise Unavailable(f"the issuer '{issuer}' is not an https URL")
         try:
-            async with asyncio.timeout(2 * self._timeout_s), self._client_for(issuer) as http:
+            async with asyncio.timeout(2 * self._timeout_s), self._client_for(issuer, tenant_id=tenant_id) as http:
                 discovery = await self._get_json(http, issuer.rstrip("/") + "/.well-known/openid-configuration")
                 if discovery.get("issuer") != issuer:
                     raise Unavailable(
@@ -147,12 +152,12 @@ class IssuerKeys:
         return keys
 
     @asynccontextmanager
-    async def _client_for(self, issuer: str) -> AsyncIterator[httpx.AsyncClient]:
+    async def _client_for(self, issuer: str, *, tenant_id: str) -> AsyncIterator[httpx.AsyncClient]:
         if self._http is not None:
             yield self._http
             return
         async with self._store.transaction() as session:
-            ca_pem = await federated_credentials.issuer_ca(session, issuer)
+            ca_pem = await federated_credentials.issuer_ca(session, tenant_id=tenant_id, issuer=issuer)
         try:
             context = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
         except ssl.SSLError as e:
@@ -164,7 +169,7 @@ class IssuerKeys:
     async def _get_json(self, http: httpx.AsyncClient, url: str) -> dict[str, Any]:
         body = bytearray()
         try:
-            async with http.stream("GET", url, headers={"Accept": "application/json"}) as response:
+            async with http.stream("GET", url, headers={"Accept": _ACCEPT}) as response:
                 if response.status_code != 200:
                     raise Unavailable(f"GET {url} answered HTTP {response.status_code}")
                 async for chunk in response.aiter_bytes():
@@ -232,9 +237,10 @@ class FederatedTokens:
         header, unverified = _parse(assertion)
         issuer, subject = unverified["iss"], unverified["sub"]
         async with self._store.transaction() as session:
-            if await tenancy.get_tenant(session, tenant_id) is None:
+            tenant = await tenancy.get_tenant(session, tenant_id)
+            if tenant is None:
                 raise TokenRequestError(f"Tenant '{tenant_id}' not found.", code="invalid_request")
-            principal = await principals.get_by_app_id(session, tenant_id, client_id)
+            principal = await principals.get_by_app_id(session, tenant.id, client_id)
             if principal is None:
                 raise TokenRequestError(
                     f"AADSTS700016: Application with identifier '{_show(client_id)}' was not found in the "
@@ -251,7 +257,7 @@ class FederatedTokens:
             )
         audiences = sorted({a for c in matching for a in c.audiences})
         try:
-            key = await self._issuer_keys.key(issuer, header["kid"])
+            key = await self._issuer_keys.key(issuer, header["kid"], tenant_id=principal.tenant_id)
         except Unavailable as e:
             raise _refused(
                 f"AADSTS90061: The signing keys of issuer '{_show(issuer)}' could not be fetched: {e.message}."

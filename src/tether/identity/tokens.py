@@ -110,9 +110,10 @@ class TokenService:
         """The client-credentials grant with a client secret."""
         audience = resource_from_scope(scope)
         async with self._store.transaction() as session:
-            if await tenancy.get_tenant(session, tenant_id) is None:
+            tenant = await tenancy.get_tenant(session, tenant_id)
+            if tenant is None:
                 raise TokenRequestError(f"Tenant '{tenant_id}' not found.", code="invalid_request")
-            principal = await principals.get_by_app_id(session, tenant_id, client_id)
+            principal = await principals.get_by_app_id(session, tenant.id, client_id)
             valid = principal is not None and await principals.check_secret(session, principal, client_secret)
         if principal is None or not valid:
             raise TokenRequestError(

@@ -30,7 +30,11 @@ async def check_access(ctx: RequestContext, scope: ResourceId, request: CheckAcc
     # Narrowest first: a role granting few actions is the least-privilege fix; Owner only if nothing else.
     candidates = sorted(
         (r for r in BUILT_IN_ROLES if r.allows(request.action, data=data)),
-        key=lambda r: (r is OWNER, "*" in r.actions, len(r.actions) + len(r.data_actions)),
+        key=lambda r: (
+            r is OWNER,
+            any(p.startswith("*") for p in (*r.actions, *r.data_actions)),
+            len(r.actions) + len(r.data_actions),
+        ),
     )
     answer: dict[str, Any] = {
         "allowed": decision.allowed,

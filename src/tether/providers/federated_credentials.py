@@ -87,7 +87,11 @@ class FederatedCredentials:
             )
             if request.issuerCaCertificate:
                 await federated_credentials.trust_issuer(
-                    session, issuer=row.issuer, ca_pem=request.issuerCaCertificate, source=str(resource_id)
+                    session,
+                    tenant_id=principal.tenant_id,
+                    issuer=row.issuer,
+                    ca_pem=request.issuerCaCertificate,
+                    source=str(resource_id),
                 )
         return WriteResult(answer(identity, row), created=created)
 

@@ -24,7 +24,8 @@ class ProviderRegistry:
         return sorted(canonical_type(t) or t for t in self._by_type)
 
 
-def default_registry() -> ProviderRegistry:
+def default_registry(*, extra: list[ResourceProvider] | None = None) -> ProviderRegistry:
+    """The providers that need no wiring, plus ``extra`` ones built by the composition root."""
     return ProviderRegistry(
         [
             Subscriptions(),
@@ -34,5 +35,6 @@ def default_registry() -> ProviderRegistry:
             FederatedCredentials(),
             RoleAssignments(),
             RoleDefinitions(),
+            *(extra or []),
         ]
     )

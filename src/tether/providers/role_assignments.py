@@ -22,7 +22,7 @@ from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.protocol.authorization import CreateRoleAssignmentRequest
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import parse_body, rfc3339
-from tether.store import Session, principals, resources, role_assignments
+from tether.store import Session, federated_credentials, principals, resources, role_assignments
 from tether.store.tables import RoleAssignmentRow
 
 _PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s+'([^']+)'", re.IGNORECASE)
@@ -58,7 +58,11 @@ async def require_scope(session: Session, scope: ResourceId) -> None:
         group = scope.scopes()[1]
         if await resources.get(session, group) is None:
             raise NotFound(f"Resource group '{scope.resource_group}' could not be found.", code="ResourceGroupNotFound")
-    if scope.segments and await resources.get(session, scope) is None:
+    if scope.full_type == rt.FEDERATED_CREDENTIALS:
+        exists = await federated_credentials.exists(session, resource_key=scope.key)
+    else:
+        exists = not scope.segments or await resources.get(session, scope) is not None
+    if not exists:
         raise NotFound(
             f"The scope '{scope}' does not exist; a role can only be assigned on an existing resource.",
             code="ResourceNotFound",

@@ -20,8 +20,9 @@ from tether.store import principals, role_assignments, tenancy
 from tether.store.tables import PrincipalRow
 
 _SECRET_LIFETIME = dt.timedelta(days=365)
-_EQ = re.compile(r"^\s*(displayName|appId|id)\s+eq\s+'([^']*)'\s*$", re.IGNORECASE)
-_STARTS = re.compile(r"^\s*startswith\(\s*displayName\s*,\s*'([^']*)'\s*\)\s*$", re.IGNORECASE)
+# OData string literals: a quote inside is written twice ('o''brien').
+_EQ = re.compile(r"^\s*(displayName|appId|id)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+_STARTS = re.compile(r"^\s*startswith\(\s*displayName\s*,\s*'((?:[^']|'')*)'\s*\)\s*$", re.IGNORECASE)
 _KIND_NAMES = {
     PrincipalKind.SERVICE_PRINCIPAL.value: "Application",
     PrincipalKind.USER_ASSIGNED_IDENTITY.value: "ManagedIdentity",
@@ -66,7 +67,7 @@ async def list_principals(ctx: RequestContext, *, filter_text: str | None) -> li
         if not filter_text:
             rows = await principals.list_in_tenant(session, ctx.caller.tenant_id)
         elif match := _EQ.match(filter_text):
-            field, value = match.group(1).lower(), match.group(2)
+            field, value = match.group(1).lower(), match.group(2).replace("''", "'")
             rows = [
                 r
                 for r in await principals.find(session, ctx.caller.tenant_id, value)
@@ -75,7 +76,7 @@ async def list_principals(ctx: RequestContext, *, filter_text: str | None) -> li
                 or (field == "id" and r.object_id == value.lower())
             ]
         elif match := _STARTS.match(filter_text):
-            prefix = match.group(1).lower()
+            prefix = match.group(1).replace("''", "'").lower()
             rows = [
                 r
                 for r in await principals.list_in_tenant(session, ctx.caller.tenant_id)

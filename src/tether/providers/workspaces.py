@@ -15,11 +15,11 @@ from tether.domain.ids import ResourceId
 from tether.domain.names import validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
+from tether.identity.managed import parse_identity_type, user_assigned_block, user_assigned_principal
 from tether.protocol.workspaces import CreateWorkspaceRequest
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body, require_parent
-from tether.identity.managed import parse_identity_type, user_assigned_block, user_assigned_principal
 from tether.store import Session, resources
 from tether.store.tables import ResourceRow
 

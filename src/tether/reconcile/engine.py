@@ -51,6 +51,9 @@ class OperationHandler(Protocol):
     async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
         """Record a permanent failure on the resource (the loop finishes the operation itself)."""
 
+    async def after_commit(self, operation: OperationView) -> None:
+        """Run once the result is committed: drop caches that the change made stale."""
+
 
 def error_body(error: TetherError) -> dict[str, Any]:
     body: dict[str, Any] = {"code": error.code, "message": error.message}
@@ -125,6 +128,7 @@ class Reconciler:
                 await self._handler.apply(session, row, outcome)
                 if row.status == OperationStatus.IN_PROGRESS.value:
                     operations.finish(row, OperationStatus.SUCCEEDED)
+        await self._handler.after_commit(view)
 
     async def _wait_for_hint(self) -> None:
         events = [self._hints.event(t) for t in self._types]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tether.authz.service import AssignmentIndex
 from tether.domain import resource_types as rt
-from tether.domain.states import ProvisioningState
+from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import TetherError
 from tether.reconcile.engine import OperationView
 from tether.store import Session, principals, resources, role_assignments
@@ -13,8 +14,8 @@ from tether.store.tables import OperationRow
 
 
 async def delete_tree(session: Session, resource_key: str) -> None:
-    """Remove a resource, everything under it, the system-assigned identities they owned (with those
-    identities' role assignments anywhere), and role assignments scoped to any of them."""
+    """Remove a resource, everything under it, the managed identities they owned (with those identities'
+    role assignments anywhere), and role assignments scoped to any of them."""
     for object_id in await principals.delete_owned_within(session, resource_key):
         await role_assignments.delete_for_principal(session, object_id)
     await role_assignments.delete_within(session, resource_key)
@@ -29,7 +30,18 @@ async def mark_failed(session: Session, operation: OperationRow, error: TetherEr
         resources.set_state(row, ProvisioningState.FAILED)
 
 
-class ResourceGroupOperations:
+class DeletesInvalidateAccess:
+    """After a delete commits, forget every principal's cached assignments: the delete removed some."""
+
+    def __init__(self, *, assignments: AssignmentIndex) -> None:
+        self._assignments = assignments
+
+    async def after_commit(self, operation: OperationView) -> None:
+        if operation.kind is OperationKind.DELETE:
+            self._assignments.invalidate()
+
+
+class ResourceGroupOperations(DeletesInvalidateAccess):
     resource_types: tuple[str, ...] = (rt.RESOURCE_GROUPS,)
 
     async def execute(self, operation: OperationView) -> Any:

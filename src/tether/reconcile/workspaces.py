@@ -9,7 +9,7 @@ from tether.domain.principals import PrincipalKind
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import TetherError
 from tether.reconcile.engine import OperationView
-from tether.reconcile.resource_groups import delete_tree, mark_failed
+from tether.reconcile.resource_groups import DeletesInvalidateAccess, delete_tree, mark_failed
 from tether.store import Session, principals, resources, tenancy
 from tether.store.tables import OperationRow, ResourceRow
 
@@ -35,7 +35,7 @@ async def _ensure_system_identity(session: Session, row: ResourceRow) -> None:
     }
 
 
-class WorkspaceOperations:
+class WorkspaceOperations(DeletesInvalidateAccess):
     resource_types: tuple[str, ...] = (rt.WORKSPACES,)
 
     async def execute(self, operation: OperationView) -> Any:

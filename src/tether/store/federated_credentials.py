@@ -62,16 +62,25 @@ async def delete_row(session: AsyncSession, row: FederatedCredentialRow) -> None
     await session.delete(row)
 
 
-async def trust_issuer(session: AsyncSession, *, issuer: str, ca_pem: str, source: str) -> None:
-    """Record (or replace) the CA bundle that verifies ``issuer``'s TLS certificate."""
-    row = await session.get(TrustedIssuerRow, issuer)
+async def trust_issuer(session: AsyncSession, *, tenant_id: str, issuer: str, ca_pem: str, source: str) -> None:
+    """Record (or replace) the CA bundle that verifies ``issuer``'s TLS certificate, for one tenant only."""
+    row = await session.get(TrustedIssuerRow, (tenant_id, issuer))
     if row is None:
-        session.add(TrustedIssuerRow(issuer=issuer, ca_pem=ca_pem, source=source, created_at=dt.datetime.now(dt.UTC)))
+        session.add(
+            TrustedIssuerRow(
+                tenant_id=tenant_id, issuer=issuer, ca_pem=ca_pem, source=source, created_at=dt.datetime.now(dt.UTC)
+            )
+        )
     else:
         row.ca_pem, row.source = ca_pem, source
     await session.flush()
 
 
-async def issuer_ca(session: AsyncSession, issuer: str) -> str | None:
-    row = await session.get(TrustedIssuerRow, issuer)
+async def issuer_ca(session: AsyncSession, *, tenant_id: str, issuer: str) -> str | None:
+    row = await session.get(TrustedIssuerRow, (tenant_id, issuer))
     return row.ca_pem if row else None
+
+
+async def exists(session: AsyncSession, *, resource_key: str) -> bool:
+    query = select(FederatedCredentialRow.id).where(FederatedCredentialRow.resource_key == resource_key)
+    return (await session.execute(query)).first() is not None

@@ -6,8 +6,6 @@ Secrets are stored as salted scrypt hashes; the clear text exists only in the an
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -15,19 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.crypto import hash_secret, secret_matches
 from tether.store.tables import ClientSecretRow, PrincipalRow
-
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-
-
-def _hash_secret(secret: str, salt: bytes) -> str:
-    digest = hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def _secret_matches(secret: str, stored: str) -> bool:
-    _, salt_hex, _ = stored.split("$", 2)
-    return hmac.compare_digest(_hash_secret(secret, bytes.fromhex(salt_hex)), stored)
 
 
 async def create(
@@ -89,7 +76,7 @@ async def add_secret(session: AsyncSession, principal: PrincipalRow, *, lifetime
         ClientSecretRow(
             id=str(uuid.uuid4()),
             principal_id=principal.object_id,
-            secret_hash=_hash_secret(secret, secrets.token_bytes(16)),
+            secret_hash=hash_secret(secret),
             hint=secret[:3],
             created_at=now,
             expires_at=now + lifetime,
@@ -106,13 +93,14 @@ async def check_secret(session: AsyncSession, principal: PrincipalRow, secret: s
         ClientSecretRow.principal_id == principal.object_id, ClientSecretRow.expires_at > now
     )
     candidates = (await session.execute(query)).scalars().all()
-    return any(_secret_matches(secret, c.secret_hash) for c in candidates)
+    return any(secret_matches(secret, c.secret_hash) for c in candidates)
 
 
 async def delete_owned_within(session: AsyncSession, resource_key: str) -> list[str]:
-    """Delete the system-assigned identities of a resource and of everything under it; returns their ids."""
+    """Delete the managed identities (system- and user-assigned) of a resource and of everything under it;
+    returns their object ids."""
     query = select(PrincipalRow).where(
-        PrincipalRow.kind == "SystemAssignedIdentity",
+        PrincipalRow.resource_key.is_not(None),
         or_(
             PrincipalRow.resource_key == resource_key,
             PrincipalRow.resource_key.startswith(resource_key + "/", autoescape=True),

@@ -151,3 +151,8 @@ async def delete_tree_by_key(session: AsyncSession, key: str) -> int:
         delete(ResourceRow).where(or_(ResourceRow.key == key, ResourceRow.key.startswith(key + "/", autoescape=True)))
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def list_all_of_type(session: AsyncSession, full_type: str) -> Sequence[ResourceRow]:
+    query = select(ResourceRow).where(ResourceRow.type_key == full_type.lower()).order_by(ResourceRow.key)
+    return (await session.execute(query)).scalars().all()

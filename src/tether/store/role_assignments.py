@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +49,34 @@ async def create(
     except IntegrityError as e:
         raise Conflict("The role assignment already exists.", code="RoleAssignmentExists") from e
     return row
+
+
+async def bulk_create(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Insert many assignments in one executemany (benchmarks and imports); no duplicate handling.
+
+    Each mapping has ``create``'s keyword arguments; ids, keys and GUIDs are lower-cased as there.
+    """
+    now = dt.datetime.now(dt.UTC)
+    values = [
+        {
+            "id": r["assignment_id"].lower(),
+            "name": r["name"].lower(),
+            "display_id": r["assignment_id"],
+            "subscription_id": r["subscription_id"].lower(),
+            "scope_key": r["scope"].lower(),
+            "scope": r["scope"],
+            "principal_id": r["principal_id"].lower(),
+            "principal_type": r["principal_type"],
+            "role_definition_guid": r["role_definition_guid"].lower(),
+            "description": r.get("description"),
+            "created_at": now,
+            "created_by": r["created_by"],
+        }
+        for r in rows
+    ]
+    if values:
+        await session.execute(insert(RoleAssignmentRow), values)
+    return len(values)
 
 
 async def get(session: AsyncSession, assignment_id: str) -> RoleAssignmentRow | None:

@@ -181,11 +181,23 @@ class FederatedCredentialRow(Base):
 
 
 class TrustedIssuerRow(Base):
-    """A CA bundle to reach an OIDC issuer over TLS (a cluster's service-account issuer, say)."""
+    """A CA bundle to reach an OIDC issuer over TLS (a cluster's service-account issuer, say), per tenant."""
 
     __tablename__ = "trusted_issuers"
 
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     issuer: Mapped[str] = mapped_column(String(1024), primary_key=True)
     ca_pem: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(1200))
+    created_at: Mapped[dt.datetime]
+
+
+class ClusterSecretRow(Base):
+    """A cluster's secret: its kubeconfig (sealed, managed clusters) or its agent credential (hashed, connected)."""
+
+    __tablename__ = "cluster_secrets"
+
+    resource_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime]

@@ -71,10 +71,10 @@ async def in_process_server(data_dir: Path, *, settings: Settings | None = None)
             store, path=data_dir / "bootstrap.json", server=PUBLIC_URL, ca_file=data_dir / "ca.pem"
         )
         services = await build_services(settings, store=store, public_url=PUBLIC_URL)
-        services.reconcilers.start()
+        services.start()
         try:
             yield InProcessServer(services, bootstrap, httpx.ASGITransport(app=create_app(services)))
         finally:
-            await services.reconcilers.stop()
+            await services.aclose()
     finally:
         await store.close()

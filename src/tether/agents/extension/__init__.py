@@ -1,1 +1,9 @@
-"""agents/extension package."""
+"""The ML extension operator (runs in the cluster, or as a local process on simulated-node clusters).
+
+First duties: a heartbeat Lease and a status ConfigMap in the release namespace (``operator``), built
+from self-checks (``checks``). It imports ``tether.kube`` helpers and never the server side.
+"""
+
+from tether.agents.extension.operator import run_operator
+
+__all__ = ["run_operator"]

@@ -43,19 +43,20 @@ def create(
     display_name: str | None,
     description: str | None,
     tags: tuple[str, ...],
+    primary_identity: str | None,
     no_wait: bool,
     output: str,
     query: str | None,
     client: TetherClient,
 ) -> None:
-    """Create a workspace (with a system-assigned identity)."""
+    """Create a workspace with a system-assigned identity (or the user-assigned one given)."""
     resource_id = ids.workspace(client.profile, resource_group, name)
     properties = {k: v for k, v in (("friendlyName", display_name), ("description", description)) if v}
-    body: dict[str, object] = {
-        "identity": {"type": "SystemAssigned"},
-        "tags": parse_tags(tags),
-        "properties": properties,
-    }
+    identity: dict[str, object] = {"type": "SystemAssigned"}
+    if primary_identity:
+        identity = {"type": "UserAssigned", "userAssignedIdentities": {primary_identity: {}}}
+        properties["primaryUserAssignedIdentity"] = primary_identity
+    body: dict[str, object] = {"identity": identity, "tags": parse_tags(tags), "properties": properties}
     if location:
         body["location"] = location
     answer, operation = client.put(resource_id, body)

@@ -1,0 +1,66 @@
+"""Secrets at rest: sealed when the server must use them later (a managed cluster's kubeconfig), hashed
+when it only checks them (client secrets, agent credentials).
+
+Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``) with one key kept in the data directory
+(``secrets.key``, mode 0600), created on first use. Whoever can read the data directory can read
+the secrets: keep it on an encrypted disk, or set the key from a secret manager.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from tether.errors import Internal
+
+
+class SecretBox:
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    @classmethod
+    def from_key_file(cls, path: Path) -> SecretBox:
+        """Load the key, creating it (0600) if the file does not exist."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(Fernet.generate_key())
+        return cls(path.read_bytes().strip())
+
+    def seal(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, ciphertext: str) -> str:
+        try:
+            return self._fernet.decrypt(ciphertext.encode()).decode()
+        except InvalidToken as e:
+            raise Internal(
+                "A stored secret cannot be decrypted: secrets.key in the data directory is not the key it was "
+                "sealed with. Restore the original key, or register the cluster again.",
+                code="SecretUnreadable",
+            ) from e
+
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def hash_secret(secret: str) -> str:
+    """A salted scrypt hash of a secret, for secrets that are checked but never used again."""
+    salt = os.urandom(16)
+    return f"scrypt${salt.hex()}${_scrypt(secret, salt)}"
+
+
+def secret_matches(secret: str, stored: str) -> bool:
+    scheme, salt_hex, digest = [*stored.split("$", 2), "", ""][:3]
+    if scheme != "scrypt" or not salt_hex:
+        return False
+    return hmac.compare_digest(_scrypt(secret, bytes.fromhex(salt_hex)), digest)
+
+
+def _scrypt(secret: str, salt: bytes) -> str:
+    return hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT).hex()

@@ -1,0 +1,483 @@
+"""The relay tunnel's frames: how the control plane and a connect agent talk over one WebSocket.
+
+Each binary WebSocket message carries one or more frames back to back. Integers are big-endian::
+
+    byte 0      protocol version (``VERSION``)
+    byte 1      frame type (:class:`FrameType`)
+    bytes 2..5  stream id (uint32); 0 is the connection itself, 1.. are HTTP exchanges
+    bytes 6..9  payload length (uint32, at most ``MAX_PAYLOAD``)
+    bytes 10..  payload, by type:
+
+    REQUEST_HEAD   hub->agent  JSON {"method", "target" (origin-form "/path?query"), "headers": [[n, v], ...]}
+    REQUEST_BODY   hub->agent  raw bytes
+    REQUEST_END    hub->agent  empty
+    RESPONSE_HEAD  agent->hub  JSON {"status", "headers": [[n, v], ...]}
+    RESPONSE_BODY  agent->hub  raw bytes, counted against the stream's window
+    RESPONSE_END   agent->hub  empty
+    RESET          both        1 byte :class:`ResetCode` + UTF-8 reason; ends the stream at once
+    WINDOW         hub->agent  uint32 credit: the agent may send that many more RESPONSE_BODY bytes
+    HELLO          hub->agent  stream 0, JSON {"session", "ping_interval_s", "idle_timeout_s", "window"}
+    PING / PONG    both        stream 0, 8 opaque bytes echoed back
+
+Only the hub opens streams. Header values travel as Latin-1 decoded strings (HTTP's own octets).
+Several frames per message let a small request (head, body, end) go out as one write, which keeps
+Nagle's algorithm from holding back its tail on sockets without TCP_NODELAY.
+
+This module is pure: encode and decode only, no I/O. Anything that does not parse raises
+:class:`MalformedFrame` (the receiver closes the tunnel with ``CLOSE_PROTOCOL_ERROR``). Hazards:
+PING/PONG exist because the hub runs behind ASGI, which cannot send WebSocket pings (the agent also
+uses WebSocket's own); ``MAX_PAYLOAD`` bounds what a receiver accepts, senders cut bodies into
+``BODY_CHUNK`` pieces.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tether.errors import InvalidRequest
+
+VERSION = 1
+HEADER = struct.Struct(">BBII")
+MAX_STREAM_ID = 2**32 - 1
+#: Largest payload a receiver accepts; bodies are sent in pieces of at most BODY_CHUNK bytes.
+MAX_PAYLOAD = 1024 * 1024
+BODY_CHUNK = 64 * 1024
+MAX_REASON = 1024
+
+# WebSocket close codes used by the relay (4000-4999 are for applications).
+CLOSE_NORMAL = 1000
+CLOSE_GOING_AWAY = 1001
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_PROTOCOL_ERROR = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_KEEPALIVE_TIMEOUT = 4408
+CLOSE_ALREADY_CONNECTED = 4409
+#: Close codes that mean "this agent was refused": it backs off and tries again (credentials may rotate).
+REFUSAL_CODES = frozenset({CLOSE_PROTOCOL_ERROR, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_ALREADY_CONNECTED})
+
+# Handshake headers of the agent's WebSocket upgrade request.
+CLUSTER_HEADER = "X-Tether-Cluster"
+AUTHORIZATION_HEADER = "Authorization"
+
+
+@dataclass
+class MalformedFrame(InvalidRequest):
+    """A tunnel message that is not a valid frame: the peer speaks another version or is broken."""
+
+    code: str = "MalformedTunnelFrame"
+
+
+class FrameType(enum.IntEnum):
+    REQUEST_HEAD = 1
+    REQUEST_BODY = 2
+    REQUEST_END = 3
+    RESPONSE_HEAD = 4
+    RESPONSE_BODY = 5
+    RESPONSE_END = 6
+    RESET = 7
+    WINDOW = 8
+    HELLO = 9
+    PING = 10
+    PONG = 11
+
+
+class ResetCode(enum.IntEnum):
+    """Why a stream was reset."""
+
+    CANCEL = 1  # the hub's caller closed the response or gave up (timeout, cancellation)
+    UPSTREAM_UNREACHABLE = 2  # the agent could not send the request to its API server
+    UPSTREAM_FAILED = 3  # the API server's response broke off mid-body
+    PROTOCOL_ERROR = 4  # a frame arrived that the stream's state does not allow
+    REFUSED = 5  # the agent will not forward this request (bad target, body too large, too many streams)
+    SHUTDOWN = 6  # the agent is stopping
+
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHead:
+    stream_id: int
+    method: str
+    target: str
+    headers: Headers = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestBody:
+    stream_id: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEnd:
+    stream_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseHead:
+    stream_id: int
+    status: int
+    headers: Headers = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseBody:
+    stream_id: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseEnd:
+    stream_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    stream_id: int
+    code: ResetCode
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    stream_id: int
+    increment: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    session: str
+    ping_interval_s: float
+    idle_timeout_s: float
+    window: int
+    stream_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    opaque: bytes
+    stream_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Pong:
+    opaque: bytes
+    stream_id: int = 0
+
+
+Frame = (
+    RequestHead
+    | RequestBody
+    | RequestEnd
+    | ResponseHead
+    | ResponseBody
+    | ResponseEnd
+    | Reset
+    | Window
+    | Hello
+    | Ping
+    | Pong
+)
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TARGET = re.compile(r"^/(?!/)[\x21-\x7e]*$")
+_BAD_VALUE = re.compile(r"[\x00\r\n]")
+
+
+# --- encoding -----------------------------------------------------------------------------------
+
+
+def _json(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _pack(kind: FrameType, stream_id: int, payload: bytes = b"") -> bytes:
+    return HEADER.pack(VERSION, kind, stream_id, len(payload)) + payload
+
+
+def encode_frames(frames: Sequence[Frame]) -> bytes:
+    """One WebSocket message carrying ``frames`` in order."""
+    return b"".join(encode_frame(f) for f in frames)
+
+
+def encode_frame(frame: Frame) -> bytes:
+    """One WebSocket message for ``frame``. Values are validated as on decoding (no garbage goes out)."""
+    match frame:
+        case RequestHead(stream_id=sid, method=method, target=target, headers=headers):
+            _check_request_head(sid, method, target, headers)
+            return _pack(
+                FrameType.REQUEST_HEAD,
+                sid,
+                _json({"method": method, "target": target, "headers": [list(h) for h in headers]}),
+            )
+        case RequestBody(stream_id=sid, data=data):
+            return _pack(FrameType.REQUEST_BODY, _stream(sid), _body(data))
+        case RequestEnd(stream_id=sid):
+            return _pack(FrameType.REQUEST_END, _stream(sid))
+        case ResponseHead(stream_id=sid, status=status, headers=headers):
+            _check_response_head(sid, status, headers)
+            return _pack(FrameType.RESPONSE_HEAD, sid, _json({"status": status, "headers": [list(h) for h in headers]}))
+        case ResponseBody(stream_id=sid, data=data):
+            return _pack(FrameType.RESPONSE_BODY, _stream(sid), _body(data))
+        case ResponseEnd(stream_id=sid):
+            return _pack(FrameType.RESPONSE_END, _stream(sid))
+        case Reset(stream_id=sid, code=code, reason=reason):
+            raw_reason = reason.encode()[:MAX_REASON].decode(errors="ignore").encode()
+            return _pack(FrameType.RESET, _stream(sid), bytes([ResetCode(code)]) + raw_reason)
+        case Window(stream_id=sid, increment=increment):
+            if not 0 < increment <= MAX_STREAM_ID:
+                raise MalformedFrame(f"window increment {increment} is out of range 1..{MAX_STREAM_ID}")
+            return _pack(FrameType.WINDOW, _stream(sid), struct.pack(">I", increment))
+        case Hello():
+            _check_hello(frame)
+            payload = {
+                "session": frame.session,
+                "ping_interval_s": frame.ping_interval_s,
+                "idle_timeout_s": frame.idle_timeout_s,
+                "window": frame.window,
+            }
+            return _pack(FrameType.HELLO, 0, _json(payload))
+        case Ping(opaque=opaque):
+            return _pack(FrameType.PING, 0, _opaque(opaque))
+        case Pong(opaque=opaque):
+            return _pack(FrameType.PONG, 0, _opaque(opaque))
+    raise TypeError(f"not a tunnel frame: {frame!r}")  # pragma: no cover - exhaustive match
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+def decode_frames(message: bytes) -> list[Frame]:
+    """Every frame in one WebSocket message; :class:`MalformedFrame` says what is wrong with it."""
+    if not message:
+        raise MalformedFrame("empty tunnel message")
+    frames: list[Frame] = []
+    view = memoryview(message)
+    offset = 0
+    while offset < len(view):
+        if len(view) - offset < HEADER.size:
+            raise MalformedFrame(
+                f"tunnel frame of {len(view) - offset} bytes is shorter than its {HEADER.size}-byte header"
+            )
+        version, raw_kind, sid, length = HEADER.unpack_from(view, offset)
+        if version != VERSION:
+            raise MalformedFrame(f"tunnel protocol version {version} is not supported (this side speaks {VERSION})")
+        if length > MAX_PAYLOAD:
+            raise MalformedFrame(f"frame payload of {length} bytes exceeds {MAX_PAYLOAD}")
+        start = offset + HEADER.size
+        if start + length > len(view):
+            raise MalformedFrame(f"frame announces {length} payload bytes but only {len(view) - start} follow")
+        frames.append(_decode_one(raw_kind, sid, bytes(view[start : start + length])))
+        offset = start + length
+    return frames
+
+
+def decode_frame(message: bytes) -> Frame:
+    """The single frame in ``message`` (MalformedFrame if there are none or several)."""
+    frames = decode_frames(message)
+    if len(frames) != 1:
+        raise MalformedFrame(f"expected one tunnel frame, got {len(frames)}")
+    return frames[0]
+
+
+def _decode_one(raw_kind: int, sid: int, payload: bytes) -> Frame:
+    try:
+        kind = FrameType(raw_kind)
+    except ValueError:
+        raise MalformedFrame(f"unknown tunnel frame type {raw_kind}") from None
+    if kind in (FrameType.HELLO, FrameType.PING, FrameType.PONG):
+        if sid != 0:
+            raise MalformedFrame(f"{kind.name} must be on stream 0, not {sid}")
+    elif sid == 0:
+        raise MalformedFrame(f"{kind.name} needs a stream id, got 0")
+    match kind:
+        case FrameType.REQUEST_HEAD:
+            obj = _load(kind, payload, ("method", "target", "headers"))
+            method, target, headers = obj["method"], obj["target"], _headers(kind, obj["headers"])
+            if not isinstance(method, str) or not isinstance(target, str):
+                raise MalformedFrame("REQUEST_HEAD method and target must be strings")
+            _check_request_head(sid, method, target, headers)
+            return RequestHead(sid, method, target, headers)
+        case FrameType.RESPONSE_HEAD:
+            obj = _load(kind, payload, ("status", "headers"))
+            status, headers = obj["status"], _headers(kind, obj["headers"])
+            if not isinstance(status, int) or isinstance(status, bool):
+                raise MalformedFrame("RESPONSE_HEAD status must be an integer")
+            _check_response_head(sid, status, headers)
+            return ResponseHead(sid, status, headers)
+        case FrameType.REQUEST_BODY:
+            return RequestBody(sid, payload)
+        case FrameType.RESPONSE_BODY:
+            return ResponseBody(sid, payload)
+        case FrameType.REQUEST_END | FrameType.RESPONSE_END:
+            if payload:
+                raise MalformedFrame(f"{kind.name} carries no payload, got {len(payload)} bytes")
+            return RequestEnd(sid) if kind is FrameType.REQUEST_END else ResponseEnd(sid)
+        case FrameType.RESET:
+            return _decode_reset(sid, payload)
+        case FrameType.WINDOW:
+            if len(payload) != 4:
+                raise MalformedFrame(f"WINDOW payload must be 4 bytes, got {len(payload)}")
+            (increment,) = struct.unpack(">I", payload)
+            if increment == 0:
+                raise MalformedFrame("WINDOW increment must be positive")
+            return Window(sid, increment)
+        case FrameType.HELLO:
+            obj = _load(kind, payload, ("session", "ping_interval_s", "idle_timeout_s", "window"))
+            hello = Hello(
+                session=obj["session"],
+                ping_interval_s=obj["ping_interval_s"],
+                idle_timeout_s=obj["idle_timeout_s"],
+                window=obj["window"],
+            )
+            _check_hello(hello)
+            return hello
+        case FrameType.PING | FrameType.PONG:
+            opaque = _opaque(payload)
+            return Ping(opaque) if kind is FrameType.PING else Pong(opaque)
+    raise MalformedFrame(f"unhandled tunnel frame type {kind.name}")  # pragma: no cover - exhaustive match
+
+
+def _decode_reset(sid: int, payload: bytes) -> Reset:
+    if not payload:
+        raise MalformedFrame("RESET needs a reset code")
+    try:
+        code = ResetCode(payload[0])
+    except ValueError:
+        raise MalformedFrame(f"unknown RESET code {payload[0]}") from None
+    if len(payload) - 1 > MAX_REASON:
+        raise MalformedFrame(f"RESET reason exceeds {MAX_REASON} bytes")
+    try:
+        reason = payload[1:].decode()
+    except UnicodeDecodeError:
+        raise MalformedFrame("RESET reason is not UTF-8") from None
+    return Reset(sid, code, reason)
+
+
+def _load(kind: FrameType, payload: bytes, keys: Sequence[str]) -> dict[str, Any]:
+    try:
+        obj = json.loads(payload)
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedFrame(f"{kind.name} payload is not JSON") from None
+    if not isinstance(obj, dict):
+        raise MalformedFrame(f"{kind.name} payload must be a JSON object")
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise MalformedFrame(f"{kind.name} payload lacks {', '.join(missing)}")
+    return obj
+
+
+def _headers(kind: FrameType, raw: object) -> Headers:
+    if not isinstance(raw, list):
+        raise MalformedFrame(f"{kind.name} headers must be a list of [name, value] pairs")
+    pairs: list[tuple[str, str]] = []
+    for item in raw:
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+            raise MalformedFrame(f"{kind.name} header {item!r} is not a [name, value] pair of strings")
+        pairs.append((item[0], item[1]))
+    return tuple(pairs)
+
+
+# --- validation (shared by both directions) -----------------------------------------------------
+
+
+def _stream(sid: int) -> int:
+    if not 0 < sid <= MAX_STREAM_ID:
+        raise MalformedFrame(f"stream id {sid} is out of range 1..{MAX_STREAM_ID}")
+    return sid
+
+
+def _body(data: bytes) -> bytes:
+    if len(data) > MAX_PAYLOAD:
+        raise MalformedFrame(f"body piece of {len(data)} bytes exceeds {MAX_PAYLOAD}; cut it into BODY_CHUNK pieces")
+    return bytes(data)
+
+
+def _opaque(data: bytes) -> bytes:
+    if len(data) != 8:
+        raise MalformedFrame(f"PING/PONG payload must be 8 bytes, got {len(data)}")
+    return bytes(data)
+
+
+def _check_headers(headers: Headers) -> None:
+    for name, value in headers:
+        if not _TOKEN.match(name):
+            raise MalformedFrame(f"header name {name!r} is not an HTTP token")
+        if _BAD_VALUE.search(value):
+            raise MalformedFrame(f"header {name} has a value with CR, LF or NUL")
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise MalformedFrame(f"header {name} has a value outside Latin-1") from None
+
+
+def _check_request_head(sid: int, method: str, target: str, headers: Headers) -> None:
+    _stream(sid)
+    if not _TOKEN.match(method):
+        raise MalformedFrame(f"method {method!r} is not an HTTP token")
+    if not _TARGET.match(target):
+        raise MalformedFrame(f"target {target!r} is not an origin-form path ('/path?query', printable ASCII)")
+    _check_headers(headers)
+
+
+def _check_response_head(sid: int, status: int, headers: Headers) -> None:
+    _stream(sid)
+    if not 100 <= status <= 599:
+        raise MalformedFrame(f"status {status} is out of range 100..599")
+    _check_headers(headers)
+
+
+def _check_hello(hello: Hello) -> None:
+    numbers = (hello.ping_interval_s, hello.idle_timeout_s)
+    if not isinstance(hello.session, str) or not all(
+        isinstance(n, int | float) and not isinstance(n, bool) and n > 0 for n in numbers
+    ):
+        raise MalformedFrame("HELLO needs a session string and positive ping_interval_s and idle_timeout_s")
+    if not isinstance(hello.window, int) or isinstance(hello.window, bool) or not 0 < hello.window <= MAX_STREAM_ID:
+        raise MalformedFrame(f"HELLO window must be an integer in 1..{MAX_STREAM_ID}")
+
+
+__all__ = [
+    "AUTHORIZATION_HEADER",
+    "BODY_CHUNK",
+    "CLOSE_ALREADY_CONNECTED",
+    "CLOSE_FORBIDDEN",
+    "CLOSE_GOING_AWAY",
+    "CLOSE_INTERNAL_ERROR",
+    "CLOSE_KEEPALIVE_TIMEOUT",
+    "CLOSE_NORMAL",
+    "CLOSE_PROTOCOL_ERROR",
+    "CLOSE_UNAUTHENTICATED",
+    "CLUSTER_HEADER",
+    "MAX_PAYLOAD",
+    "REFUSAL_CODES",
+    "VERSION",
+    "Frame",
+    "FrameType",
+    "Headers",
+    "Hello",
+    "MalformedFrame",
+    "Ping",
+    "Pong",
+    "RequestBody",
+    "RequestEnd",
+    "RequestHead",
+    "Reset",
+    "ResetCode",
+    "ResponseBody",
+    "ResponseEnd",
+    "ResponseHead",
+    "Window",
+    "decode_frame",
+    "decode_frames",
+    "encode_frame",
+    "encode_frames",
+]

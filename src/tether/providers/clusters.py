@@ -1,0 +1,79 @@
+"""What managed and connected clusters share: reading, listing, deleting, and their answer's shape.
+
+Deleting a cluster only forgets it in Tether (its extensions' records, its secrets); nothing in the
+cluster itself is touched. A cluster with compute targets attached cannot be deleted (detach first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tether.domain.ids import ResourceId
+from tether.errors import Conflict, NotFound
+from tether.providers.base import DeleteResult, Page, RequestContext
+from tether.providers.envelope import envelope
+from tether.store import cluster_secrets, resources
+from tether.store.tables import ResourceRow
+
+COMPUTES = "Microsoft.MachineLearningServices/workspaces/computes"
+
+
+def answer(row: ResourceRow) -> dict[str, Any]:
+    properties = {k: v for k, v in row.properties.items() if not k.startswith("_")}
+    properties["provisioningState"] = row.provisioning_state
+    return envelope(row, properties=properties)
+
+
+class ClusterProvider:
+    """Base of the two cluster providers; subclasses set ``full_type``, ``kind_name`` and ``put``."""
+
+    full_type: ClassVar[str]
+    kind_name: ClassVar[str]
+
+    def not_found(self, resource_id: ResourceId) -> NotFound:
+        return NotFound(
+            f"The {self.kind_name} '{resource_id.name}' could not be found in resource group "
+            f"'{resource_id.resource_group}'.",
+            code="ResourceNotFound",
+        )
+
+    async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id)
+        if row is None:
+            raise self.not_found(resource_id)
+        return answer(row)
+
+    async def list(
+        self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
+    ) -> Page:
+        async with ctx.store.transaction() as session:
+            if parent.resource_group is None:
+                rows = await resources.list_by_type(
+                    session, self.full_type, within=parent, offset=offset, limit=limit + 1
+                )
+            else:
+                rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
+        return Page([answer(r) for r in rows[:limit]], more=len(rows) > limit)
+
+    async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is None:
+                return DeleteResult(existed=False)
+            attached = await resources.find_by_property(session, COMPUTES, name="resourceId", value=row.id)
+            if attached:
+                names = ", ".join(sorted(r.id for r in attached))
+                raise Conflict(
+                    f"The {self.kind_name} '{row.name}' is attached as compute target(s): {names}. "
+                    "Detach them first with: tether ml compute detach",
+                    code="ClusterInUse",
+                )
+            await cluster_secrets.remove(session, resource_key=row.key)
+            await resources.delete_tree_by_key(session, row.key)
+        await self.after_delete(ctx, row.key)
+        return DeleteResult(existed=True)
+
+    async def after_delete(self, ctx: RequestContext, cluster_key: str) -> None:
+        """Hook for what else a cluster kind must forget (a connected cluster's live tunnel)."""

@@ -1,0 +1,205 @@
+"""Cluster extensions (``<cluster id>/providers/Microsoft.KubernetesConfiguration/extensions/<name>``).
+
+Tether installs one extension type, ``Microsoft.AzureML.Kubernetes``, with az's rules: scope
+``cluster``, release namespace ``azureml``, and training or inference enabled. Creating it is a
+long-running operation (the reconciler installs CRDs, RBAC, configuration and the operator); the
+extension gets a system-assigned identity; on a connected cluster it also creates the relay
+resources. ``provisioningState`` says whether the install finished; ``health`` (refreshed in the
+background from the operator's heartbeat) says whether the operator is alive and its checks pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tether.domain import resource_types as rt
+from tether.domain.ids import ResourceId
+from tether.domain.names import validate_name
+from tether.domain.principals import PrincipalKind
+from tether.domain.states import OperationKind, ProvisioningState
+from tether.errors import Conflict, InvalidRequest, NotFound
+from tether.kube.extension_manifests import ExtensionConfig
+from tether.protocol.extensions import CreateExtensionRequest, ExtensionProperties
+from tether.providers import lro
+from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
+from tether.providers.envelope import envelope, parse_body
+from tether.store import Session, principals, resources
+from tether.store.tables import ResourceRow
+
+AZUREML_EXTENSION_TYPE = "Microsoft.AzureML.Kubernetes"
+RELEASE_NAMESPACE = "azureml"
+# Tether's setting: run the operator as a local process (clusters whose nodes cannot run images).
+OPERATOR_MODE_SETTING = "tether.operatorMode"
+_CLUSTER_TYPES = {rt.MANAGED_CLUSTERS.lower(), rt.CONNECTED_CLUSTERS.lower()}
+
+
+def answer(row: ResourceRow) -> dict[str, Any]:
+    properties = dict(row.properties)
+    # Protected settings are write-only: their names show, never their values.
+    properties["configurationProtectedSettings"] = {k: "" for k in properties.get("configurationProtectedSettings", {})}
+    properties["provisioningState"] = row.provisioning_state
+    return envelope(row, properties=properties)
+
+
+def config_of(row: ResourceRow) -> ExtensionConfig:
+    """How the extension described by ``row`` is installed in its cluster."""
+    properties = row.properties
+    settings: dict[str, str] = properties.get("configurationSettings", {})
+    return ExtensionConfig.from_configuration_settings(
+        settings,
+        release_train=properties.get("releaseTrain") or "stable",
+        namespace=RELEASE_NAMESPACE,
+        in_cluster=settings.get(OPERATOR_MODE_SETTING, "deployment").lower() != "process",
+    )
+
+
+def _validate(properties: ExtensionProperties) -> None:
+    """az's rules for the Azure ML extension, with az's messages."""
+    if properties.extensionType.lower() != AZUREML_EXTENSION_TYPE.lower():
+        raise InvalidRequest(
+            f"Extension type '{properties.extensionType}' is not supported: Tether installs "
+            f"'{AZUREML_EXTENSION_TYPE}' only.",
+            code="InvalidExtensionType",
+            target="properties.extensionType",
+        )
+    if properties.scope is not None and properties.scope.namespace is not None:
+        raise InvalidRequest(
+            "Invalid scope 'namespace'.  This extension can be installed only at 'cluster' scope.",
+            code="InvalidArgumentValueError",
+            target="properties.scope",
+        )
+    namespace = properties.scope.cluster.releaseNamespace if properties.scope and properties.scope.cluster else None
+    if namespace not in (None, RELEASE_NAMESPACE):
+        raise InvalidRequest(
+            f"Release namespace '{namespace}' is not supported: the extension installs into '{RELEASE_NAMESPACE}'.",
+            code="InvalidArgumentValueError",
+            target="properties.scope.cluster.releaseNamespace",
+        )
+    duplicated = set(properties.configurationSettings) & set(properties.configurationProtectedSettings)
+    if duplicated:
+        raise InvalidRequest(
+            f"Duplicate keys found. ({', '.join(sorted(duplicated))} in both configurationSettings and "
+            "configurationProtectedSettings)",
+            code="InvalidArgumentValueError",
+        )
+    merged = {**properties.configurationProtectedSettings, **properties.configurationSettings}
+    enabled = {k: str(merged.get(k, "")).strip().lower() == "true" for k in ("enableTraining", "enableInference")}
+    if not any(enabled.values()):
+        raise InvalidRequest(
+            "Please create Microsoft.AzureML.Kubernetes extension instance either for Machine Learning training "
+            "or inference by specifying '--configuration-settings enableTraining=true' or "
+            "'--configuration-settings enableInference=true'",
+            code="InvalidArgumentValueError",
+            target="properties.configurationSettings",
+        )
+
+
+async def _cluster(session: Session, resource_id: ResourceId) -> ResourceRow:
+    cluster_id = resource_id.parent
+    if cluster_id is None or cluster_id.full_type.lower() not in _CLUSTER_TYPES:
+        raise InvalidRequest(
+            f"Extensions go on clusters (managedClusters or connectedClusters), not on '{cluster_id}'.",
+            code="InvalidResourceId",
+        )
+    row = await resources.get(session, cluster_id)
+    if row is None:
+        raise NotFound(f"The cluster '{cluster_id}' could not be found.", code="ClusterNotFound")
+    return row
+
+
+class Extensions:
+    full_type: ClassVar[str] = rt.EXTENSIONS
+
+    async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id)
+        if row is None:
+            raise NotFound(
+                f"The extension '{resource_id.name}' was not found on cluster '{resource_id.parent}'.",
+                code="ExtensionNotFound",
+            )
+        return answer(row)
+
+    async def list(
+        self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
+    ) -> Page:
+        async with ctx.store.transaction() as session:
+            rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
+        return Page([answer(r) for r in rows[:limit]], more=len(rows) > limit)
+
+    async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
+        properties = parse_body(CreateExtensionRequest, body).properties
+        validate_name(self.full_type, resource_id.name)
+        _validate(properties)
+        stored = {
+            "extensionType": AZUREML_EXTENSION_TYPE,
+            "autoUpgradeMinorVersion": properties.autoUpgradeMinorVersion is not False,
+            "releaseTrain": properties.releaseTrain or "stable",
+            "version": properties.version,
+            "scope": {"cluster": {"releaseNamespace": RELEASE_NAMESPACE}},
+            "configurationSettings": properties.configurationSettings,
+            "configurationProtectedSettings": properties.configurationProtectedSettings,
+        }
+        async with ctx.store.transaction() as session:
+            cluster = await _cluster(session, resource_id)
+            siblings = await resources.list_children(session, resource_id.parent or resource_id, self.full_type)
+            other = [s for s in siblings if s.key != resource_id.key]
+            if other:
+                raise Conflict(
+                    f"Cluster '{cluster.name}' already has the {AZUREML_EXTENSION_TYPE} extension '{other[0].name}'; "
+                    "a cluster can have one. Update or delete that one.",
+                    code="ExtensionTypeAlreadyInstalled",
+                )
+            row = await resources.get(session, resource_id, for_update=True)
+            created = row is None
+            if row is None:
+                row = await resources.insert(
+                    session,
+                    resource_id,
+                    location=cluster.location,
+                    tags={},
+                    identity=None,
+                    properties=stored,
+                    state=ProvisioningState.CREATING,
+                    principal_id=ctx.caller.object_id,
+                )
+                principal = await principals.create(
+                    session,
+                    tenant_id=ctx.caller.tenant_id,
+                    kind=PrincipalKind.SYSTEM_ASSIGNED_IDENTITY.value,
+                    display_name=f"{cluster.name}/extensions/{resource_id.name}",
+                    resource_key=row.key,
+                )
+                row.identity = {
+                    "type": "SystemAssigned",
+                    "principalId": principal.object_id,
+                    "tenantId": principal.tenant_id,
+                }
+            else:
+                if ProvisioningState(row.provisioning_state) in (
+                    ProvisioningState.CREATING,
+                    ProvisioningState.DELETING,
+                ):
+                    raise Conflict(
+                        f"Extension '{row.name}' is {row.provisioning_state}; try again when it has finished.",
+                        code="ConflictingOperation",
+                    )
+                row.properties = {**row.properties, **stored}
+            kind = OperationKind.CREATE if created else OperationKind.UPDATE
+            operation_id = await lro.start(session, row, kind, principal_id=ctx.caller.object_id)
+        ctx.hints.wake(self.full_type)
+        return WriteResult(answer(row), created=created, operation_id=operation_id)
+
+    async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is None:
+                return DeleteResult(existed=False)
+            if row.provisioning_state == ProvisioningState.DELETING:
+                raise Conflict(f"Extension '{row.name}' is already being deleted.", code="ConflictingOperation")
+            if params.get("forceDelete", "").lower() == "true":
+                row.properties = {**row.properties, "_forceDelete": True}
+            operation_id = await lro.start(session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id)
+        ctx.hints.wake(self.full_type)
+        return DeleteResult(existed=True, operation_id=operation_id)

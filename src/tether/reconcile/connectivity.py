@@ -1,0 +1,80 @@
+"""Connected clusters' side of the relay: checking agent credentials, and recording connectivity.
+
+The relay hub calls ``authenticate`` for each agent handshake and ``on_status`` when a tunnel opens
+or closes; ``connectivityStatus`` and ``lastConnectivityTime`` on the resource follow at once, and a
+fresh tunnel triggers a probe through it (version, node count) without holding any transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+from tether.crypto import secret_matches
+from tether.domain import resource_types as rt
+from tether.errors import TetherError
+from tether.kube.access import ClusterAccess
+from tether.kube.probe import probe
+from tether.providers.envelope import rfc3339
+from tether.store import Store, cluster_secrets, resources
+
+log = logging.getLogger(__name__)
+
+
+class ConnectivityRecorder:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._access: ClusterAccess | None = None
+        self._probes: set[asyncio.Task[None]] = set()
+
+    def use_access(self, access: ClusterAccess) -> None:
+        """Set after construction: the access needs the hub, and the hub needs this recorder."""
+        self._access = access
+
+    async def authenticate(self, cluster_key: str, credential: str) -> bool:
+        key = cluster_key.lower()
+        async with self._store.transaction() as session:
+            row = await resources.get_by_key(session, key)
+            stored = await cluster_secrets.get(session, resource_key=key, kind=cluster_secrets.AGENT_CREDENTIAL)
+        if row is None or row.type != rt.CONNECTED_CLUSTERS or stored is None:
+            return False
+        return secret_matches(credential, stored)
+
+    async def on_status(self, cluster_key: str, connected: bool) -> None:
+        now = rfc3339(dt.datetime.now(dt.UTC))
+        async with self._store.transaction() as session:
+            row = await resources.get_by_key(session, cluster_key.lower(), for_update=True)
+            if row is None:
+                return
+            update = {"connectivityStatus": "Connected" if connected else "Offline", "lastConnectivityTime": now}
+            row.properties = {**row.properties, **update}
+        if connected and self._access is not None:
+            task = asyncio.create_task(self._probe(cluster_key.lower()), name=f"probe {cluster_key}")
+            self._probes.add(task)
+            task.add_done_callback(self._probes.discard)
+
+    async def _probe(self, cluster_key: str) -> None:
+        assert self._access is not None
+        try:
+            async with self._access.connect(cluster_key, connected=True) as connection:
+                facts = await probe(connection)
+        except TetherError as e:
+            log.warning("probe of %s through its tunnel failed: %s", cluster_key, e)
+            return
+        async with self._store.transaction() as session:
+            row = await resources.get_by_key(session, cluster_key, for_update=True)
+            if row is not None:
+                row.properties = {
+                    **row.properties,
+                    "kubernetesVersion": facts.kubernetes_version,
+                    "totalNodeCount": facts.node_count,
+                    "gpuNodeCount": facts.gpu_node_count,
+                    "agentVersion": "tether-connect/1",
+                    "oidcIssuerProfile": {"enabled": facts.issuer is not None, "issuerURL": facts.issuer},
+                }
+
+    async def close(self) -> None:
+        for task in list(self._probes):
+            task.cancel()
+        await asyncio.gather(*self._probes, return_exceptions=True)

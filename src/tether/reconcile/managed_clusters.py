@@ -1,0 +1,66 @@
+"""Finishes managed-cluster registrations: reach the API server with the stored kubeconfig and record
+what it answers (version, nodes, service-account issuer, and the issuer's CA for federation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.domain import resource_types as rt
+from tether.domain.states import ProvisioningState
+from tether.errors import TetherError, Unavailable
+from tether.kube.access import ClusterAccess
+from tether.kube.probe import ClusterFacts, probe
+from tether.reconcile.engine import OperationView
+from tether.reconcile.errors import PermanentError, TemporaryError
+from tether.reconcile.resource_groups import mark_failed
+from tether.store import Session, federated_credentials, resources, tenancy
+from tether.store.tables import OperationRow
+
+_ATTEMPTS = 3
+
+
+def cluster_properties(facts: ClusterFacts) -> dict[str, Any]:
+    return {
+        "kubernetesVersion": facts.kubernetes_version,
+        "currentKubernetesVersion": facts.kubernetes_version,
+        "agentPoolProfiles": [{"name": "nodepool1", "count": facts.node_count, "gpuNodeCount": facts.gpu_node_count}],
+        "oidcIssuerProfile": {"enabled": facts.issuer is not None, "issuerURL": facts.issuer},
+        "powerState": {"code": "Running"},
+    }
+
+
+class ManagedClusterOperations:
+    resource_types: tuple[str, ...] = (rt.MANAGED_CLUSTERS,)
+
+    def __init__(self, *, access: ClusterAccess) -> None:
+        self._access = access
+
+    async def execute(self, operation: OperationView) -> Any:
+        try:
+            async with self._access.connect(operation.resource_key, connected=False) as connection:
+                ca_pem = connection.ca_pem()
+                return await probe(connection), ca_pem
+        except Unavailable as e:
+            if operation.attempts < _ATTEMPTS:
+                raise TemporaryError(str(e), delay_s=1.0) from e
+            raise PermanentError(e) from e
+
+    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+        facts, ca_pem = result
+        row = await resources.get_by_key(session, operation.resource_key)
+        if row is None:
+            return
+        row.properties = {**row.properties, **cluster_properties(facts)}
+        if facts.issuer and ca_pem:
+            subscription = await tenancy.get_subscription(session, row.subscription_id)
+            if subscription is not None:
+                await federated_credentials.trust_issuer(
+                    session, tenant_id=subscription.tenant_id, issuer=facts.issuer, ca_pem=ca_pem, source=row.id
+                )
+        resources.set_state(row, ProvisioningState.SUCCEEDED)
+
+    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+        await mark_failed(session, operation, error)
+
+    async def after_commit(self, operation: OperationView) -> None:
+        return None
