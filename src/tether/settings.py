@@ -52,6 +52,9 @@ class ReconcileSettings(BaseModel):
     idle_poll_s: float = Field(2.0, gt=0, description="How often idle reconcilers look for work without a hint.")
     lease_s: float = Field(30.0, gt=0, description="How long a reconciler owns a row before another may take it.")
     step_deadline_s: float = Field(60.0, gt=0, description="Deadline of one reconcile step (network call).")
+    attach_step_deadline_s: float = Field(
+        10.0, gt=0, description="Deadline of each network step of an attach (reaching the cluster, reading it)."
+    )
     health_interval_s: float = Field(
         5.0, gt=0, description="How often ML extensions' health is read from their operators' heartbeats."
     )

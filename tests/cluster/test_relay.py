@@ -16,6 +16,7 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -37,10 +38,22 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Pod
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 from tether import pki
 from tether.agents.connect import AgentOptions, AgentState, ConnectAgent, manifests
-from tether.protocol.tunnel import CLOSE_ALREADY_CONNECTED, CLOSE_FORBIDDEN
+from tether.protocol.tunnel import (
+    AUTHORIZATION_HEADER,
+    CLOSE_ALREADY_CONNECTED,
+    CLOSE_FORBIDDEN,
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_UNAUTHENTICATED,
+    CLUSTER_HEADER,
+    Hello,
+    decode_frame,
+)
 from tether.relay import ClusterNotReachable, RelayHub, RelaySettings
 from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
 
@@ -336,6 +349,54 @@ async def test_revoke_drops_the_tunnel_and_the_old_credential_stays_out(
         assert relay.history(key) == [True, False]
         with pytest.raises(ClusterNotReachable):
             relay.hub.transport(key)
+
+
+async def test_agent_that_cannot_reach_its_api_server_gives_cluster_not_reachable(relay: Relay) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    unreachable = KubeConfig.from_one(cluster=Cluster(server=f"https://127.0.0.1:{dead_port}"), user=User(token="t"))
+    key, credential = relay.new_cluster()
+    agent = ConnectAgent(
+        relay_url=relay.url, cluster_key=key, credential=credential, upstream=unreachable.get(), ca_file=relay.ca_file
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        await _eventually(lambda: relay.hub.connected(key), what="the agent connected")
+        async with relay.client(key) as client:
+            with pytest.raises(ClusterNotReachable, match="could not reach the cluster's Kubernetes API server"):
+                await client.get(Namespace, "default")
+        assert relay.hub.connected(key), "the tunnel itself stays up"
+    finally:
+        stop.set()
+        await task
+
+
+async def _read_until_closed(ws: ClientConnection) -> None:
+    while True:
+        await ws.recv()  # PINGs may come before the close
+
+
+async def test_bad_handshake_and_malformed_frames_close_with_their_codes(relay: Relay) -> None:
+    context = ssl.create_default_context(cafile=str(relay.ca_file))
+    async with ws_connect(relay.url, ssl=context, proxy=None) as ws:  # no cluster header, no credential
+        with pytest.raises(ConnectionClosed) as refused:
+            await ws.recv()
+    assert refused.value.rcvd is not None
+    assert refused.value.rcvd.code == CLOSE_UNAUTHENTICATED
+
+    key, credential = relay.new_cluster()
+    headers = {CLUSTER_HEADER: key, AUTHORIZATION_HEADER: f"Bearer {credential}"}
+    async with ws_connect(relay.url, ssl=context, proxy=None, additional_headers=headers) as ws:
+        assert isinstance(decode_frame(await ws.recv()), Hello)
+        await _eventually(lambda: relay.history(key) == [True], what="admitted")
+        await ws.send(b"\x01\x05garbage")
+        with pytest.raises(ConnectionClosed) as closed:
+            await _read_until_closed(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CLOSE_PROTOCOL_ERROR
+    await _eventually(lambda: relay.history(key) == [True, False], what="the hub reported the broken agent gone")
 
 
 class AgentProcess:

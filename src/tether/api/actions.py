@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 
+from tether.api.attach_preflight import run_preflight
 from tether.api.deps import json_body
 from tether.api.services import Services
 from tether.domain.actions import action_for
 from tether.domain.ids import ArmPath
 from tether.domain.principals import Caller
-from tether.domain.resource_types import CONNECTED_CLUSTERS, MANAGED_CLUSTERS
+from tether.domain.resource_types import COMPUTES, CONNECTED_CLUSTERS, MANAGED_CLUSTERS
 from tether.errors import InvalidRequest
 from tether.protocol.authorization import CheckAccessRequest
 from tether.providers.access_checks import check_access
@@ -56,6 +57,7 @@ _ACTIONS: dict[str, ActionHandler] = {
     f"{MANAGED_CLUSTERS}/listClusterAdminCredential".lower(): _list_cluster_admin_credential,
     f"{CONNECTED_CLUSTERS}/issueAgentCredential".lower(): _issue_agent_credential,
     f"{CONNECTED_CLUSTERS}/revokeAgentCredential".lower(): _revoke_agent_credential,
+    f"{COMPUTES}/preflight".lower(): run_preflight,
 }
 
 

@@ -17,11 +17,13 @@ from tether.identity.federation import FederatedTokens, IssuerKeys
 from tether.identity.keys import KeyRing
 from tether.identity.tokens import TokenService
 from tether.kube.access import ClusterAccess
+from tether.providers.computes import Computes
 from tether.providers.connected_clusters import ConnectedClusters
 from tether.providers.extensions import Extensions
 from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import default_registry
 from tether.providers.relays import HybridConnections, RelayAuthorizationRules, RelayNamespaces
+from tether.reconcile.computes import ComputeOperations
 from tether.reconcile.connectivity import ConnectivityRecorder
 from tether.reconcile.engine import OperationHandler, Reconciler, ReconcilerSet
 from tether.reconcile.extensions import ExtensionOperations
@@ -65,6 +67,9 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         WorkspaceOperations(assignments=authorizer.index),
         ManagedClusterOperations(access=access),
         ExtensionOperations(store=store, access=access, assignments=authorizer.index),
+        ComputeOperations(
+            store=store, authz=authorizer, access=access, step_deadline_s=settings.reconcile.attach_step_deadline_s
+        ),
     ]
     reconcilers = ReconcilerSet(
         [Reconciler(h, store=store, hints=hints, settings=settings.reconcile) for h in handlers]
@@ -78,7 +83,15 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         federation=FederatedTokens(store=store, tokens=tokens, issuer_keys=IssuerKeys(store), settings=settings.tokens),
         authorizer=authorizer,
         providers=default_registry(
-            extra=[managed, connected, Extensions(), RelayNamespaces(), HybridConnections(), RelayAuthorizationRules()]
+            extra=[
+                managed,
+                connected,
+                Computes(),
+                Extensions(),
+                RelayNamespaces(),
+                HybridConnections(),
+                RelayAuthorizationRules(),
+            ]
         ),
         hints=hints,
         reconcilers=reconcilers,

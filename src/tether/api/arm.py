@@ -88,7 +88,7 @@ async def _put(request: Request, svc: Services, caller: Caller, target: ArmPath)
     provider = provider_for(svc, resource_id.full_type)
     await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "PUT"), resource_id)
     result = await provider.put(request_context(svc, caller), resource_id, await json_body(request, svc))
-    headers = _accepted(svc, resource_id, result.operation_id) if result.operation_id else {}
+    headers = {**result.headers, **(_accepted(svc, resource_id, result.operation_id) if result.operation_id else {})}
     return JSONResponse(result.resource, status_code=201 if result.created else 200, headers=headers)
 
 

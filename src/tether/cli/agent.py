@@ -96,4 +96,7 @@ def connect(
             loop.add_signal_handler(sig, stop.set)
         await agent.run(stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except TetherError as e:
+        raise click.ClickException(e.message) from e

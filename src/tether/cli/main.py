@@ -16,9 +16,14 @@ import click
 
 from tether.cli.account import account, login, logout
 from tether.cli.ad import ad
+from tether.cli.agent import agent
+from tether.cli.agent_extension import extension
+from tether.cli.aks import aks
+from tether.cli.connectedk8s import connectedk8s
 from tether.cli.context import CliState
 from tether.cli.groups import group
 from tether.cli.identities import identity
+from tether.cli.k8s_extension import k8s_extension
 from tether.cli.local_cluster import local_cluster
 from tether.cli.ml import ml
 from tether.cli.roles import role
@@ -37,7 +42,23 @@ def cli() -> None:
     """
 
 
-for command in (login, logout, account, group, ml, server, local_cluster, ad, identity, role):
+agent.add_command(extension)
+for command in (
+    login,
+    logout,
+    account,
+    group,
+    ml,
+    ad,
+    identity,
+    role,
+    aks,
+    connectedk8s,
+    k8s_extension,
+    server,
+    local_cluster,
+    agent,
+):
     cli.add_command(command)
 
 

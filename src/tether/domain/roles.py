@@ -13,6 +13,7 @@ from functools import cached_property
 
 _STORAGE = "Microsoft.Storage/storageAccounts/blobServices"
 _AKS = "Microsoft.ContainerService/managedClusters"
+_ARC = "Microsoft.Kubernetes/connectedClusters"
 _EXT = "Microsoft.KubernetesConfiguration/extensions"
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import httpx2
 from lightkube.core.exceptions import ApiError
-from lightkube.resources.core_v1 import Node
+from lightkube.resources.core_v1 import Namespace, Node
 
 from tether.errors import Unavailable
 from tether.kube.access import ClusterConnection
@@ -55,3 +55,26 @@ async def probe(connection: ClusterConnection) -> ClusterFacts:
     except (httpx2.HTTPError, ValueError):
         issuer = None  # optional: a cluster may not serve discovery; federation then needs it configured
     return ClusterFacts(kubernetes_version=version, node_count=len(nodes), gpu_node_count=gpu_nodes, issuer=issuer)
+
+
+async def ping(connection: ClusterConnection) -> str:
+    """The API server's version, or ``Unavailable`` (ClusterNotReachable) saying why it did not answer."""
+    try:
+        response = await connection.http.get("/version")
+        response.raise_for_status()
+        return str(response.json().get("gitVersion", "unknown"))
+    except (httpx2.HTTPError, ValueError) as e:
+        raise _unreachable("GET /version", e) from e
+
+
+async def namespace_exists(connection: ClusterConnection, name: str) -> bool:
+    """Whether the namespace exists (``Unavailable`` if the cluster cannot say)."""
+    try:
+        await connection.kube.get(Namespace, name)
+    except ApiError as e:
+        if e.status.code == 404:
+            return False
+        raise _unreachable(f"GET namespace {name}", e) from e
+    except httpx2.HTTPError as e:
+        raise _unreachable(f"GET namespace {name}", e) from e
+    return True

@@ -8,7 +8,7 @@ and knows nothing of HTTP: the API layer turns its results into status codes and
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from tether.authz.service import Authorizer
@@ -40,6 +40,7 @@ class WriteResult:
     resource: dict[str, Any]
     created: bool
     operation_id: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

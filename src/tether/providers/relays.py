@@ -8,11 +8,11 @@ Tether is the scope of the Azure Relay Owner role that an attach requires of the
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
+from tether.domain.attach import relay_ids
 from tether.domain.ids import ResourceId
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound
@@ -20,28 +20,6 @@ from tether.providers.base import DeleteResult, Page, RequestContext, WriteResul
 from tether.providers.envelope import envelope
 from tether.store import Session, resources
 from tether.store.tables import ResourceRow
-
-AUTHORIZATION_RULE = "azureml_rw"
-_NAMESPACE_MAX = 50
-_SUFFIX = 6
-
-
-def relay_namespace_name(cluster: ResourceId) -> str:
-    """Letters and digits of ``<cluster>-<subscription>-<group>-relay``, hashed down to 50 characters."""
-    raw = f"{cluster.name}-{cluster.subscription_id}-{cluster.resource_group}-relay"
-    plain = "".join(ch for ch in raw if ch.isalnum())
-    if len(plain) <= _NAMESPACE_MAX:
-        return plain
-    return plain[: _NAMESPACE_MAX - _SUFFIX] + hashlib.md5(raw.encode(), usedforsecurity=False).hexdigest()[:_SUFFIX]
-
-
-def relay_ids(cluster: ResourceId) -> tuple[ResourceId, ResourceId, ResourceId]:
-    """The relay namespace, hybrid connection and authorization rule of a connected cluster."""
-    namespace = ResourceId.resource(
-        cluster.subscription_id, cluster.resource_group, rt.RELAY_NAMESPACES, relay_namespace_name(cluster)
-    )
-    connection = namespace.child("hybridConnections", cluster.name)
-    return namespace, connection, connection.child("authorizationRules", AUTHORIZATION_RULE)
 
 
 async def ensure_relay(session: Session, cluster: ResourceRow, *, principal_id: str) -> ResourceId:

@@ -36,6 +36,7 @@ from tether.agents.connect.upstream import UpstreamConfig, load_upstream, upstre
 from tether.errors import InvalidRequest, TetherError
 from tether.protocol.tunnel import (
     AUTHORIZATION_HEADER,
+    CLOSE_ALREADY_CONNECTED,
     CLOSE_GOING_AWAY,
     CLUSTER_HEADER,
     MAX_PAYLOAD,
@@ -225,7 +226,11 @@ class ConnectAgent:
         frame = error.rcvd
         info = CloseInfo(frame.code, frame.reason) if frame else CloseInfo(None, "the connection was lost")
         self.last_close = info
-        if info.refused:
+        if info.code == CLOSE_ALREADY_CONNECTED:
+            log.warning(
+                "connect agent for %s: another agent is connected for this cluster (%s)", self.cluster_key, info.reason
+            )
+        elif info.refused:
             log.error(
                 "connect agent for %s: the relay refused the connection (%s %s); check the cluster id and the "
                 "credential",

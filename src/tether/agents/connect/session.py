@@ -105,6 +105,7 @@ class AgentSession:
         self._hello = hello
         self._limits = limits or SessionLimits()
         self._streams: dict[int, _Stream] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # every forwarding task, reset ones included
 
     @property
     def open_streams(self) -> int:
@@ -136,7 +137,7 @@ class AgentSession:
                     log.warning("connect agent: protocol error from the relay: %s", e.message)
                     await self._ws.close(CLOSE_PROTOCOL_ERROR, e.message[:120])
         finally:
-            tasks = [s.task for s in self._streams.values() if s.task is not None]
+            tasks = list(self._tasks)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -173,6 +174,8 @@ class AgentSession:
                 if stream.task is not None:
                     raise MalformedFrame(f"second REQUEST_END on stream {sid}")
                 stream.task = asyncio.create_task(self._forward(sid, stream), name=f"connect-stream:{sid}")
+                self._tasks.add(stream.task)
+                stream.task.add_done_callback(self._tasks.discard)
             case Reset(stream_id=sid):
                 stream = self._streams.pop(sid, None)
                 if stream is not None and stream.task is not None:
@@ -197,7 +200,7 @@ class AgentSession:
                     head.method,
                     upstream_url(self._upstream, head.target),
                     headers=forwardable_headers(head.headers, request=True),
-                    content=bytes(stream.body),
+                    content=bytes(stream.body) if stream.body else None,
                 )
                 stream.body.clear()
                 response = await self._upstream.send(request, stream=True)

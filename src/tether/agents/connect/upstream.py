@@ -15,6 +15,7 @@ agent's own rights bound what the control plane can do.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Iterable
 
 import httpx2
@@ -53,20 +54,25 @@ def load_upstream(upstream: UpstreamConfig, *, context: str | None = None) -> Si
             config = KubeConfig.from_service_account().get()
         else:
             config = KubeConfig.from_file(upstream).get(context_name=context)
+    except KeyError as e:
+        raise InvalidRequest(f"cannot use {source}: {e} is not set; is the agent running in a pod?") from e
     except (ConfigError, OSError, ValueError) as e:
         raise InvalidRequest(f"cannot load {source}: {e}") from e
     if config is None:
-        raise InvalidRequest(f"kubeconfig {upstream} has no usable context; pass --context or fix the file")
+        raise InvalidRequest(f"kubeconfig {upstream} has no usable context; set its current-context")
     return config
 
 
 def upstream_client(config: SingleConfig, *, connect_timeout_s: float = 10.0) -> httpx2.AsyncClient:
     """A client for the API server with TLS and auth from ``config``; no read timeout, no pool cap."""
     params = ConnectionParams(timeout=httpx2.Timeout(connect_timeout_s, read=None), trust_env=False)
-    return httpx2.AsyncClient(
-        **params.httpx_params(config),
-        limits=httpx2.Limits(max_connections=None, max_keepalive_connections=32),
-    )
+    if config.user is None:
+        raise InvalidRequest(f"the kubeconfig context for {config.cluster.server} names no user")
+    try:
+        settings = params.httpx_params(config)  # loads the CA and client certificate files
+    except (ConfigError, OSError, ssl.SSLError) as e:
+        raise InvalidRequest(f"cannot set up TLS/auth for the API server {config.cluster.server}: {e}") from e
+    return httpx2.AsyncClient(**settings, limits=httpx2.Limits(max_connections=None, max_keepalive_connections=32))
 
 
 def upstream_url(client: httpx2.AsyncClient, target: str) -> httpx2.URL:

@@ -1,0 +1,289 @@
+"""Compute targets of kind Kubernetes: attach (PUT), update (re-PUT: identity), show, list, detach (DELETE).
+
+An attach is a long-running operation finished by the attach reconciler (reconcile/attach.py), which
+acts as the workspace identity. This provider only validates, applies S10's automatic grants, and
+writes desired state. The namespace is checked for format (RFC 1123) but neither created nor looked
+up (S7). Detaching removes only Tether's compute object and the compute's system-assigned identity;
+the cluster and the other computes on it are untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from tether.domain import resource_types as rt
+from tether.domain.ids import ResourceId, parse_typed_id
+from tether.domain.names import validate_kubernetes_namespace, validate_name
+from tether.domain.states import OperationKind, ProvisioningState
+from tether.errors import Conflict, InvalidRequest, NotFound
+from tether.identity.managed import parse_identity_type, user_assigned_principal
+from tether.protocol.computes import CreateComputeRequest
+from tether.providers import lro
+from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
+from tether.providers.compute_grants import grant_attach_roles
+from tether.providers.envelope import envelope, parse_body, rfc3339
+from tether.providers.workspaces import not_found as workspace_not_found
+from tether.store import Session, principals, resources, role_assignments
+from tether.store.tables import ResourceRow
+
+DEFAULT_INSTANCE_TYPE = "defaultinstancetype"
+DEFAULT_INSTANCE_TYPES = {
+    DEFAULT_INSTANCE_TYPE: {
+        "nodeSelector": None,
+        "resources": {"requests": {"cpu": "100m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+    }
+}
+GRANTS_HEADER = "x-tether-role-assignments-created"
+
+
+def answer(row: ResourceRow) -> dict[str, Any]:
+    stored = row.properties
+    inner = stored.get("properties", {})
+    body = envelope(
+        row,
+        properties={
+            "computeType": "Kubernetes",
+            "computeLocation": stored.get("computeLocation") or row.location,
+            "description": stored.get("description"),
+            "resourceId": stored["resourceId"],
+            "provisioningState": row.provisioning_state,
+            "isAttachedCompute": True,
+            "createdOn": rfc3339(row.created_at),
+            "modifiedOn": rfc3339(row.modified_at),
+            "provisioningErrors": stored.get("provisioningErrors"),
+            "disableLocalAuth": False,
+            "properties": {
+                "namespace": inner.get("namespace", "default"),
+                "defaultInstanceType": inner.get("defaultInstanceType") or DEFAULT_INSTANCE_TYPE,
+                "instanceTypes": inner.get("instanceTypes") or DEFAULT_INSTANCE_TYPES,
+                "extensionInstanceReleaseTrain": inner.get("extensionInstanceReleaseTrain", "stable"),
+                "extensionPrincipalId": inner.get("extensionPrincipalId"),
+                "vcName": None,
+                # Secrets are never returned (REFERENCE.md); Tether has none to return anyway.
+                "relayConnectionString": None,
+                "serviceBusConnectionString": None,
+            },
+        },
+    )
+    body["identity"] = row.identity or {"type": "None"}
+    return body
+
+
+def not_found(resource_id: ResourceId) -> NotFound:
+    workspace = resource_id.parent.name if resource_id.parent else "?"
+    return NotFound(
+        f"Compute '{resource_id.name}' was not found in workspace '{workspace}'. "
+        f"List computes with: tether ml compute list -w {workspace} -g {resource_id.resource_group}",
+        code="ComputeNotFound",
+    )
+
+
+def _requested_identity(request: CreateComputeRequest) -> tuple[str, list[str]]:
+    if request.identity is None:
+        return "None", []
+    kind = parse_identity_type(request.identity.type)
+    ids = list((request.identity.userAssignedIdentities or {}).keys())
+    if kind == "UserAssigned" and not ids:
+        raise InvalidRequest(
+            "identity.type is UserAssigned but identity.userAssignedIdentities names no identity.",
+            code="InvalidIdentityType",
+            target="identity.userAssignedIdentities",
+        )
+    return kind, ids
+
+
+async def _identity_block(session: Session, kind: str, ids: list[str]) -> dict[str, Any] | None:
+    """What the compute will act as; user-assigned identities are checked now (first one used, S8)."""
+    if kind == "None":
+        return None
+    if kind == "SystemAssigned":
+        return {"type": "SystemAssigned"}
+    principal = await user_assigned_principal(session, ids[0])
+    return {
+        "type": "UserAssigned",
+        "userAssignedIdentities": {
+            str(parse_typed_id(ids[0], expected_types=(rt.USER_ASSIGNED_IDENTITIES,), what="identity")): {
+                "principalId": principal.object_id,
+                "clientId": principal.app_id,
+            }
+        },
+    }
+
+
+@dataclass(frozen=True)
+class AttachRequest:
+    """A validated attach body."""
+
+    request: CreateComputeRequest
+    cluster_id: ResourceId
+    namespace: str
+    identity_kind: str
+    identity_ids: list[str]
+
+
+def validate_attach(resource_id: ResourceId, body: Any) -> AttachRequest:
+    """Validate an attach (or dry-run) body: compute type, cluster id, namespace format, identity."""
+    request = parse_body(CreateComputeRequest, body)
+    validate_name(rt.COMPUTES, resource_id.name)
+    compute = request.properties
+    if compute.computeType.lower() != "kubernetes":
+        raise InvalidRequest(
+            f"computeType '{compute.computeType}' is not supported: Tether attaches Kubernetes computes.",
+            code="InvalidComputeType",
+            target="properties.computeType",
+        )
+    if not compute.resourceId:
+        raise InvalidRequest(
+            "properties.resourceId is required: the id of the managed or connected cluster to attach.",
+            code="InvalidResourceId",
+            target="properties.resourceId",
+        )
+    cluster_id = parse_typed_id(
+        compute.resourceId, expected_types=(rt.MANAGED_CLUSTERS, rt.CONNECTED_CLUSTERS), what="resourceId"
+    )
+    namespace = validate_kubernetes_namespace(
+        (compute.properties.namespace if compute.properties else None) or "default"
+    )
+    kind, identity_ids = _requested_identity(request)
+    return AttachRequest(request, cluster_id, namespace, kind, identity_ids)
+
+
+class Computes:
+    full_type: ClassVar[str] = rt.COMPUTES
+
+    async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id)
+        if row is None:
+            raise not_found(resource_id)
+        return answer(row)
+
+    async def list(
+        self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
+    ) -> Page:
+        async with ctx.store.transaction() as session:
+            if await resources.get(session, parent) is None:
+                raise workspace_not_found(parent)
+            rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
+        return Page([answer(r) for r in rows[:limit]], more=len(rows) > limit)
+
+    async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
+        attach = validate_attach(resource_id, body)
+        request, compute, cluster_id = attach.request, attach.request.properties, attach.cluster_id
+        namespace, kind, identity_ids = attach.namespace, attach.identity_kind, attach.identity_ids
+        stored = {
+            "resourceId": str(cluster_id),
+            "computeLocation": compute.computeLocation,
+            "description": compute.description,
+            "properties": {"namespace": namespace},
+            "identityRequest": {"type": kind, "ids": identity_ids[:1]},
+        }
+        async with ctx.store.transaction() as session:
+            workspace = await resources.get(session, resource_id.parent or resource_id)
+            if workspace is None:
+                raise workspace_not_found(resource_id.parent or resource_id)
+            if workspace.provisioning_state != ProvisioningState.SUCCEEDED.value:
+                raise Conflict(
+                    f"Workspace '{workspace.name}' is {workspace.provisioning_state}.", code="ConflictingOperation"
+                )
+            identity = await _identity_block(session, kind, identity_ids)
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is not None:
+                return await self._update(ctx, session, row, stored, identity)
+            granted = []
+            workspace_identity = workspace.identity or {}
+            if workspace_identity.get("type") == "SystemAssigned" and workspace_identity.get("principalId"):
+                granted = await grant_attach_roles(
+                    ctx, session, workspace_principal_id=workspace_identity["principalId"], cluster_id=cluster_id
+                )
+            row = await resources.insert(
+                session,
+                resource_id,
+                location=workspace.location,
+                tags=request.tags or {},
+                identity=identity,
+                properties=stored,
+                state=ProvisioningState.CREATING,
+                principal_id=ctx.caller.object_id,
+            )
+            operation_id = await lro.start(session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id)
+        if granted:
+            ctx.authz.index.invalidate(workspace_identity["principalId"])
+        ctx.hints.wake(self.full_type)
+        headers = {GRANTS_HEADER: json.dumps([g.__dict__ for g in granted])} if granted else {}
+        return WriteResult(answer(row), created=True, operation_id=operation_id, headers=headers)
+
+    async def _update(
+        self,
+        ctx: RequestContext,
+        session: Session,
+        row: ResourceRow,
+        stored: dict[str, Any],
+        identity: dict[str, Any] | None,
+    ) -> WriteResult:
+        current = row.properties
+        changed = [
+            what
+            for what, old, new in (
+                ("resourceId", current["resourceId"], stored["resourceId"]),
+                ("namespace", current["properties"]["namespace"], stored["properties"]["namespace"]),
+            )
+            if old.lower() != new.lower()
+        ]
+        if changed:
+            raise Conflict(
+                f"Compute '{row.name}' is attached with another {' and '.join(changed)}; a compute target's "
+                "cluster and namespace cannot change. Detach first (tether ml compute detach -n "
+                f"{row.name} ...), then attach again.",
+                code="ComputeUpdateNotAllowed",
+            )
+        if ProvisioningState(row.provisioning_state) in (
+            ProvisioningState.CREATING,
+            ProvisioningState.UPDATING,
+            ProvisioningState.DELETING,
+        ):
+            raise Conflict(
+                f"Compute '{row.name}' is {row.provisioning_state}; try again when it has finished.",
+                code="ConflictingOperation",
+            )
+        row.properties = {
+            **current,
+            "identityRequest": stored["identityRequest"],
+            "description": stored["description"] or current.get("description"),
+        }
+        if _kind(identity) == _kind(row.identity) and (identity or {}).get("userAssignedIdentities") == (
+            row.identity or {}
+        ).get("userAssignedIdentities"):
+            resources.touch(row, principal_id=ctx.caller.object_id)
+            return WriteResult(answer(row), created=False)
+        operation_id = await lro.start(session, row, OperationKind.UPDATE, principal_id=ctx.caller.object_id)
+        ctx.hints.wake(self.full_type)
+        return WriteResult(answer(row), created=False, operation_id=operation_id)
+
+    async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
+        action = params.get("underlyingResourceAction", "Detach")
+        if action.lower() not in ("detach", "delete"):
+            raise InvalidRequest(
+                f"underlyingResourceAction '{action}' is not valid: use Detach or Delete (for Kubernetes computes both "
+                "only remove Tether's compute object, never the cluster).",
+                code="InvalidRequestContent",
+            )
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is None:
+                return DeleteResult(existed=False)
+            owned = await principals.delete_owned_within(session, row.key)
+            for object_id in owned:
+                await role_assignments.delete_for_principal(session, object_id)
+            await role_assignments.delete_within(session, row.key)
+            await resources.delete_tree_by_key(session, row.key)
+        for object_id in owned:
+            ctx.authz.index.invalidate(object_id)
+        return DeleteResult(existed=True)
+
+
+def _kind(identity: dict[str, Any] | None) -> str:
+    return str((identity or {}).get("type", "None"))

@@ -1,0 +1,120 @@
+"""Finishes attaches and identity updates of compute targets.
+
+An attach runs the checks of ``reconcile.attach`` as the workspace identity (network outside any
+transaction), then, in the lease-checked transaction, creates or binds the compute identity (S9: a
+system-assigned one is the principal named ``<workspace>/computes/<compute>``), records the cluster's
+instance types and marks the compute ``Succeeded``. A failure marks it ``Failed`` with
+``provisioningErrors`` naming the step, the role, the scope and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.authz.service import Authorizer
+from tether.domain import resource_types as rt
+from tether.domain.ids import parse_resource_id
+from tether.domain.principals import PrincipalKind
+from tether.domain.states import OperationKind, ProvisioningState
+from tether.errors import TetherError, Unavailable
+from tether.kube.access import ClusterAccess
+from tether.reconcile.attach import AttachFacts, check_permissions, inspect_cluster, load_target
+from tether.reconcile.engine import OperationView, error_body
+from tether.reconcile.errors import PermanentError, TemporaryError
+from tether.store import Session, Store, principals, resources, role_assignments, tenancy
+from tether.store.tables import OperationRow, ResourceRow
+
+_REACH_ATTEMPTS = 2
+
+
+def compute_identity_name(compute: ResourceRow) -> str:
+    """S9: ``<workspace name>/computes/<compute name>``."""
+    workspace = compute.id.split("/")[8]
+    return f"{workspace}/computes/{compute.name}"
+
+
+async def _bind_identity(session: Session, row: ResourceRow) -> list[str]:
+    """Make the compute's identity what was asked; returns the object ids of principals removed."""
+    wanted = row.properties.get("identityRequest", {}).get("type", "None")
+    existing = await principals.get_by_resource(session, row.key)
+    removed: list[str] = []
+    if wanted != "SystemAssigned" and existing is not None:
+        await role_assignments.delete_for_principal(session, existing.object_id)
+        await principals.delete(session, existing)
+        removed.append(existing.object_id)
+    if wanted == "SystemAssigned":
+        principal = existing
+        if principal is None:
+            subscription = await tenancy.get_subscription(session, row.subscription_id)
+            assert subscription is not None
+            principal = await principals.create(
+                session,
+                tenant_id=subscription.tenant_id,
+                kind=PrincipalKind.SYSTEM_ASSIGNED_IDENTITY.value,
+                display_name=compute_identity_name(row),
+                resource_key=row.key,
+            )
+        row.identity = {"type": "SystemAssigned", "principalId": principal.object_id, "tenantId": principal.tenant_id}
+    elif wanted == "None":
+        row.identity = None
+    return removed
+
+
+class ComputeOperations:
+    resource_types: tuple[str, ...] = (rt.COMPUTES,)
+
+    def __init__(self, *, store: Store, authz: Authorizer, access: ClusterAccess, step_deadline_s: float) -> None:
+        self._store = store
+        self._authz = authz
+        self._access = access
+        self._deadline_s = step_deadline_s
+
+    async def execute(self, operation: OperationView) -> Any:
+        if operation.kind is not OperationKind.CREATE:
+            return None  # an update changes only the identity, which needs no network
+        async with self._store.transaction() as session:
+            row = await resources.get_by_key(session, operation.resource_key)
+            if row is None:
+                return None
+            target = await load_target(
+                session,
+                compute_id=parse_resource_id(row.id),
+                cluster_id=parse_resource_id(row.properties["resourceId"]),
+                namespace=row.properties["properties"]["namespace"],
+            )
+        try:
+            await check_permissions(self._authz, target)
+        except TetherError as e:
+            raise PermanentError(e) from e
+        try:
+            return await inspect_cluster(self._access, target, deadline_s=self._deadline_s)
+        except Unavailable as e:
+            if operation.attempts < _REACH_ATTEMPTS:
+                raise TemporaryError(str(e), delay_s=1.0) from e
+            raise PermanentError(e) from e
+
+    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+        row = await resources.get_by_key(session, operation.resource_key)
+        if row is None:
+            return
+        await _bind_identity(session, row)
+        if isinstance(result, AttachFacts):
+            inner = dict(row.properties.get("properties", {}))
+            inner.update(
+                instanceTypes=result.instance_types or None,
+                defaultInstanceType="defaultinstancetype",
+                extensionPrincipalId=result.extension_principal_id,
+                extensionInstanceReleaseTrain=result.release_train,
+            )
+            row.properties = {**row.properties, "properties": inner, "provisioningErrors": None}
+        resources.set_state(row, ProvisioningState.SUCCEEDED)
+
+    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+        row = await resources.get_by_key(session, operation.resource_key)
+        if row is None:
+            return
+        row.properties = {**row.properties, "provisioningErrors": [{"error": {**error_body(error), "details": []}}]}
+        resources.set_state(row, ProvisioningState.FAILED)
+
+    async def after_commit(self, operation: OperationView) -> None:
+        self._authz.index.invalidate()
