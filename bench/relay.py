@@ -47,8 +47,12 @@ from tether.relay import RelayHub
 from tether.testing import kubeversions
 from tether.testing.localcluster import LocalClusterSpec, start_cluster, stop_cluster
 
-CLUSTER_KEY = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/bench/providers/Microsoft.Kubernetes/connectedClusters/bench"
+CLUSTER_KEY = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/bench"
+    "/providers/Microsoft.Kubernetes/connectedClusters/bench"
+)
 CREDENTIAL = secrets.token_urlsafe(24)
+# `python -m tether` once cli/main.py registers the `agent` group; until then the root command plus the group.
 AGENT_MAIN = (
     "import sys; from tether.cli.main import cli, main; from tether.cli.agent import agent; "
     "cli.add_command(agent); main(sys.argv[1:])"
@@ -106,8 +110,12 @@ async def relay_server(workdir: Path, *, nodelay: bool) -> AsyncIterator[tuple[R
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    for _ in range(200):
+        if server.started or task.done():
+            break
         await asyncio.sleep(0.05)
+    if not server.started:
+        raise RuntimeError("uvicorn did not start within 10 s")
     try:
         yield hub, f"wss://127.0.0.1:{sock.getsockname()[1]}/relay/connect", workdir / "ca.pem"
     finally:
@@ -122,7 +130,10 @@ def start_agent(workdir: Path, *, relay_url: str, ca_file: Path, kubeconfig: Pat
     fd = os.open(credential_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(CREDENTIAL)
-    argv = [sys.executable, "-c", AGENT_MAIN, "agent", "connect", "--relay-url", relay_url]
+    from tether.cli.main import cli
+
+    tether = [sys.executable, "-m", "tether"] if "agent" in cli.commands else [sys.executable, "-c", AGENT_MAIN]
+    argv = [*tether, "agent", "connect", "--relay-url", relay_url]
     argv += ["--cluster-id", CLUSTER_KEY, "--credential-file", str(credential_file)]
     argv += ["--kubeconfig", str(kubeconfig), "--ca-file", str(ca_file)]
     with (workdir / "agent.log").open("wb") as log:

@@ -61,7 +61,8 @@ pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
 FAST_RETRY = AgentOptions(backoff_base_s=0.2, backoff_cap_s=1.0)
-# Until cli/main.py registers the `agent` group, this is `python -m tether agent connect ...`.
+# `python -m tether agent connect ...` once cli/main.py registers the `agent` group; until then the same
+# root command with the group added.
 AGENT_MAIN = (
     "import sys; from tether.cli.main import cli, main; from tether.cli.agent import agent; "
     "cli.add_command(agent); main(sys.argv[1:])"
@@ -399,6 +400,12 @@ async def test_bad_handshake_and_malformed_frames_close_with_their_codes(relay: 
     await _eventually(lambda: relay.history(key) == [True, False], what="the hub reported the broken agent gone")
 
 
+def _tether_command() -> list[str]:
+    from tether.cli.main import cli
+
+    return [sys.executable, "-m", "tether"] if "agent" in cli.commands else [sys.executable, "-c", AGENT_MAIN]
+
+
 class AgentProcess:
     """``tether agent connect`` as a child process (its log in a file, for failure messages)."""
 
@@ -409,9 +416,7 @@ class AgentProcess:
             f.write(credential + "\n")
         self.log_file = relay.workdir / f"agent-{secrets.token_hex(4)}.log"
         self.argv = [
-            sys.executable,
-            "-c",
-            AGENT_MAIN,
+            *_tether_command(),
             "agent",
             "connect",
             "--relay-url",

@@ -115,7 +115,7 @@ def create_app(services: Services) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        services.start()
+        await services.start()
         try:
             yield
         finally:

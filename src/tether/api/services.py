@@ -42,8 +42,9 @@ class Services:
     connected_clusters: ConnectedClusters
     health: HealthMonitor
 
-    def start(self) -> None:
-        """Start the background work (reconcilers); the server calls it once, at startup."""
+    async def start(self) -> None:
+        """Start the background work (reconcilers, health); the server calls it once, at startup."""
+        await self.connectivity.reset()
         self.reconcilers.start()
         self.health.start()
 

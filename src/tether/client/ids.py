@@ -67,3 +67,7 @@ def cluster(profile: Profile, group: str, name: str, *, cluster_type: str) -> st
 
 def extension(cluster_id: str, name: str) -> str:
     return f"{cluster_id}/providers/Microsoft.KubernetesConfiguration/extensions/{name}"
+
+
+def compute(profile: Profile, group: str, workspace_name: str, name: str) -> str:
+    return f"{workspace(profile, group, workspace_name)}/computes/{name}"

@@ -55,4 +55,5 @@ def canonical_namespace(namespace: str) -> str | None:
     """The canonical spelling of a provider namespace Tether serves, or None."""
     return _NAMESPACES.get(namespace.lower())
 
+
 RELAY_AUTHORIZATION_RULES = "Microsoft.Relay/namespaces/hybridConnections/authorizationRules"

@@ -132,6 +132,10 @@ AKS_CLUSTER_ADMIN = RoleDefinition(
         f"{_AKS}/accessProfiles/listCredential/action",
         f"{_AKS}/read",
         f"{_AKS}/runcommand/action",
+        # REFERENCE.md: for connected clusters read Microsoft.Kubernetes/connectedClusters where Azure's
+        # definition says managedClusters (the seed grants this role on both kinds of cluster).
+        f"{_ARC}/listClusterAdminCredential/action",
+        f"{_ARC}/read",
     ),
 )
 AKS_CONTRIBUTOR = RoleDefinition(

@@ -20,7 +20,7 @@ from lightkube import AsyncClient
 from lightkube.config import client_adapter as adapter
 from lightkube.config.client_adapter import ConnectionParams
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
-from lightkube.config.models import Cluster, Context
+from lightkube.config.models import Cluster, Context, User
 
 from tether.errors import InvalidRequest, Unavailable
 
@@ -116,8 +116,9 @@ def direct_connection(config: SingleConfig, *, timeout_s: float = 10.0) -> Clust
 
 
 def relayed_connection(transport: httpx2.AsyncBaseTransport, *, timeout_s: float = 10.0) -> ClusterConnection:
+    # The tunnel authenticates to the API server itself (as the agent); the control plane sends no credential.
     config = SingleConfig(
-        context_name="relay", context=Context(cluster="relay"), cluster=Cluster(server=_RELAYED_SERVER)
+        context_name="relay", context=Context(cluster="relay"), cluster=Cluster(server=_RELAYED_SERVER), user=User()
     )
     timeout = httpx2.Timeout(timeout_s)
     return ClusterConnection(

@@ -32,6 +32,13 @@ class ConnectivityRecorder:
         """Set after construction: the access needs the hub, and the hub needs this recorder."""
         self._access = access
 
+    async def reset(self) -> None:
+        """At startup no tunnel exists yet: every connected cluster is Offline until its agent dials in again."""
+        async with self._store.transaction() as session:
+            for row in await resources.list_all_of_type(session, rt.CONNECTED_CLUSTERS, for_update=True):
+                if row.properties.get("connectivityStatus") == "Connected":
+                    row.properties = {**row.properties, "connectivityStatus": "Offline"}
+
     async def authenticate(self, cluster_key: str, credential: str) -> bool:
         key = cluster_key.lower()
         async with self._store.transaction() as session:
@@ -52,7 +59,12 @@ class ConnectivityRecorder:
         if connected and self._access is not None:
             task = asyncio.create_task(self._probe(cluster_key.lower()), name=f"probe {cluster_key}")
             self._probes.add(task)
-            task.add_done_callback(self._probes.discard)
+            task.add_done_callback(self._probe_done)
+
+    def _probe_done(self, task: asyncio.Task[None]) -> None:
+        self._probes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("probe through the tunnel crashed (%s)", task.get_name(), exc_info=task.exception())
 
     async def _probe(self, cluster_key: str) -> None:
         assert self._access is not None

@@ -153,6 +153,8 @@ async def delete_tree_by_key(session: AsyncSession, key: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def list_all_of_type(session: AsyncSession, full_type: str) -> Sequence[ResourceRow]:
+async def list_all_of_type(session: AsyncSession, full_type: str, *, for_update: bool = False) -> Sequence[ResourceRow]:
     query = select(ResourceRow).where(ResourceRow.type_key == full_type.lower()).order_by(ResourceRow.key)
+    if for_update:
+        query = query.with_for_update()
     return (await session.execute(query)).scalars().all()

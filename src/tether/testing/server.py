@@ -71,7 +71,7 @@ async def in_process_server(data_dir: Path, *, settings: Settings | None = None)
             store, path=data_dir / "bootstrap.json", server=PUBLIC_URL, ca_file=data_dir / "ca.pem"
         )
         services = await build_services(settings, store=store, public_url=PUBLIC_URL)
-        services.start()
+        await services.start()
         try:
             yield InProcessServer(services, bootstrap, httpx.ASGITransport(app=create_app(services)))
         finally:

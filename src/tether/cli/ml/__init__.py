@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from tether.cli.ml.computes import compute
 from tether.cli.ml.workspaces import workspace
 
 
@@ -13,3 +14,4 @@ def ml() -> None:
 
 
 ml.add_command(workspace)
+ml.add_command(compute)
