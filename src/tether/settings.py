@@ -55,6 +55,9 @@ class ReconcileSettings(BaseModel):
     attach_step_deadline_s: float = Field(
         10.0, gt=0, description="Deadline of each network step of an attach (reaching the cluster, reading it)."
     )
+    job_poll_interval_s: float = Field(
+        1.0, gt=0, description="How often the status of unfinished jobs is read from their clusters."
+    )
     health_interval_s: float = Field(
         5.0, gt=0, description="How often ML extensions' health is read from their operators' heartbeats."
     )

@@ -13,7 +13,7 @@ from tether.api.services import Services
 from tether.domain.actions import action_for
 from tether.domain.ids import ArmPath
 from tether.domain.principals import Caller
-from tether.domain.resource_types import COMPUTES, CONNECTED_CLUSTERS, MANAGED_CLUSTERS
+from tether.domain.resource_types import COMPUTES, CONNECTED_CLUSTERS, JOBS, MANAGED_CLUSTERS
 from tether.errors import InvalidRequest
 from tether.protocol.authorization import CheckAccessRequest
 from tether.providers.access_checks import check_access
@@ -52,12 +52,18 @@ async def _revoke_agent_credential(request: Request, svc: Services, caller: Call
     )
 
 
+async def _cancel_job(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
+    await svc.authorizer.authorize(caller, action_for(JOBS, "POST", action="cancel"), target.scope)
+    return JSONResponse(await svc.jobs.cancel(request_context(svc, caller), target.scope), status_code=202)
+
+
 _ACTIONS: dict[str, ActionHandler] = {
     "microsoft.authorization/checkaccess": _check_access,
     f"{MANAGED_CLUSTERS}/listClusterAdminCredential".lower(): _list_cluster_admin_credential,
     f"{CONNECTED_CLUSTERS}/issueAgentCredential".lower(): _issue_agent_credential,
     f"{CONNECTED_CLUSTERS}/revokeAgentCredential".lower(): _revoke_agent_credential,
     f"{COMPUTES}/preflight".lower(): run_preflight,
+    f"{JOBS}/cancel".lower(): _cancel_job,
 }
 
 

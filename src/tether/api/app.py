@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tether import __version__
-from tether.api import arm, errors, graph, metadata, oidc, operations, relay, subscriptions
+from tether.api import arm, errors, graph, job_logs, metadata, oidc, operations, relay, subscriptions
 from tether.api.services import Services
 from tether.authz.service import Authorizer
 from tether.crypto import SecretBox
@@ -20,6 +20,7 @@ from tether.kube.access import ClusterAccess
 from tether.providers.computes import Computes
 from tether.providers.connected_clusters import ConnectedClusters
 from tether.providers.extensions import Extensions
+from tether.providers.jobs import Jobs
 from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import default_registry
 from tether.providers.relays import HybridConnections, RelayAuthorizationRules, RelayNamespaces
@@ -29,6 +30,8 @@ from tether.reconcile.engine import OperationHandler, Reconciler, ReconcilerSet
 from tether.reconcile.extensions import ExtensionOperations
 from tether.reconcile.health import HealthMonitor
 from tether.reconcile.hints import Hints
+from tether.reconcile.job_monitor import JobMonitor
+from tether.reconcile.jobs import JobOperations
 from tether.reconcile.managed_clusters import ManagedClusterOperations
 from tether.reconcile.resource_groups import ResourceGroupOperations
 from tether.reconcile.workspaces import WorkspaceOperations
@@ -70,7 +73,11 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         ComputeOperations(
             store=store, authz=authorizer, access=access, step_deadline_s=settings.reconcile.attach_step_deadline_s
         ),
+        JobOperations(
+            store=store, access=access, authority=public_url, step_deadline_s=settings.reconcile.attach_step_deadline_s
+        ),
     ]
+    jobs = Jobs()
     reconcilers = ReconcilerSet(
         [Reconciler(h, store=store, hints=hints, settings=settings.reconcile) for h in handlers]
     )
@@ -87,6 +94,7 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
                 managed,
                 connected,
                 Computes(),
+                jobs,
                 Extensions(),
                 RelayNamespaces(),
                 HybridConnections(),
@@ -102,6 +110,8 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         managed_clusters=managed,
         connected_clusters=connected,
         health=HealthMonitor(store=store, access=access, interval_s=settings.reconcile.health_interval_s),
+        jobs=jobs,
+        job_monitor=JobMonitor(store=store, access=access, interval_s=settings.reconcile.job_poll_interval_s),
     )
 
 
@@ -137,5 +147,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(subscriptions.router)
     app.include_router(graph.router)
     app.include_router(relay.router)
+    app.include_router(job_logs.router)
     app.include_router(arm.router)
     return app

@@ -11,12 +11,14 @@ from tether.identity.keys import KeyRing
 from tether.identity.tokens import TokenService
 from tether.kube.access import ClusterAccess
 from tether.providers.connected_clusters import ConnectedClusters
+from tether.providers.jobs import Jobs
 from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import ProviderRegistry
 from tether.reconcile.connectivity import ConnectivityRecorder
 from tether.reconcile.engine import ReconcilerSet
 from tether.reconcile.health import HealthMonitor
 from tether.reconcile.hints import Hints
+from tether.reconcile.job_monitor import JobMonitor
 from tether.relay.hub import RelayHub
 from tether.settings import Settings
 from tether.store import Store
@@ -41,17 +43,21 @@ class Services:
     managed_clusters: ManagedClusters
     connected_clusters: ConnectedClusters
     health: HealthMonitor
+    jobs: Jobs
+    job_monitor: JobMonitor
 
     async def start(self) -> None:
         """Start the background work (reconcilers, health); the server calls it once, at startup."""
         await self.connectivity.reset()
         self.reconcilers.start()
         self.health.start()
+        self.job_monitor.start()
 
     async def aclose(self) -> None:
         """Stop the background work and close outbound clients; the store is closed by its owner."""
         await self.reconcilers.stop()
         await self.health.stop()
+        await self.job_monitor.stop()
         await self.hub.close()
         await self.connectivity.close()
         await self.federation.aclose()

@@ -93,6 +93,19 @@ class TetherClient:
             raise error_from(response)
         return response
 
+    def stream_lines(self, path: str, *, params: dict[str, str] | None = None) -> Iterator[str]:
+        """A streamed text answer, line by line (job logs); ``ClientError`` with the ARM error otherwise."""
+        query = {"api-version": API_VERSION, **(params or {})}
+        headers = {"Authorization": f"Bearer {self.access_token()}"}
+        try:
+            with self._http.stream("GET", path, params=query, headers=headers, timeout=None) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_from(response)
+                yield from response.iter_lines()
+        except httpx.TransportError as e:
+            raise ServerUnreachable(f"The log stream from {self.profile.server} broke: {e}") from e
+
     # --- resources ----------------------------------------------------------------------------
     def get(self, resource_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.request("GET", resource_id).json()

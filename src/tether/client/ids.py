@@ -71,3 +71,7 @@ def extension(cluster_id: str, name: str) -> str:
 
 def compute(profile: Profile, group: str, workspace_name: str, name: str) -> str:
     return f"{workspace(profile, group, workspace_name)}/computes/{name}"
+
+
+def job(profile: Profile, group: str, workspace_name: str, name: str) -> str:
+    return f"{workspace(profile, group, workspace_name)}/jobs/{name}"

@@ -276,7 +276,7 @@ def _optional_unchanged(name: str) -> str:
 def _job_spec() -> dict[str, Any]:
     immutable = " && ".join(
         [f"self.{f} == oldSelf.{f}" for f in _IMMUTABLE_SPEC_FIELDS]
-        + [_optional_unchanged("identity"), _optional_unchanged("environmentVariables")]
+        + [_optional_unchanged(f) for f in ("identity", "environmentVariables", "podAnnotations")]
     )
     return {
         "type": "object",
@@ -301,6 +301,12 @@ def _job_spec() -> dict[str, Any]:
                 "type": "object",
                 "maxProperties": 256,
                 "additionalProperties": {"type": "string", "maxLength": 32768},
+            },
+            "podAnnotations": {
+                "type": "object",
+                "description": "Annotations copied onto every pod (e.g. the local cluster's tether.dev/simulate-*).",
+                "maxProperties": 64,
+                "additionalProperties": {"type": "string", "maxLength": 16384},
             },
             "identity": {
                 "type": "object",

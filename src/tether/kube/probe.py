@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import httpx2
 from lightkube.core.exceptions import ApiError
-from lightkube.resources.core_v1 import Namespace, Node
+from lightkube.resources.core_v1 import ConfigMap, Namespace, Node
 
 from tether.errors import Unavailable
 from tether.kube.access import ClusterConnection
@@ -78,3 +78,12 @@ async def namespace_exists(connection: ClusterConnection, name: str) -> bool:
     except httpx2.HTTPError as e:
         raise _unreachable(f"GET namespace {name}", e) from e
     return True
+
+
+async def cluster_ca(connection: ClusterConnection) -> str | None:
+    """The cluster's CA bundle as it publishes it to every namespace (ConfigMap ``kube-root-ca.crt``)."""
+    try:
+        config_map = await connection.kube.get(ConfigMap, "kube-root-ca.crt", namespace="default")
+    except (ApiError, httpx2.HTTPError):
+        return None
+    return (config_map.data or {}).get("ca.crt")

@@ -25,6 +25,7 @@ from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.compute_grants import grant_attach_roles
 from tether.providers.envelope import envelope, parse_body, rfc3339
+from tether.providers.jobs import active_jobs_on
 from tether.providers.workspaces import not_found as workspace_not_found
 from tether.store import Session, principals, resources, role_assignments
 from tether.store.tables import ResourceRow
@@ -275,6 +276,14 @@ class Computes:
             row = await resources.get(session, resource_id, for_update=True)
             if row is None:
                 return DeleteResult(existed=False)
+            running = await active_jobs_on(session, resource_id)
+            if running and params.get("force", "").lower() != "true":
+                raise Conflict(
+                    f"Compute '{row.name}' has {len(running)} unfinished job(s): {', '.join(sorted(running))}. "
+                    "Cancel them (tether ml job cancel), or detach anyway with --force (their pods keep running "
+                    "in the cluster until they end).",
+                    code="ComputeHasRunningJobs",
+                )
             owned = await principals.delete_owned_within(session, row.key)
             for object_id in owned:
                 await role_assignments.delete_for_principal(session, object_id)

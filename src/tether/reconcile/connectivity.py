@@ -15,9 +15,9 @@ from tether.crypto import secret_matches
 from tether.domain import resource_types as rt
 from tether.errors import TetherError
 from tether.kube.access import ClusterAccess
-from tether.kube.probe import probe
+from tether.kube.probe import cluster_ca, probe
 from tether.providers.envelope import rfc3339
-from tether.store import Store, cluster_secrets, resources
+from tether.store import Store, cluster_secrets, federated_credentials, resources, tenancy
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class ConnectivityRecorder:
         try:
             async with self._access.connect(cluster_key, connected=True) as connection:
                 facts = await probe(connection)
+                ca_pem = await cluster_ca(connection)
         except TetherError as e:
             log.warning("probe of %s through its tunnel failed: %s", cluster_key, e)
             return
@@ -85,6 +86,12 @@ class ConnectivityRecorder:
                     "agentVersion": "tether-connect/1",
                     "oidcIssuerProfile": {"enabled": facts.issuer is not None, "issuerURL": facts.issuer},
                 }
+                subscription = await tenancy.get_subscription(session, row.subscription_id)
+                if facts.issuer and ca_pem and subscription is not None:
+                    # Workload identity: the token service fetches this issuer's keys over TLS it must trust.
+                    await federated_credentials.trust_issuer(
+                        session, tenant_id=subscription.tenant_id, issuer=facts.issuer, ca_pem=ca_pem, source=row.id
+                    )
 
     async def close(self) -> None:
         for task in list(self._probes):

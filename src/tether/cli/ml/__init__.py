@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tether.cli.ml.computes import compute
+from tether.cli.ml.jobs import job
 from tether.cli.ml.workspaces import workspace
 
 
@@ -15,3 +16,4 @@ def ml() -> None:
 
 ml.add_command(workspace)
 ml.add_command(compute)
+ml.add_command(job)

@@ -260,13 +260,15 @@ def update(
 @_workspace_options
 @click.option("-n", "--name", required=True, help="Name of the compute target.")
 @click.option("-y", "--yes", is_flag=True, help="Do not prompt for confirmation.")
+@click.option("--force", is_flag=True, help="Detach even with unfinished jobs (their pods run on until they end).")
 @click.option("--no-wait", is_flag=True, help="Return at once.")
 @with_client
-def detach(resource_group: str, workspace_name: str, name: str, yes: bool, no_wait: bool, client: TetherClient) -> None:
+def detach(
+    resource_group: str, workspace_name: str, name: str, yes: bool, force: bool, no_wait: bool, client: TetherClient
+) -> None:
     """Detach a compute target: removes it and its system-assigned identity, never the cluster."""
     confirm_or_abort(yes, f"Compute '{name}' will be detached from workspace '{workspace_name}'.")
-    operation = client.delete(
-        ids.compute(client.profile, resource_group, workspace_name, name), params={"underlyingResourceAction": "Detach"}
-    )
+    params = {"underlyingResourceAction": "Detach", **({"force": "true"} if force else {})}
+    operation = client.delete(ids.compute(client.profile, resource_group, workspace_name, name), params=params)
     if operation and not no_wait:
         wait_with_progress(client, operation, message=f"Detaching {name}")

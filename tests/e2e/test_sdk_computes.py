@@ -1,0 +1,230 @@
+"""Kubernetes computes through the unmodified azure-ai-ml SDK against a running Tether server.
+
+Attach (waiting and not waiting), get, list, identity update (``begin_update``), detach
+(``begin_delete(action="Detach")``) and failed attaches whose error code reaches the SDK caller. The
+cluster is the session's real local cluster, registered once for this module with the ML extension
+(its operator a local process, stopped at the end; ``--force`` leaves the cluster's install in place
+for other modules).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tether.testing.localcluster import LocalCluster
+from tether.testing.server_process import ServerProcess
+from tests.e2e.conftest import Cli
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+
+RG = "sdkc-rg"
+WS = "sdkc-ws"
+LOCKED_WS = "sdkc-locked-ws"  # its identity is user-assigned and holds no roles
+CLUSTER = "sdkc-aks"
+
+# The SDK runs in a child process (it reads its cloud from the environment at import time). It runs
+# the steps given as JSON and prints one JSON result per step: the compute as the SDK parsed it, or
+# the error the SDK raised.
+_SDK_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from azure.identity import ClientSecretCredential
+    from azure.ai.ml import MLClient
+    from azure.ai.ml.entities import IdentityConfiguration, KubernetesCompute, ManagedIdentityConfiguration
+
+    b = json.load(open(sys.argv[1]))
+    credential = ClientSecretCredential(
+        b["tenant_id"], b["client_id"], b["client_secret"], authority=b["server"], disable_instance_discovery=True
+    )
+    ml = MLClient(credential, b["subscription_id"], sys.argv[2], workspace_name=sys.argv[3], cloud="Tether")
+
+    def identity(step):
+        if step.get("identity") == "system_assigned":
+            return IdentityConfiguration(type="system_assigned")
+        if step.get("identity") == "user_assigned":
+            return IdentityConfiguration(
+                type="user_assigned",
+                user_assigned_identities=[ManagedIdentityConfiguration(resource_id=step["identity_id"])],
+            )
+        return None
+
+    def summary(c):
+        ident = c.identity
+        return {
+            "name": c.name, "class": type(c).__name__, "type": c.type, "id": c.id,
+            "provisioning_state": c.provisioning_state, "provisioning_errors": c.provisioning_errors,
+            "resource_id": c.resource_id, "namespace": getattr(c, "namespace", None), "location": c.location,
+            "identity_type": ident.type if ident else None,
+            "principal_id": ident.principal_id if ident else None,
+            "user_assigned": [u.resource_id for u in ident.user_assigned_identities or []] if ident else [],
+        }
+
+    def run(step):
+        op = step["op"]
+        if op == "attach":
+            c = KubernetesCompute(
+                name=step["name"], resource_id=step["resource_id"], namespace=step.get("namespace", "default"),
+                identity=identity(step),
+            )
+            poller = ml.compute.begin_create_or_update(c)
+            if not step["wait"]:
+                return {"returned": True, "poller_done": poller.done()}
+            return summary(poller.result())
+        if op == "get":
+            return summary(ml.compute.get(step["name"]))
+        if op == "list":
+            return [summary(c) for c in ml.compute.list()]
+        if op == "update":
+            c = ml.compute.get(step["name"])
+            c.identity = identity(step)
+            return summary(ml.compute.begin_update(c).result())
+        if op == "detach":
+            return {"result": ml.compute.begin_delete(step["name"], action="Detach").result()}
+        raise ValueError(op)
+
+    results = []
+    for step in json.loads(sys.argv[4]):
+        try:
+            results.append({"ok": run(step)})
+        except Exception as e:
+            error = getattr(e, "error", None)
+            results.append({"error": type(e).__name__, "code": getattr(error, "code", None), "message": str(e)})
+    print(json.dumps(results))
+    """
+)
+
+
+@dataclass(frozen=True)
+class Setup:
+    cli: Cli
+    cluster_id: str
+    identity_id: str
+
+    def sdk(self, *steps: dict[str, Any], workspace: str = WS) -> list[dict[str, Any]]:
+        bootstrap = str(self.cli.server.data_dir / "bootstrap.json")
+        result = subprocess.run(
+            [sys.executable, "-c", _SDK_SCRIPT, bootstrap, RG, workspace, json.dumps(list(steps))],
+            env=self.cli.server.cli_env(self.cli.config_dir),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        results: list[dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
+        return results
+
+
+@pytest.fixture(scope="module")
+def setup(
+    server_process: ServerProcess, local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Setup]:
+    cli = Cli(server_process, tmp_path_factory.mktemp("sdk-computes") / "config")
+    cli.run("login", "--bootstrap", str(server_process.data_dir))
+    kubeconfig = str(local_cluster.kubeconfig_path)
+    cli.run("group", "create", "-n", RG, "-l", "westeurope")
+    identity = json.loads(cli.run("identity", "create", "-n", "sdkc-uai", "-g", RG).stdout)
+    cli.run("ml", "workspace", "create", "-n", WS, "-g", RG)
+    cli.run("ml", "workspace", "create", "-n", LOCKED_WS, "-g", RG, "--primary-user-assigned-identity", identity["id"])
+    cluster = json.loads(cli.run("aks", "create", "-g", RG, "-n", CLUSTER, "--kubeconfig", kubeconfig).stdout)
+    extension = ("--name", "azureml", "--cluster-type", "managedClusters", "--cluster-name", CLUSTER, "-g", RG)
+    cli.run(
+        "k8s-extension", "create", *extension, "--extension-type", "Microsoft.AzureML.Kubernetes",
+        "--config", "enableTraining=True", "--scope", "cluster", "--operator-process", "--kubeconfig", kubeconfig,
+    )  # fmt: skip
+    try:
+        yield Setup(cli, cluster["id"], identity["id"])
+    finally:
+        cli.run("k8s-extension", "delete", *extension, "--yes", "--force")
+
+
+def _error_free(result: dict[str, Any]) -> Any:
+    assert "error" not in result, result
+    return result["ok"]
+
+
+def test_attach_waiting_then_get_list_update_identity_and_detach(setup: Setup) -> None:
+    attach = {"op": "attach", "name": "sdk-k8s", "resource_id": setup.cluster_id, "wait": True}
+    attached, got, listed, updated, detached, gone = setup.sdk(
+        {**attach, "namespace": "default", "identity": "system_assigned"},
+        {"op": "get", "name": "sdk-k8s"},
+        {"op": "list"},
+        {"op": "update", "name": "sdk-k8s", "identity": "user_assigned", "identity_id": setup.identity_id},
+        {"op": "detach", "name": "sdk-k8s"},
+        {"op": "get", "name": "sdk-k8s"},
+    )
+
+    attached = _error_free(attached)
+    assert attached["class"] == "KubernetesCompute"
+    assert attached["provisioning_state"] == "Succeeded"
+    assert attached["resource_id"].lower() == setup.cluster_id.lower()
+    assert attached["namespace"] == "default"
+    assert attached["location"] == "westeurope"
+    assert attached["identity_type"] == "system_assigned"
+    assert attached["principal_id"]
+
+    assert _error_free(got) == attached
+    assert "sdk-k8s" in [c["name"] for c in _error_free(listed)]
+
+    updated = _error_free(updated)
+    assert updated["provisioning_state"] == "Succeeded"
+    assert updated["identity_type"] == "user_assigned"
+    assert [u.lower() for u in updated["user_assigned"]] == [setup.identity_id.lower()]
+
+    assert _error_free(detached) == {"result": None}
+    assert gone["error"] == "ResourceNotFoundError"
+    assert "ComputeNotFound" in gone["message"]
+
+
+def test_attach_without_waiting_is_finished_by_the_server(setup: Setup) -> None:
+    step = {"op": "attach", "name": "sdk-nowait", "resource_id": setup.cluster_id, "wait": False}
+    (started,) = setup.sdk({**step, "identity": "system_assigned"})
+
+    assert _error_free(started) == {"returned": True, "poller_done": False}
+    # The child process exited without polling; the server finishes the attach on its own.
+    deadline = time.monotonic() + 60
+    while True:
+        (got,) = setup.sdk({"op": "get", "name": "sdk-nowait"})
+        state = _error_free(got)["provisioning_state"]
+        if state != "Creating" or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert state == "Succeeded"
+    assert _error_free(got)["principal_id"]
+
+    (detached,) = setup.sdk({"op": "detach", "name": "sdk-nowait"})
+    assert _error_free(detached) == {"result": None}
+
+
+@pytest.mark.parametrize(
+    ("workspace", "cluster", "code"),
+    [
+        pytest.param(WS, "not-registered", "ClusterNotFound", id="unregistered-cluster"),
+        pytest.param(LOCKED_WS, CLUSTER, "AuthorizationFailed", id="workspace-identity-without-roles"),
+    ],
+)
+def test_failed_attach_surfaces_its_error_code(setup: Setup, workspace: str, cluster: str, code: str) -> None:
+    cluster_id = setup.cluster_id.rsplit("/", 1)[0] + "/" + cluster
+    attach = {"op": "attach", "name": "sdk-fail", "resource_id": cluster_id, "wait": True}
+    failed, got, detached = setup.sdk(
+        {**attach, "identity": "system_assigned"},
+        {"op": "get", "name": "sdk-fail"},
+        {"op": "detach", "name": "sdk-fail"},
+        workspace=workspace,
+    )
+
+    assert failed["error"] == "HttpResponseError", failed
+    assert failed["code"] == code
+    assert code in failed["message"]
+    assert _error_free(got)["provisioning_state"] == "Failed"
+    assert _error_free(got)["provisioning_errors"] == code
+    assert _error_free(detached) == {"result": None}
