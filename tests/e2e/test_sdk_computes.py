@@ -16,14 +16,13 @@ import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import Cli
 from tether.testing.localcluster import LocalCluster
 from tether.testing.server_process import ServerProcess
-from tests.e2e.conftest import Cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -37,7 +36,7 @@ CLUSTER = "sdkc-aks"
 # the error the SDK raised.
 _SDK_SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json, sys, time
     from azure.identity import ClientSecretCredential
     from azure.ai.ml import MLClient
     from azure.ai.ml.entities import IdentityConfiguration, KubernetesCompute, ManagedIdentityConfiguration
@@ -67,6 +66,7 @@ _SDK_SCRIPT = textwrap.dedent(
             "identity_type": ident.type if ident else None,
             "principal_id": ident.principal_id if ident else None,
             "user_assigned": [u.resource_id for u in ident.user_assigned_identities or []] if ident else [],
+            "seconds": None,
         }
 
     def run(step):
@@ -76,10 +76,11 @@ _SDK_SCRIPT = textwrap.dedent(
                 name=step["name"], resource_id=step["resource_id"], namespace=step.get("namespace", "default"),
                 identity=identity(step),
             )
+            started = time.monotonic()
             poller = ml.compute.begin_create_or_update(c)
             if not step["wait"]:
                 return {"returned": True, "poller_done": poller.done()}
-            return summary(poller.result())
+            return {**summary(poller.result()), "seconds": time.monotonic() - started}
         if op == "get":
             return summary(ml.compute.get(step["name"]))
         if op == "list":
@@ -147,62 +148,82 @@ def setup(
         cli.run("k8s-extension", "delete", *extension, "--yes", "--force")
 
 
-def _error_free(result: dict[str, Any]) -> Any:
+def _ok(result: dict[str, Any]) -> Any:
     assert "error" not in result, result
     return result["ok"]
 
 
+def _attach(name: str, cluster_id: str, identity: str, *, wait: bool = True, **extra: str) -> dict[str, Any]:
+    return {"op": "attach", "name": name, "resource_id": cluster_id, "identity": identity, "wait": wait, **extra}
+
+
 def test_attach_waiting_then_get_list_update_identity_and_detach(setup: Setup) -> None:
-    attach = {"op": "attach", "name": "sdk-k8s", "resource_id": setup.cluster_id, "wait": True}
     attached, got, listed, updated, detached, gone = setup.sdk(
-        {**attach, "namespace": "default", "identity": "system_assigned"},
+        _attach("sdk-k8s", setup.cluster_id, "user_assigned", identity_id=setup.identity_id, namespace="default"),
         {"op": "get", "name": "sdk-k8s"},
         {"op": "list"},
-        {"op": "update", "name": "sdk-k8s", "identity": "user_assigned", "identity_id": setup.identity_id},
+        {"op": "update", "name": "sdk-k8s", "identity": "system_assigned"},
         {"op": "detach", "name": "sdk-k8s"},
         {"op": "get", "name": "sdk-k8s"},
     )
 
-    attached = _error_free(attached)
+    attached = _ok(attached)
     assert attached["class"] == "KubernetesCompute"
     assert attached["provisioning_state"] == "Succeeded"
     assert attached["resource_id"].lower() == setup.cluster_id.lower()
     assert attached["namespace"] == "default"
     assert attached["location"] == "westeurope"
-    assert attached["identity_type"] == "system_assigned"
-    assert attached["principal_id"]
+    assert attached["identity_type"] == "user_assigned"
+    assert [u.lower() for u in attached["user_assigned"]] == [setup.identity_id.lower()]
 
-    assert _error_free(got) == attached
-    assert "sdk-k8s" in [c["name"] for c in _error_free(listed)]
+    assert _ok(got) == {**attached, "seconds": None}
+    assert "sdk-k8s" in [c["name"] for c in _ok(listed)]
 
-    updated = _error_free(updated)
+    updated = _ok(updated)
     assert updated["provisioning_state"] == "Succeeded"
-    assert updated["identity_type"] == "user_assigned"
-    assert [u.lower() for u in updated["user_assigned"]] == [setup.identity_id.lower()]
+    assert updated["identity_type"] == "system_assigned"
+    assert updated["principal_id"]
+    assert updated["user_assigned"] == []
 
-    assert _error_free(detached) == {"result": None}
+    assert _ok(detached) == {"result": None}
     assert gone["error"] == "ResourceNotFoundError"
     assert "ComputeNotFound" in gone["message"]
 
 
-def test_attach_without_waiting_is_finished_by_the_server(setup: Setup) -> None:
-    step = {"op": "attach", "name": "sdk-nowait", "resource_id": setup.cluster_id, "wait": False}
-    (started,) = setup.sdk({**step, "identity": "system_assigned"})
+def test_update_identity_from_system_to_user_assigned(setup: Setup) -> None:
+    attached, updated, got, detached = setup.sdk(
+        _attach("sdk-upd", setup.cluster_id, "system_assigned"),
+        {"op": "update", "name": "sdk-upd", "identity": "user_assigned", "identity_id": setup.identity_id},
+        {"op": "get", "name": "sdk-upd"},
+        {"op": "detach", "name": "sdk-upd"},
+    )
 
-    assert _error_free(started) == {"returned": True, "poller_done": False}
-    # The child process exited without polling; the server finishes the attach on its own.
+    assert _ok(attached)["identity_type"] == "system_assigned"
+    assert _ok(detached) == {"result": None}
+    for answer in (_ok(updated), _ok(got)):
+        assert answer["provisioning_state"] == "Succeeded"
+        assert answer["identity_type"] == "user_assigned"
+        assert [u.lower() for u in answer["user_assigned"]] == [setup.identity_id.lower()]
+
+
+def test_attach_without_waiting_is_finished_by_the_server(setup: Setup) -> None:
+    (started,) = setup.sdk(_attach("sdk-nowait", setup.cluster_id, "system_assigned", wait=False))
+
+    assert _ok(started) == {"returned": True, "poller_done": False}
+    # The child process has exited without polling; the server finishes the attach on its own.
     deadline = time.monotonic() + 60
     while True:
         (got,) = setup.sdk({"op": "get", "name": "sdk-nowait"})
-        state = _error_free(got)["provisioning_state"]
+        state = _ok(got)["provisioning_state"]
         if state != "Creating" or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert state == "Succeeded"
-    assert _error_free(got)["principal_id"]
+    assert _ok(got)["identity_type"] == "system_assigned"
+    assert _ok(got)["principal_id"]
 
     (detached,) = setup.sdk({"op": "detach", "name": "sdk-nowait"})
-    assert _error_free(detached) == {"result": None}
+    assert _ok(detached) == {"result": None}
 
 
 @pytest.mark.parametrize(
@@ -214,9 +235,8 @@ def test_attach_without_waiting_is_finished_by_the_server(setup: Setup) -> None:
 )
 def test_failed_attach_surfaces_its_error_code(setup: Setup, workspace: str, cluster: str, code: str) -> None:
     cluster_id = setup.cluster_id.rsplit("/", 1)[0] + "/" + cluster
-    attach = {"op": "attach", "name": "sdk-fail", "resource_id": cluster_id, "wait": True}
     failed, got, detached = setup.sdk(
-        {**attach, "identity": "system_assigned"},
+        _attach("sdk-fail", cluster_id, "system_assigned"),
         {"op": "get", "name": "sdk-fail"},
         {"op": "detach", "name": "sdk-fail"},
         workspace=workspace,
@@ -225,6 +245,6 @@ def test_failed_attach_surfaces_its_error_code(setup: Setup, workspace: str, clu
     assert failed["error"] == "HttpResponseError", failed
     assert failed["code"] == code
     assert code in failed["message"]
-    assert _error_free(got)["provisioning_state"] == "Failed"
-    assert _error_free(got)["provisioning_errors"] == code
-    assert _error_free(detached) == {"result": None}
+    assert _ok(got)["provisioning_state"] == "Failed"
+    assert _ok(got)["provisioning_errors"] == code
+    assert _ok(detached) == {"result": None}

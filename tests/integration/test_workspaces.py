@@ -98,3 +98,17 @@ async def test_deleting_a_group_deletes_its_workspaces(server: InProcessServer, 
 
     assert (await client.get(ws_path(server.subscription, "rg1", "ws1"), params=API)).status_code == 404
     assert (await client.get(rg_path(server.subscription, "rg1"), params=API)).status_code == 404
+
+
+async def test_operation_polls_ask_for_a_one_second_retry_while_in_progress(
+    server: InProcessServer, client: httpx.AsyncClient
+) -> None:
+    # azure-core waits Retry-After between polls and 30 s without it: every poll must carry it.
+    await create_group(client, server.subscription)
+    await server.services.reconcilers.stop()  # keep the operation in progress while we poll
+    response = await client.put(ws_path(server.subscription, "rg1", "ws1"), params=API, json={})
+
+    poll = await client.get(response.headers["Azure-AsyncOperation"])
+
+    assert poll.json()["status"] == "InProgress"
+    assert poll.headers["Retry-After"] == "1"

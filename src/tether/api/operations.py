@@ -43,4 +43,5 @@ async def get_operation_status(
         "endTime": rfc3339(row.finished_at) if row.finished_at else None,
         "error": row.error,
     }
-    return JSONResponse(body)
+    # azure-core waits Retry-After between polls, and 30 s when it is missing.
+    return JSONResponse(body, headers={"Retry-After": "1"} if row.status == "InProgress" else {})

@@ -175,12 +175,13 @@ class Computes:
         attach = validate_attach(resource_id, body)
         request, compute, cluster_id = attach.request, attach.request.properties, attach.cluster_id
         namespace, kind, identity_ids = attach.namespace, attach.identity_kind, attach.identity_ids
+        identity_request: dict[str, Any] = {"type": kind, "ids": identity_ids[:1]}
         stored = {
             "resourceId": str(cluster_id),
             "computeLocation": compute.computeLocation,
             "description": compute.description,
             "properties": {"namespace": namespace},
-            "identityRequest": {"type": kind, "ids": identity_ids[:1]},
+            "identityRequest": identity_request,
         }
         async with ctx.store.transaction() as session:
             workspace = await resources.get(session, resource_id.parent or resource_id)
@@ -191,6 +192,7 @@ class Computes:
                     f"Workspace '{workspace.name}' is {workspace.provisioning_state}.", code="ConflictingOperation"
                 )
             identity = await _identity_block(session, kind, identity_ids)
+            identity_request["block"] = identity if kind == "UserAssigned" else None
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
                 return await self._update(ctx, session, row, stored, identity)

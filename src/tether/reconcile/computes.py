@@ -55,6 +55,8 @@ async def _bind_identity(session: Session, row: ResourceRow) -> list[str]:
                 resource_key=row.key,
             )
         row.identity = {"type": "SystemAssigned", "principalId": principal.object_id, "tenantId": principal.tenant_id}
+    elif wanted == "UserAssigned":
+        row.identity = row.properties["identityRequest"]["block"]  # validated when the request came in
     elif wanted == "None":
         row.identity = None
     return removed

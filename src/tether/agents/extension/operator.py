@@ -1,4 +1,5 @@
-"""The ML extension operator's main loop: heartbeat and status report, every few seconds, until SIGTERM.
+"""The ML extension operator's main loop: heartbeat and status report every few seconds, and the job
+controller (TetherJob → pods, ``controller.JobController``) beside it, until SIGTERM.
 
 Each pass runs the self-checks (``checks.collect_status``), writes the status ConfigMap
 ``tether-extension-status`` and then renews the heartbeat Lease ``tether-extension`` (status first, so
@@ -7,7 +8,9 @@ pass, releases the Lease (drops ``holderIdentity``) so readers see "stopped" at 
 
 It runs as the in-cluster Deployment (``in_cluster=True``: the pod's ServiceAccount) or, on clusters
 whose nodes cannot run images, as a local process with a kubeconfig for the same ServiceAccount.
-The jobs work (TetherJob → pods) will join this loop.
+The job controller shares the client and the stop signal; it resyncs every ``interval_s`` and does not
+run for ``once``. A job controller that dies of a programming error stops the operator (the error is
+raised after the heartbeat is released), so a supervisor restarts it instead of leaving a zombie.
 
 Hazards: a failed write is logged and retried next pass, never fatal, so a broken operator shows up as
 a stale heartbeat; two operators on one cluster would overwrite each other's heartbeat (the
@@ -35,6 +38,7 @@ from lightkube.resources.core_v1 import ConfigMap
 
 from tether import __version__
 from tether.agents.extension.checks import collect_status
+from tether.agents.extension.controller import JobController
 from tether.errors import InvalidRequest, TetherError
 from tether.kube import extension_manifests as m
 from tether.kube.extension_install import KUBE_ERRORS, StatusReport, kube_error
@@ -135,8 +139,11 @@ async def run_operator(
     identity: str | None = None,
     stop: asyncio.Event | None = None,
     handle_signals: bool = True,
+    jobs: bool = True,
 ) -> StatusReport | None:
     """Run the operator until SIGTERM/SIGINT or ``stop``; with ``once``, one pass and its report.
+
+    ``jobs`` runs the job controller beside the heartbeat (never with ``once``).
 
     Either way it ends by releasing the heartbeat. With ``once`` a failing write raises
     (``TetherError``); otherwise failures are logged and retried. Returns the last report written
@@ -149,6 +156,11 @@ async def run_operator(
     async with _client(kubeconfig_path=kubeconfig_path, in_cluster=in_cluster) as client:
         with _signals_set(stop, enabled=handle_signals):
             log.info("tether-extension operator %s starting in namespace %s as %s", __version__, namespace, holder)
+            controller: asyncio.Task[None] | None = None
+            if jobs and not once:
+                job_controller = JobController(client, release_namespace=namespace, resync_s=interval_s)
+                controller = asyncio.create_task(job_controller.run(stop))
+                controller.add_done_callback(lambda _: stop.set())
             while True:
                 try:
                     report = await run_pass(client, namespace=namespace, holder=holder, acquired=acquired)
@@ -170,4 +182,6 @@ async def run_operator(
                 await write_heartbeat(client, namespace=namespace, holder=None, renewed=renewed, acquired=acquired)
             except TetherError as e:
                 log.warning("could not release the heartbeat (it will go stale instead): %s", e)
+            if controller is not None:
+                await controller  # raises what stopped it early, if anything did
     return last

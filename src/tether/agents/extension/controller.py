@@ -1,0 +1,146 @@
+"""The job controller: watches TetherJobs (all namespaces) and the pods they own, and feeds one worker
+that reconciles one job at a time (``jobs.reconcile_job``).
+
+Events only say *which* job to look at; the worker always reads the current object, so a lost, late or
+repeated event costs a redundant pass, never a wrong one. Three sources wake a job: a TetherJob
+event, an event of one of its pods (label ``tether.dev/job``), and a periodic resync of every
+non-terminal job (which also retries jobs waiting for capacity that other workloads freed). When one
+of the operator's pods finishes or disappears, every job waiting for capacity is looked at at once.
+
+One worker means placement decisions never race each other inside this operator.
+
+Hazards: watches are restarted with back-off on any error (a restart replays every object as
+``ADDED``, which doubles as a resync); a job whose pass keeps failing with a temporary error is retried
+with exponential back-off up to ``MAX_BACKOFF_S``; two operators on one cluster would both reconcile
+(harmless for pods — names are fixed — but they would write statuses twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.operators import exists
+from lightkube.resources.core_v1 import Pod
+
+from tether.agents.extension.job_status import TERMINAL_PHASES
+from tether.agents.extension.jobs import Outcome, reconcile_job
+from tether.agents.extension.jobspec import JOB_LABEL
+from tether.errors import TetherError
+from tether.kube.extension_install import KUBE_ERRORS, TetherJob, kube_error
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+DEFAULT_RESYNC_S = 5.0
+MAX_BACKOFF_S = 30.0
+_POD_DONE = ("Succeeded", "Failed")
+
+
+def _key(obj: Any) -> Key | None:
+    meta = obj.metadata
+    if meta is None or not meta.name or not meta.namespace:
+        return None
+    return meta.namespace, meta.name
+
+
+class JobController:
+    """Run with ``await controller.run(stop)``; returns when ``stop`` is set."""
+
+    def __init__(self, client: AsyncClient, *, release_namespace: str, resync_s: float = DEFAULT_RESYNC_S) -> None:
+        self._client = client
+        self._release_namespace = release_namespace
+        self._resync_s = resync_s
+        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+        self._queued: set[Key] = set()
+        self._waiting: set[Key] = set()
+        self._failures: dict[Key, int] = {}
+
+    def enqueue(self, key: Key) -> None:
+        if key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    def _enqueue_later(self, key: Key, delay: float) -> None:
+        asyncio.get_running_loop().call_later(delay, self.enqueue, key)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``; a programming error in any of its tasks stops the others and is raised."""
+        tasks = [
+            asyncio.create_task(self._forever("TetherJob watch", self._watch_jobs)),
+            asyncio.create_task(self._forever("pod watch", self._watch_pods)),
+            asyncio.create_task(self._forever("resync", self._resync)),
+            asyncio.create_task(self._worker()),
+        ]
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [stopped, *tasks]:
+                task.cancel()
+            results = await asyncio.gather(stopped, *tasks, return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)]
+        if errors:
+            raise errors[0]
+
+    async def _forever(self, what: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run ``loop``; on a Kubernetes failure, log and start it again with back-off."""
+        delay = 1.0
+        while True:
+            try:
+                await loop()
+                delay = 1.0
+            except KUBE_ERRORS as e:
+                log.warning("%s failed, restarting in %.0f s: %s", what, delay, kube_error(e, doing=what).message)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_S)
+
+    async def _watch_jobs(self) -> None:
+        async for _, job in self._client.watch(TetherJob, namespace="*"):
+            key = _key(job)
+            phase = (job.get("status") or {}).get("phase")
+            if key is not None and phase not in TERMINAL_PHASES:
+                self.enqueue(key)
+
+    async def _watch_pods(self) -> None:
+        async for change, pod in self._client.watch(Pod, namespace="*", labels={JOB_LABEL: exists()}):
+            meta = pod.metadata
+            job = (meta.labels or {}).get(JOB_LABEL) if meta else None
+            if meta is None or not job or not meta.namespace:
+                continue
+            self.enqueue((meta.namespace, job))
+            if change == "DELETED" or (pod.status is not None and pod.status.phase in _POD_DONE):
+                for key in sorted(self._waiting):
+                    self.enqueue(key)
+
+    async def _resync(self) -> None:
+        while True:
+            async for job in self._client.list(TetherJob, namespace="*"):
+                key = _key(job)
+                if key is not None and (job.get("status") or {}).get("phase") not in TERMINAL_PHASES:
+                    self.enqueue(key)
+            await asyncio.sleep(self._resync_s)
+
+    async def _worker(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            try:
+                outcome = await reconcile_job(
+                    self._client, namespace=key[0], name=key[1], release_namespace=self._release_namespace
+                )
+            except TetherError as e:
+                failures = self._failures.get(key, 0) + 1
+                self._failures[key] = failures
+                delay = min(2.0 ** (failures - 1), MAX_BACKOFF_S)
+                log.warning("TetherJob %s/%s: pass failed, retrying in %.0f s: %s", *key, delay, e)
+                self._enqueue_later(key, delay)
+                continue
+            self._failures.pop(key, None)
+            if outcome is Outcome.WAITING:
+                self._waiting.add(key)
+            else:
+                self._waiting.discard(key)

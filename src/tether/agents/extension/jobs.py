@@ -1,0 +1,322 @@
+"""Reconcile one TetherJob: admit it (training enabled, instance type, gang placement), create its
+service account and pods, follow the pods, write ``status`` back, cancel on request.
+
+``reconcile_job`` is idempotent and restart-safe: it finds a job's pods by label (and owner uid), so
+running it again — after an operator restart, a crash halfway through creating a gang, or twice in a
+row — never creates a duplicate pod; pods are named ``<cr>-<index>`` and a second create of one is
+refused by the API server. A pod that was seen (recorded in ``status.pods``) and has vanished fails
+the job (``PodDeleted``); one never seen is part of an interrupted creation and is created.
+
+Failures: ``JobFailed`` (permanent: the job becomes ``Failed`` with its code as reason) is handled here;
+every other ``TetherError`` (API server unreachable, forbidden, the extension's settings unreadable) is
+temporary and propagates to the controller, which retries with back-off.
+
+Hazards: pods are deleted before a terminal status is written (so a terminal job never leaves pods
+running), which means a crash in between repeats the deletion, harmlessly; terminal jobs are not
+looked at again; placement is re-checked only while no pod of the job exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, cast
+
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from lightkube.operators import not_in
+from lightkube.resources.core_v1 import Node, Pod, ServiceAccount
+from lightkube.types import PatchType
+
+from tether.agents.extension.checks import OperatorSettings, read_settings
+from tether.agents.extension.events import record_event
+from tether.agents.extension.job_status import (
+    CANCELED,
+    FAILED,
+    PENDING,
+    SUCCEEDED,
+    TERMINAL_PHASES,
+    Verdict,
+    entries_after_deleting,
+    judge,
+    next_status,
+    view_pod,
+)
+from tether.agents.extension.jobspec import JOB_LABEL, JobFailed, JobSpec, check_job_name, pod_name
+from tether.agents.extension.placement import GangPlan, node_rooms, plan_gang
+from tether.agents.extension.pods import (
+    GPU_TOLERATION,
+    JobRef,
+    node_selector_for,
+    pod_requests,
+    render_pod,
+    render_service_account,
+)
+from tether.errors import Unavailable
+from tether.kube.extension_install import KUBE_ERRORS, InstanceTypeInfo, TetherJob, kube_error, read_instance_types
+
+log = logging.getLogger(__name__)
+
+E45004_MESSAGE = "E45004: Training feature is not enabled, please enable it when install the extension."
+
+
+class Outcome(StrEnum):
+    """What the controller should do with the job next."""
+
+    GONE = "gone"  # deleted: forget it
+    WAITING = "waiting"  # Pending for capacity: look again when pods finish
+    ACTIVE = "active"  # pods running: their events will bring it back
+    FINISHED = "finished"  # terminal
+
+
+def _is(error: Exception, *codes: int) -> bool:
+    return isinstance(error, ApiError) and error.status.code in codes
+
+
+async def _get_job(client: AsyncClient, namespace: str, name: str) -> Any:
+    try:
+        return await client.get(TetherJob, name, namespace=namespace)
+    except KUBE_ERRORS as e:
+        if _is(e, 404):
+            return None
+        raise kube_error(e, doing=f"reading TetherJob {namespace}/{name}") from e
+
+
+async def list_job_pods(client: AsyncClient, job: JobRef) -> list[Pod]:
+    """The job's pods: labelled with its name and owned by this very object (not an older namesake)."""
+    try:
+        pods = [p async for p in client.list(Pod, namespace=job.namespace, labels={JOB_LABEL: job.name})]
+    except KUBE_ERRORS as e:
+        raise kube_error(e, doing=f"listing the pods of TetherJob {job.namespace}/{job.name}") from e
+    return [p for p in pods if p.metadata and any(o.uid == job.uid for o in p.metadata.ownerReferences or [])]
+
+
+async def _delete_pods(client: AsyncClient, job: JobRef, pods: Iterable[Pod]) -> list[str]:
+    deleted = []
+    for pod in pods:
+        name = pod.metadata.name if pod.metadata and pod.metadata.name else ""
+        deleted.append(name)
+        if pod.metadata is not None and pod.metadata.deletionTimestamp is not None:
+            continue
+        try:
+            await client.delete(Pod, name, namespace=job.namespace)
+        except KUBE_ERRORS as e:
+            if not _is(e, 404):
+                raise kube_error(e, doing=f"deleting pod {job.namespace}/{name}") from e
+    return deleted
+
+
+def _unfinished(pods: Iterable[Pod]) -> list[Pod]:
+    return [p for p in pods if not (p.status and p.status.phase in (SUCCEEDED, FAILED))]
+
+
+async def _settings(client: AsyncClient, release_namespace: str) -> OperatorSettings:
+    try:
+        return await read_settings(client, release_namespace)
+    except KUBE_ERRORS as e:
+        raise kube_error(e, doing=f"reading the extension's settings in {release_namespace}") from e
+
+
+async def resolve_instance_type(client: AsyncClient, name: str) -> InstanceTypeInfo:
+    types = {it.name: it for it in await read_instance_types(client)}
+    if name not in types:
+        raise JobFailed(
+            f"Instance type '{name}' not found. Known instance types: {', '.join(types)}. Create an "
+            f"InstanceType named '{name}' in the cluster or submit the job with one of these.",
+            code="UnknownInstanceType",
+        )
+    return types[name]
+
+
+async def _ensure_service_account(client: AsyncClient, namespace: str, spec: JobSpec) -> None:
+    body = render_service_account(namespace, spec)
+    if body is None:
+        return
+    name = body["metadata"]["name"]
+    doing = f"ensuring ServiceAccount {namespace}/{name}"
+    try:
+        existing = await client.get(ServiceAccount, name, namespace=namespace)
+    except KUBE_ERRORS as e:
+        if not _is(e, 404):
+            raise kube_error(e, doing=doing) from e
+        existing = None
+    try:
+        if existing is None:
+            await client.create(cast(ServiceAccount, ServiceAccount.from_dict(body)))
+            return
+        meta = existing.metadata
+        have = {**((meta.labels if meta else None) or {}), **((meta.annotations if meta else None) or {})}
+        want = {**body["metadata"]["labels"], **body["metadata"]["annotations"]}
+        if any(have.get(k) != v for k, v in want.items()):
+            patch = {"metadata": {k: body["metadata"][k] for k in ("labels", "annotations")}}
+            await client.patch(ServiceAccount, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
+    except KUBE_ERRORS as e:
+        if not _is(e, 409):  # created meanwhile by another pass: fine
+            raise kube_error(e, doing=doing) from e
+
+
+async def _create_pods(
+    client: AsyncClient,
+    job: JobRef,
+    spec: JobSpec,
+    *,
+    indexes: Iterable[int],
+    instance_type: InstanceTypeInfo,
+    settings: OperatorSettings,
+) -> None:
+    await _ensure_service_account(client, job.namespace, spec)
+    created: list[Pod] = []
+    for index in indexes:
+        manifest = render_pod(
+            job, spec, index=index, instance_type=instance_type, extension_node_selector=settings.node_selector
+        )
+        name = manifest["metadata"]["name"]
+        try:
+            created.append(await client.create(cast(Pod, Pod.from_dict(manifest))))
+        except KUBE_ERRORS as e:
+            if _is(e, 400, 422):
+                await _delete_pods(client, job, created)
+                text = e.status.message if isinstance(e, ApiError) else str(e)
+                raise JobFailed(f"The API server refused pod {name}: {text}") from e
+            if _is(e, 409):
+                raise Unavailable(
+                    f"Pod {job.namespace}/{name} exists but does not belong to this TetherJob (an older job of the "
+                    "same name still being deleted?); retrying.",
+                    code="PodNameTaken",
+                ) from e
+            raise kube_error(e, doing=f"creating pod {job.namespace}/{name}") from e
+    log.info("created %d pod(s) of TetherJob %s/%s", len(created), job.namespace, job.name)
+
+
+async def _admit(client: AsyncClient, job: JobRef, spec: JobSpec, *, release_namespace: str) -> GangPlan:
+    """Check training, instance type and room; create every pod if the whole gang fits."""
+    settings = await _settings(client, release_namespace)
+    if not settings.enable_training:
+        raise JobFailed(E45004_MESSAGE, code="E45004")
+    instance_type = await resolve_instance_type(client, spec.instance_type)
+    selector = node_selector_for(instance_type, settings.node_selector)
+    try:
+        nodes = [n async for n in client.list(Node)]
+        active = [
+            p async for p in client.list(Pod, namespace="*", fields={"status.phase": not_in(["Succeeded", "Failed"])})
+        ]
+    except KUBE_ERRORS as e:
+        raise kube_error(e, doing="listing nodes and pods for placement") from e
+    tolerations = [GPU_TOLERATION] if instance_type.gpus else []
+    rooms = node_rooms(nodes, active, node_selector=selector, tolerations=tolerations)
+    plan = plan_gang(rooms, count=spec.instance_count, requests=pod_requests(instance_type), node_selector=selector)
+    if plan.fits:
+        indexes = range(spec.instance_count)
+        await _create_pods(client, job, spec, indexes=indexes, instance_type=instance_type, settings=settings)
+    return plan
+
+
+class _StatusWriter:
+    def __init__(self, client: AsyncClient, job: JobRef, previous: Mapping[str, Any], generation: int | None) -> None:
+        self.client, self.job, self.previous, self.generation = client, job, previous, generation
+
+    async def write(
+        self, verdict: Verdict, *, pods: Sequence[Mapping[str, Any]], admitted: bool, count: int = 1
+    ) -> None:
+        status = next_status(
+            self.previous,
+            verdict=verdict,
+            pods=pods,
+            admitted=admitted,
+            count=count,
+            generation=self.generation,
+            now=datetime.now(UTC),
+        )
+        if status == self.previous:
+            return
+        patch: dict[str, Any] = {k: None for k in self.previous if k not in status} | status
+        where = f"{self.job.namespace}/{self.job.name}"
+        try:
+            await self.client.patch(
+                TetherJob.Status,
+                self.job.name,
+                {"status": patch},
+                namespace=self.job.namespace,
+                patch_type=PatchType.MERGE,
+            )
+        except KUBE_ERRORS as e:
+            if _is(e, 404):
+                return  # deleted meanwhile
+            raise kube_error(e, doing=f"writing the status of TetherJob {where}") from e
+        if (verdict.phase, verdict.reason) != (self.previous.get("phase"), self.previous.get("reason")):
+            log.info("TetherJob %s: %s (%s) %s", where, verdict.phase, verdict.reason, verdict.message)
+            warning = verdict.phase in (FAILED, PENDING) or verdict.reason not in ("PodsStarting", "PodsRunning")
+            await record_event(
+                self.client,
+                self.job,
+                warning=warning and verdict.phase != SUCCEEDED,
+                reason=verdict.reason,
+                message=verdict.message,
+            )
+
+
+def _missing(spec: JobSpec, job: JobRef, pods: Sequence[Pod]) -> set[int]:
+    names = {p.metadata.name for p in pods if p.metadata}
+    return {i for i in range(spec.instance_count) if pod_name(job.name, i) not in names}
+
+
+async def reconcile_job(client: AsyncClient, *, namespace: str, name: str, release_namespace: str) -> Outcome:
+    """Bring one TetherJob one step closer to done; see the module docstring for the rules."""
+    obj = await _get_job(client, namespace, name)
+    if obj is None or obj.metadata is None or obj.metadata.deletionTimestamp is not None:
+        return Outcome.GONE
+    job = JobRef(namespace, name, str(obj.metadata.uid))
+    previous: dict[str, Any] = dict(obj.get("status") or {})
+    if previous.get("phase") in TERMINAL_PHASES:
+        return Outcome.FINISHED
+    writer = _StatusWriter(client, job, previous, obj.metadata.generation)
+    pods = await list_job_pods(client, job)
+    try:
+        spec = JobSpec.from_cr(obj.get("spec") or {})
+        check_job_name(name)
+        if spec.cancel_requested:
+            seen = [view_pod(p) for p in pods]
+            deleted = await _delete_pods(client, job, pods)
+            message = f"canceled on request; deleted pods: {', '.join(deleted)}" if deleted else "canceled on request"
+            entries = entries_after_deleting(previous, seen=seen, deleted=deleted, reason="Canceled")
+            admitted = bool(pods) or bool(previous.get("startTime"))
+            await writer.write(Verdict(CANCELED, "CancelRequested", message), pods=entries, admitted=admitted)
+            return Outcome.FINISHED
+        if not pods and not previous.get("startTime"):
+            plan = await _admit(client, job, spec, release_namespace=release_namespace)
+            if not plan.fits:
+                await writer.write(Verdict(PENDING, "WaitingForCapacity", plan.message), pods=[], admitted=False)
+                return Outcome.WAITING
+            pods = await list_job_pods(client, job)
+        elif missing := _missing(spec, job, pods):
+            recorded = {str(p.get("name")) for p in previous.get("pods") or []}
+            lost = sorted(pod_name(name, i) for i in missing if pod_name(name, i) in recorded)
+            if lost or not pods:
+                raise JobFailed(
+                    f"pod(s) {', '.join(lost) or 'of the job'} were deleted before the job finished",
+                    code="PodDeleted",
+                )
+            settings = await _settings(client, release_namespace)
+            instance_type = await resolve_instance_type(client, spec.instance_type)
+            await _create_pods(
+                client, job, spec, indexes=sorted(missing), instance_type=instance_type, settings=settings
+            )
+            pods = await list_job_pods(client, job)
+        views = [view_pod(p) for p in pods]
+        verdict = judge(views, count=spec.instance_count)
+        entries = [v.to_status() for v in views]
+        if verdict.phase == FAILED:
+            deleted = await _delete_pods(client, job, _unfinished(pods))
+            entries = entries_after_deleting(previous, seen=views, deleted=deleted, reason="JobFailed")
+        await writer.write(verdict, pods=entries, admitted=True, count=spec.instance_count)
+        return Outcome.FINISHED if verdict.phase in TERMINAL_PHASES else Outcome.ACTIVE
+    except JobFailed as e:
+        pods = await list_job_pods(client, job)
+        seen = [view_pod(p) for p in pods]
+        deleted = await _delete_pods(client, job, _unfinished(pods))
+        entries = entries_after_deleting(previous, seen=seen, deleted=deleted, reason="JobFailed")
+        admitted = bool(pods) or bool(previous.get("startTime"))
+        await writer.write(Verdict(FAILED, e.code, e.message), pods=entries, admitted=admitted)
+        return Outcome.FINISHED

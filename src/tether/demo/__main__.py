@@ -1,0 +1,5 @@
+"""``python -m tether.demo``."""
+
+from tether.demo.scenario import main
+
+main()
