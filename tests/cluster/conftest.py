@@ -150,6 +150,10 @@ class Clusters:
 
     def close(self) -> None:
         """Stop the agents this process restarted, and close the client."""
+        self.stop_restarted_agents()
+        self.client.close()
+
+    def stop_restarted_agents(self) -> None:
         for process in self.restarted:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -161,7 +165,7 @@ class Clusters:
             pid_file = self.agent_dir() / "agent.pid"
             if pid_file.exists() and pid_file.read_text() == str(process.pid):
                 pid_file.unlink()
-        self.client.close()
+        self.restarted.clear()
 
     def connectivity(self) -> str:
         return str(self.client.get(self.connected_id())["properties"]["connectivityStatus"])
@@ -208,8 +212,32 @@ def register_clusters(cli: Cli, *, kubeconfig: Path, resource_group: str, manage
     )
 
 
-def stop_local_agents(config_dir: Path) -> None:
-    """Stop every agent and operator process the CLI started under ``config_dir`` (each by its recorded pid)."""
+def _gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie (this machine's init does not reap the CLI's orphans)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def stop_local_agents(config_dir: Path, *, timeout: float = 10.0) -> None:
+    """Stop every agent and operator the CLI started under ``config_dir``, each by its recorded pid.
+
+    As ``tether.cli.local_agents.stop`` (SIGTERM to the process group, SIGKILL after ``timeout``), but
+    it counts a zombie as stopped instead of waiting for a reaper that never comes.
+    """
     agents = config_dir / "agents"
-    for directory in sorted(agents.iterdir()) if agents.exists() else []:
-        local_agents.stop(config_dir, directory.name)
+    for pid_file in sorted(agents.glob("*/agent.pid")) if agents.exists() else []:
+        pid = int(pid_file.read_text().strip() or 0)
+        pid_file.unlink()
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + timeout
+        while not _gone(pid):
+            if time.monotonic() > deadline:
+                os.killpg(pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)

@@ -26,7 +26,7 @@ import pytest_asyncio
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Node, Pod, ServiceAccount
+from lightkube.resources.core_v1 import ConfigMap, Event, Namespace, Node, Pod, ServiceAccount
 from lightkube.types import PatchType
 
 from tether.agents.extension.jobs import E45004_MESSAGE, reconcile_job
@@ -301,6 +301,10 @@ async def test_a_failing_pod_fails_the_job_with_its_exit_code(
     assert status["reason"] == "PodFailed"
     assert "pod fails-0 failed with exit code 3" in status["message"]
     assert status["pods"][0]["exitCode"] == 3
+    deadline = time.monotonic() + 5
+    while not [e async for e in kube_client.list(Event, namespace=namespace) if e.reason == "PodFailed"]:
+        assert time.monotonic() < deadline, "no PodFailed Event on the TetherJob"
+        await asyncio.sleep(0.2)
 
 
 async def test_a_gpu_instance_type_lands_on_the_gpu_node(

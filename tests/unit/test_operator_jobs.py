@@ -10,6 +10,7 @@ from typing import Any, cast
 import pytest
 from lightkube.resources.core_v1 import Node, Pod
 
+from tether.agents.extension.checks import OperatorSettings
 from tether.agents.extension.job_status import (
     Verdict,
     entries_after_deleting,
@@ -17,9 +18,11 @@ from tether.agents.extension.job_status import (
     next_status,
     view_pod,
 )
+from tether.agents.extension.jobs import admit_instance_type
 from tether.agents.extension.jobspec import JobFailed, JobSpec, check_job_name, workspace_label
 from tether.agents.extension.placement import TIMES, node_rooms, plan_gang
 from tether.agents.extension.pods import JobRef, pod_requests, render_pod, render_service_account
+from tether.kube import extension_manifests as m
 from tether.kube.extension_install import BUILT_IN_DEFAULT, InstanceTypeInfo
 
 WORKSPACE = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/my_ws"
@@ -421,3 +424,49 @@ def test_deleted_pods_are_marked_but_finished_ones_keep_their_phase() -> None:
         "j-1": ("Deleted", "JobFailed"),
         "j-2": ("Deleted", "JobFailed"),
     }
+
+
+# --- RBAC ---------------------------------------------------------------------------------------------
+
+
+def test_the_workloads_role_is_what_the_job_controller_uses_and_no_more() -> None:
+    [role] = [
+        o
+        for o in m.render(m.ExtensionConfig())
+        if o["kind"] == "ClusterRole" and o["metadata"]["name"] == m.WORKLOADS_CLUSTER_ROLE_NAME
+    ]
+    verbs = {(tuple(r["apiGroups"]), r["resources"][0]): set(r["verbs"]) for r in role["rules"]}
+
+    assert verbs[(("",), "pods")] == {"get", "list", "watch", "create", "delete"}
+    assert verbs[(("",), "serviceaccounts")] == {"get", "create", "patch"}
+    assert verbs[(("", "events.k8s.io"), "events")] == {"create"}
+    assert not any("secrets" in r["resources"] for r in role["rules"])
+
+
+# --- admission ----------------------------------------------------------------------------------------
+
+TRAINING = OperatorSettings(enable_training=True, enable_inference=False, node_selector={})
+
+
+def test_admission_picks_the_named_instance_type() -> None:
+    assert admit_instance_type(TRAINING, "gpu", [BUILT_IN_DEFAULT, GPU]) is GPU
+
+
+def test_admission_refuses_when_training_is_disabled() -> None:
+    inference_only = OperatorSettings(enable_training=False, enable_inference=True, node_selector={})
+
+    with pytest.raises(JobFailed) as caught:
+        admit_instance_type(inference_only, "defaultinstancetype", [BUILT_IN_DEFAULT])
+
+    assert caught.value.code == "E45004"
+    assert caught.value.message == (
+        "E45004: Training feature is not enabled, please enable it when install the extension."
+    )
+
+
+def test_an_unknown_instance_type_lists_the_known_ones() -> None:
+    with pytest.raises(JobFailed) as caught:
+        admit_instance_type(TRAINING, "huge", [BUILT_IN_DEFAULT, GPU])
+
+    assert caught.value.code == "UnknownInstanceType"
+    assert "Known instance types: defaultinstancetype, gpu." in caught.value.message

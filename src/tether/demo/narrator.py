@@ -32,17 +32,21 @@ class Narrator:
         if not ok:
             raise DemoStepFailed(f"{what}: {detail}")
 
-    def tether(self, *args: str, show: bool = True, expect_failure: bool = False) -> str:
+    def tether(self, *args: str, show: bool = True, expect_failure: bool = False, timeout_s: float = 180) -> str:
         print(f"$ tether {shlex.join(args)}", flush=True)
         started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "tether", *args],
-            env=self.server.cli_env(Path(self.config_dir)),
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "tether", *args],
+                env=self.server.cli_env(Path(self.config_dir)),
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                check=False,
+                timeout=timeout_s,
+            )
+        except subprocess.TimeoutExpired as e:
+            raise DemoStepFailed(f"`tether {shlex.join(args)}` did not finish within {timeout_s:.0f} s") from e
         failed = result.returncode != 0
         if failed != expect_failure:
             raise DemoStepFailed(f"`tether {shlex.join(args)}` exited {result.returncode}:\n{result.stderr}")

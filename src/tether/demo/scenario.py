@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 import tempfile
 import time
@@ -294,6 +295,7 @@ def _scenario(demo: Narrator, server: ServerProcess, clusters: dict[str, Path]) 
         "--stream",
         "-o",
         "none",
+        timeout_s=120,
     )
     job = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether")
     demo.tether("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether", "-o", "table")
@@ -349,6 +351,7 @@ def _scenario(demo: Narrator, server: ServerProcess, clusters: dict[str, Path]) 
         "-o",
         "none",
         expect_failure=True,
+        timeout_s=60,
     )
     failed = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "lost-job")
     elapsed = time.perf_counter() - started
@@ -408,6 +411,8 @@ def _wait_healthy(demo: Narrator) -> None:
 
 
 def main() -> None:
+    # A stop request (Ctrl-C, SIGTERM from a timeout) must still run the cleanup: nothing may be left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print("Tether demo: the seed scenario on one machine (server on SQLite, two local Kubernetes clusters).")
     with tempfile.TemporaryDirectory(prefix="tether-demo-") as tmp:
         try:

@@ -471,9 +471,9 @@ def rbac(config: ExtensionConfig) -> list[dict[str, Any]]:
     ]
     workload_rules = [
         _rule([""], ["pods"], ["get", "list", "watch", "create", "delete"]),
-        _rule([""], ["serviceaccounts"], ["get", "create", "patch", "delete"]),
+        _rule([""], ["serviceaccounts"], ["get", "create", "patch"]),
         _rule([""], ["serviceaccounts/token"], ["create"]),
-        _rule(["", "events.k8s.io"], ["events"], ["create", "patch"]),
+        _rule(["", "events.k8s.io"], ["events"], ["create"]),
     ]
     own_rules = [
         _rule(["coordination.k8s.io"], ["leases"], ["create"]),

@@ -36,6 +36,7 @@ from tether.agents.extension.job_status import (
     CANCELED,
     FAILED,
     PENDING,
+    STARTING,
     SUCCEEDED,
     TERMINAL_PHASES,
     Verdict,
@@ -119,8 +120,13 @@ async def _settings(client: AsyncClient, release_namespace: str) -> OperatorSett
         raise kube_error(e, doing=f"reading the extension's settings in {release_namespace}") from e
 
 
-async def resolve_instance_type(client: AsyncClient, name: str) -> InstanceTypeInfo:
-    types = {it.name: it for it in await read_instance_types(client)}
+def admit_instance_type(
+    settings: OperatorSettings, name: str, instance_types: Iterable[InstanceTypeInfo]
+) -> InstanceTypeInfo:
+    """The instance type a new job runs with; ``JobFailed`` (``E45004``, ``UnknownInstanceType``) if none."""
+    if not settings.enable_training:
+        raise JobFailed(E45004_MESSAGE, code="E45004")
+    types = {it.name: it for it in instance_types}
     if name not in types:
         raise JobFailed(
             f"Instance type '{name}' not found. Known instance types: {', '.join(types)}. Create an "
@@ -193,9 +199,7 @@ async def _create_pods(
 async def _admit(client: AsyncClient, job: JobRef, spec: JobSpec, *, release_namespace: str) -> GangPlan:
     """Check training, instance type and room; create every pod if the whole gang fits."""
     settings = await _settings(client, release_namespace)
-    if not settings.enable_training:
-        raise JobFailed(E45004_MESSAGE, code="E45004")
-    instance_type = await resolve_instance_type(client, spec.instance_type)
+    instance_type = admit_instance_type(settings, spec.instance_type, await read_instance_types(client))
     selector = node_selector_for(instance_type, settings.node_selector)
     try:
         nodes = [n async for n in client.list(Node)]
@@ -247,11 +251,12 @@ class _StatusWriter:
             raise kube_error(e, doing=f"writing the status of TetherJob {where}") from e
         if (verdict.phase, verdict.reason) != (self.previous.get("phase"), self.previous.get("reason")):
             log.info("TetherJob %s: %s (%s) %s", where, verdict.phase, verdict.reason, verdict.message)
-            warning = verdict.phase in (FAILED, PENDING) or verdict.reason not in ("PodsStarting", "PodsRunning")
+            waiting = verdict.phase == STARTING and verdict.reason != "PodsStarting"  # e.g. Unschedulable
+            warning = verdict.phase in (FAILED, PENDING) or waiting
             await record_event(
                 self.client,
                 self.job,
-                warning=warning and verdict.phase != SUCCEEDED,
+                warning=warning,
                 reason=verdict.reason,
                 message=verdict.message,
             )
@@ -298,8 +303,10 @@ async def reconcile_job(client: AsyncClient, *, namespace: str, name: str, relea
                     f"pod(s) {', '.join(lost) or 'of the job'} were deleted before the job finished",
                     code="PodDeleted",
                 )
+            # Finishing an interrupted creation: the job was admitted already (training was enabled).
             settings = await _settings(client, release_namespace)
-            instance_type = await resolve_instance_type(client, spec.instance_type)
+            training = OperatorSettings(True, settings.enable_inference, settings.node_selector)
+            instance_type = admit_instance_type(training, spec.instance_type, await read_instance_types(client))
             await _create_pods(
                 client, job, spec, indexes=sorted(missing), instance_type=instance_type, settings=settings
             )

@@ -95,8 +95,11 @@ def node_accepts(node: Node, *, node_selector: Mapping[str, str], tolerations: S
 
 
 def _fits(free: Mapping[str, Decimal], demand: Mapping[str, Decimal]) -> int:
-    """How many pods of ``demand`` fit in ``free`` (a large number when nothing is demanded)."""
-    counts = [int(free.get(k, Decimal(0)) // v) for k, v in demand.items() if v > 0]
+    """How many pods of ``demand`` fit in ``free`` (a large number when nothing is demanded).
+
+    A node that does not report a ``pods`` allocatable is not limited by pod count.
+    """
+    counts = [int(free.get(k, Decimal(0)) // v) for k, v in demand.items() if v > 0 and (k != PODS or k in free)]
     return max(0, min(counts)) if counts else 1 << 30
 
 
