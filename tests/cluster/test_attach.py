@@ -384,7 +384,7 @@ def test_a_missing_role_fails_the_attach_naming_principal_role_scope_and_fix(wor
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: src/tether/providers/computes.py:258-262 (Computes._update) answers 200 and starts no operation "
+    reason="BUG: src/tether/providers/computes.py:260-264 (Computes._update) answers 200 and starts no operation "
     "when a Failed compute is PUT again with the same body, so re-running the attach after its fix leaves it "
     "Failed (and the CLI exits 0 printing the Failed compute); a Failed compute should be re-attached",
 )
@@ -402,6 +402,28 @@ def test_running_the_same_attach_again_after_its_fix_succeeds(world: World) -> N
 
     assert wait_compute(world, workspace, "retried")["properties"]["provisioningState"] == "Succeeded"
     assert again.returncode == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an identity update of a Failed compute marks it Succeeded without running any attach check: "
+    "Computes._update (src/tether/providers/computes.py:265) starts an UPDATE operation, "
+    "ComputeOperations.execute (src/tether/reconcile/computes.py:75-76) skips the checks for it and apply "
+    "sets Succeeded (src/tether/reconcile/computes.py:112)",
+)
+def test_an_identity_update_does_not_make_a_failed_attach_succeed(world: World) -> None:
+    workspace = "upd-failed-ws"
+    principal = user_assigned_workspace(world, workspace)
+    cluster_id = world.clusters.managed_id()
+    for role in (READER, KUBERNETES_EXTENSION_CONTRIBUTOR):
+        grant(world, principal, role, cluster_id)
+    assert attach(world, workspace, "broken", cluster_id).returncode == 1
+
+    world.cli.line(f"ml compute update -g {RG} -w {workspace} -n broken --identity-type SystemAssigned -o none")
+
+    compute = wait_compute(world, workspace, "broken")
+    assert compute["properties"]["provisioningState"] == "Failed"
+    assert compute["properties"]["provisioningErrors"][0]["error"]["code"] == "InternalServerError"
 
 
 def test_a_cluster_without_the_ml_extension_fails_extension_not_installed(world: World) -> None:
@@ -468,7 +490,7 @@ def test_an_unregistered_cluster_fails_cluster_not_found(world: World) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: src/tether/providers/computes.py:199-202 runs S10's grant_attach_roles before anything checks "
+    reason="BUG: src/tether/providers/computes.py:201-204 runs S10's grant_attach_roles before anything checks "
     "that the cluster exists, so attaching an unregistered cluster id leaves Reader, Kubernetes Extension "
     "Contributor and Cluster Admin assigned on it (inherited by whatever is registered there later)",
 )
@@ -836,7 +858,7 @@ def test_dry_run_for_a_system_assigned_workspace_warns_of_the_grants_and_makes_n
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: src/tether/reconcile/attach.py:245-255 (preflight) reaches the cluster with the server's "
+    reason="BUG: src/tether/reconcile/attach.py:246-254 (preflight) reaches the cluster with the server's "
     "credentials even when the workspace identity lacks the access role, so the same dry run reports "
     "'[FAIL] access' and '[PASS] access: the cluster answers'",
 )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from lightkube.core.exceptions import ApiError
+from lightkube.types import PatchType
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod
 
@@ -44,7 +45,10 @@ async def submit(
 async def request_cancel(connection: ClusterConnection, *, namespace: str, name: str) -> bool:
     """Set ``spec.cancelRequested``; False if the TetherJob does not exist (nothing to stop)."""
     try:
-        await connection.kube.patch(TetherJob, name, {"spec": {"cancelRequested": True}}, namespace=namespace)
+        # Custom resources take JSON merge patches, not strategic merge patches (lightkube's default).
+        await connection.kube.patch(
+            TetherJob, name, {"spec": {"cancelRequested": True}}, namespace=namespace, patch_type=PatchType.MERGE
+        )
     except ApiError as e:
         if e.status.code == 404:
             return False

@@ -52,7 +52,14 @@ def job_update(properties: dict[str, Any], status: dict[str, Any] | None) -> dic
         return None
     reason = ": ".join(str(x) for x in (status.get("reason"), status.get("message")) if x) or None
     new_status = PHASE_TO_STATUS[phase]
-    timeline = with_event(properties["timeline"], _TIMELINE_PHASE[phase], reason=reason)
+    timeline = list(properties["timeline"])
+    last = timeline[-1] if timeline else {}
+    if last.get("phase") == _TIMELINE_PHASE[phase] and last.get("code") == status.get("reason"):
+        # Same phase, same cause, new detail ("1 of 2 pods started" → "2 of 2"): refresh, don't append.
+        timeline[-1] = {**last, "reason": reason}
+    else:
+        timeline = with_event(timeline, _TIMELINE_PHASE[phase], reason=reason)
+        timeline[-1] = {**timeline[-1], "code": status.get("reason")}
     updated = {**properties, "status": new_status.value, "timeline": timeline, "pods": status.get("pods", [])}
     if new_status is JobStatus.FAILED:
         updated["error"] = {"code": status.get("reason") or "JobFailed", "message": status.get("message") or "failed"}
