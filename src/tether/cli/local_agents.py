@@ -61,3 +61,13 @@ def stop(config_dir: Path, name: str) -> bool:
         time.sleep(0.1)
     os.killpg(pid, signal.SIGKILL)
     return True
+
+
+def stop_all(config_dir: Path) -> list[str]:
+    """Stop every local agent started from this config dir; returns the names of those that ran."""
+    root = config_dir / "agents"
+    stopped = []
+    for directory in sorted(root.iterdir()) if root.exists() else []:
+        if stop(config_dir, directory.name):
+            stopped.append(directory.name)
+    return stopped

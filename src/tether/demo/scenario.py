@@ -10,7 +10,6 @@ leaves nothing running (agents, operator, clusters and server are stopped in eve
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from lightkube.config.kubeconfig import KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
+from tether.cli.local_agents import stop_all
 from tether.demo.narrator import DemoStepFailed, Narrator
 from tether.domain.jobs import cluster_job_name
 from tether.testing.server_process import ServerProcess
@@ -86,26 +86,9 @@ def run(work: Path) -> list[tuple[str, str]]:
     try:
         _scenario(demo, server, clusters)
     finally:
-        print("\n# Cleaning up: agents, operator, clusters, server.", flush=True)
-        for command in (
-            ("connectedk8s", "delete", "-g", "ml-rg", "-n", "arc-cluster", "--yes"),
-            (
-                "k8s-extension",
-                "delete",
-                "--name",
-                "azureml",
-                "--cluster-type",
-                "managedClusters",
-                "--cluster-name",
-                "aks-cluster",
-                "-g",
-                "ml-rg",
-                "--yes",
-                "--force",
-            ),
-        ):
-            with contextlib.suppress(DemoStepFailed):  # best effort: the step may never have run
-                demo.tether(*command, show=False)
+        print("\n# Cleaning up: agents, operators, clusters, server.", flush=True)
+        for name in stop_all(Path(demo.config_dir)):
+            print(f"  stopped local agent {name}")
         for name, state in clusters.items():
             if state.exists():
                 demo.tether("local-cluster", "down", "--name", f"demo-{name}", "--state-dir", str(state), show=False)

@@ -7,13 +7,14 @@ failure is one of Tether's errors (``kube_error``), never a raw client exception
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from lightkube.core.exceptions import ApiError
-from lightkube.types import PatchType
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod
+from lightkube.types import PatchType
 
 from tether.kube.access import ClusterConnection
 from tether.kube.extension_install import KUBE_ERRORS, TetherJob, kube_error
@@ -86,10 +87,51 @@ async def job_pods(connection: ClusterConnection, *, namespace: str, name: str) 
     return sorted(p.metadata.name for p in pods if p.metadata and p.metadata.name)
 
 
-async def stream_logs(connection: ClusterConnection, *, namespace: str, pod: str, follow: bool) -> AsyncIterator[str]:
-    """A pod's log, line by line (following it until the pod ends when ``follow``)."""
+async def stream_logs(
+    connection: ClusterConnection, *, namespace: str, pod: str, follow: bool, poll_s: float = 1.0
+) -> AsyncIterator[str]:
+    """A pod's log, line by line; with ``follow``, until the pod has finished.
+
+    A kubelet ends a followed log when the container exits, but not every node does (simulated ones
+    keep it open), so the pod's phase is watched too: once it has ended, what is buffered is drained
+    and the stream closes.
+    """
+    if not follow:
+        try:
+            async for line in connection.kube.log(pod, namespace=namespace):
+                yield line
+        except KUBE_ERRORS as e:
+            raise kube_error(e, doing=f"reading the log of pod {namespace}/{pod}") from e
+        return
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    failures: list[Exception] = []
+
+    async def read() -> None:
+        try:
+            async for line in connection.kube.log(pod, namespace=namespace, follow=True):
+                await lines.put(line)
+        except KUBE_ERRORS as e:
+            failures.append(e)
+        finally:
+            await lines.put(None)
+
+    async def watch_phase() -> None:
+        while True:
+            await asyncio.sleep(poll_s)
+            current = await connection.kube.get(Pod, pod, namespace=namespace)
+            if current.status is not None and current.status.phase in ("Succeeded", "Failed"):
+                await asyncio.sleep(poll_s)  # let the last lines arrive
+                reader.cancel()
+                return
+
+    reader = asyncio.create_task(read())
+    watcher = asyncio.create_task(watch_phase())
     try:
-        async for line in connection.kube.log(pod, namespace=namespace, follow=follow):
-            yield line
-    except KUBE_ERRORS as e:
-        raise kube_error(e, doing=f"reading the log of pod {namespace}/{pod}") from e
+        while (queued := await lines.get()) is not None:
+            yield queued
+        if failures:
+            raise kube_error(failures[0], doing=f"reading the log of pod {namespace}/{pod}")
+    finally:
+        for task in (reader, watcher):
+            task.cancel()
+        await asyncio.gather(reader, watcher, return_exceptions=True)
