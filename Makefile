@@ -8,13 +8,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv kube demo serve test lint typecheck layers unit integration cluster e2e bench clean
+.PHONY: help venv kube demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
 
 help:
 	@echo "make demo    - set up, then run the main scenario on the embedded default and exit"
 	@echo "make test    - set up, then run lint, type checks, layer contracts and every test"
 	@echo "make serve   - run a server in .tether-data until Ctrl-C"
 	@echo "make bench   - run the benchmarks in bench/ (prints figures)"
+	@echo "make test-postgres - the integration tests on PostgreSQL (installs Debian's postgresql if missing)"
 	@echo "make kube    - build the local cluster's binaries (no-op when cached)"
 
 $(STAMP): pyproject.toml
@@ -59,8 +60,18 @@ e2e: venv kube
 test: venv kube lint typecheck layers
 	$(BIN)/pytest -q || [ $$? -eq 5 ]
 
+# The integration tests again on PostgreSQL (Debian's package, a throwaway cluster on port 54329).
+test-postgres: venv
+	@url=$$(tools/postgres.sh start $${TMPDIR:-/tmp}/tether-postgres 54329) && \
+	  TETHER_TEST_POSTGRES_URL=$$url $(BIN)/pytest tests/integration -q; status=$$?; \
+	  tools/postgres.sh stop $${TMPDIR:-/tmp}/tether-postgres; exit $$status
+
 bench: venv kube
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/authz.py
+	$(BIN)/python bench/relay.py
+	$(BIN)/python bench/attach.py
+	$(BIN)/python bench/dispatch.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .tether-data

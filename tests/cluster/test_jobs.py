@@ -18,7 +18,7 @@ import contextlib
 import json
 import secrets
 import subprocess
-import threading
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -177,6 +177,20 @@ def job_yaml(compute: str = COMPUTE, **fields: Any) -> dict[str, Any]:
     return document
 
 
+def arm_job(compute: str = COMPUTE, **properties: Any) -> dict[str, Any]:
+    """The ARM body of a command job (what ``tether ml job create`` and the SDK send)."""
+    body: dict[str, Any] = {
+        "jobType": "Command",
+        "command": "python train.py",
+        "environment": {"image": IMAGE},
+        "computeId": f"azureml:{compute}",
+        "resources": {"instanceCount": 1},
+        "tags": {SIMULATE_DURATION_ANNOTATION: "1s"},
+    }
+    body.update(properties)
+    return {"properties": body}
+
+
 def write_yaml(world: World, document: dict[str, Any]) -> Path:
     path = world.tmp / f"job-{secrets.token_hex(4)}.yml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -248,18 +262,17 @@ def test_a_job_completes_with_its_pods_resources_and_node_placement(world: World
         display_name="two-node training",
     )
 
-    created = create_job(world, "two-pods", document, "--stream", "-o", "json")
+    created = create_job(world, "two-pods", document, "-o", "json")
 
     assert created.returncode == 0, created.stderr
-    job = json.loads(created.stdout)
-    assert job["properties"]["status"] == "Completed"
-    # --stream followed the timeline (stderr) and printed both pods' logs, each line with its pod.
-    assert "Dispatched" in created.stderr
-    assert "Completed" in created.stderr
+    assert json.loads(created.stdout)["properties"]["status"] == "Queued"
+    job = wait_job(world, "two-pods")
+    assert job["properties"]["status"] == "Completed", job["properties"]
     pods = job_pods(world, "two-pods")
     names = [p.metadata.name for p in pods if p.metadata and p.metadata.name]
     assert len(names) == 2
-    assert sorted(line for line in created.stdout.splitlines() if line.startswith("[")) == sorted(
+    logs = list(world.client.stream_lines(world.job_id("two-pods") + "/logs"))
+    assert sorted(logs) == sorted(
         f"[{name}] {text}" for name in names for text in ("epoch 1 loss=0.5", "epoch 2 loss=0.25")
     )
 
@@ -306,15 +319,24 @@ def test_a_job_completes_with_its_pods_resources_and_node_placement(world: World
     assert_timeline_ordered(get_job(world, "two-pods"))
 
 
-def test_the_timeline_records_pod_creation(world: World) -> None:
-    """B7 names 'pod created' among the phases every job records."""
-    created = create_job(world, "timeline", job_yaml(tags={SIMULATE_DURATION_ANNOTATION: "2s"}), "-o", "none")
-    assert created.returncode == 0, created.stderr
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: B7 'pod created' is missing from the timeline whenever the pods start within one poll: "
+    "src/tether/reconcile/job_monitor.py job_update() only appends the phase it sees at each poll "
+    "(every job_poll_interval_s = 1 s), so Starting (-> PodsCreated) is skipped when the TetherJob is already "
+    "Running; it should add PodsCreated at status.startTime (and Running at status.runningTime) when it skips them",
+)
+def test_every_job_records_pod_creation_in_its_timeline(world: World) -> None:
+    """B7 names 'pod created' among the phases every job records; three jobs, so a lucky poll cannot pass it."""
+    names = [f"pods-made-{i}" for i in range(3)]
+    for name in names:
+        world.client.put(world.job_id(name), arm_job())
 
-    job = wait_job(world, "timeline")
+    jobs = [wait_job(world, name) for name in names]
 
-    assert job["properties"]["status"] == "Completed"
-    assert "PodsCreated" in phases(job), job["properties"]["timeline"]
+    assert [j["properties"]["status"] for j in jobs] == ["Completed"] * 3
+    missing = {j["name"]: phases(j) for j in jobs if "PodsCreated" not in phases(j)}
+    assert not missing, f"timelines without PodsCreated: {missing}"
 
 
 def test_show_as_a_table_prints_the_timeline(world: World) -> None:
@@ -360,31 +382,69 @@ def test_a_failing_pod_fails_the_job_with_its_exit_code(world: World) -> None:
     assert [p["exitCode"] for p in job["properties"]["pods"]] == [3]
 
 
-def test_logs_stream_while_the_job_runs_and_the_stream_ends_with_it(world: World) -> None:
+def test_logs_stream_while_the_job_runs(world: World) -> None:
     log = "".join(f"step {i}\n" for i in range(1, 6))
-    tags = {SIMULATE_DURATION_ANNOTATION: "6s", SIMULATE_LOG_ANNOTATION: log}
+    tags = {SIMULATE_DURATION_ANNOTATION: "8s", SIMULATE_LOG_ANNOTATION: log}
     created = create_job(world, "chatty", job_yaml(tags=tags), "-o", "none")
     assert created.returncode == 0, created.stderr
     wait_job(world, "chatty", "Running")
 
     received: list[tuple[str, str]] = []  # (line, job status when it arrived)
+    with world.cli.client() as reader:
+        for line in reader.stream_lines(world.job_id("chatty") + "/logs", params={"follow": "true"}):
+            received.append((line, get_job(world, "chatty")["properties"]["status"]))
+            if len(received) == len(log.splitlines()):
+                break
 
-    def follow() -> None:
-        with world.cli.client() as reader:
-            for line in reader.stream_lines(world.job_id("chatty") + "/logs", params={"follow": "true"}):
-                received.append((line, get_job(world, "chatty")["properties"]["status"]))
-
-    reader = threading.Thread(target=follow, daemon=True)
-    reader.start()
-    job = wait_job(world, "chatty")
-    reader.join(timeout=30)
-
-    assert not reader.is_alive(), "the followed log did not end when the job's pod ended"
-    assert job["properties"]["status"] == "Completed"
     assert [line for line, _ in received] == log.splitlines()
     assert received[0][1] == "Running", "the first line came only after the job ended"
+    job = wait_job(world, "chatty")
+    assert job["properties"]["status"] == "Completed"
     # Without follow: the whole log at once, also after the end.
     assert list(world.client.stream_lines(world.job_id("chatty") + "/logs")) == log.splitlines()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: GET .../jobs/<name>/logs?follow=true never ends on the local cluster: src/tether/api/job_logs.py "
+    "follows each pod's log until the kubelet closes it, which kwok never does (it streams until the client "
+    "goes away), so the first pod's log blocks the others and `tether ml job create --stream` hangs",
+)
+def test_create_with_stream_prints_every_pods_log_and_exits_when_the_job_ends(world: World) -> None:
+    tags = {SIMULATE_DURATION_ANNOTATION: "2s", SIMULATE_LOG_ANNOTATION: "epoch 1 loss=0.5\nepoch 2 loss=0.25\n"}
+    path = write_yaml(world, job_yaml(resources={"instance_count": 2}, tags=tags))
+    args = ["ml", "job", "create", "-f", str(path), "-g", RG, "-w", WS, "-n", "streamed", "--stream", "-o", "json"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tether", *args],
+        env={**world.cli.env, "TETHER_CONFIG_DIR": str(world.cli.config_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not any(j["name"] == "streamed" for j in world.client.list(f"{world.workspace_id()}/jobs")):
+            assert time.monotonic() < deadline, "the job was not created"
+            time.sleep(0.1)
+        wait_job(world, "streamed")
+        # Once the job has ended, the command has nothing left to wait for.
+        stdout, stderr = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        stdout = ""
+        pytest.fail("`tether ml job create --stream` still runs 15 s after the job ended")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 0, stderr
+    assert json.loads(stdout[stdout.index("{") :])["properties"]["status"] == "Completed"
+    assert "Dispatched" in stderr
+    names = [p.metadata.name for p in job_pods(world, "streamed") if p.metadata and p.metadata.name]
+    assert sorted(line for line in stdout.splitlines() if line.startswith("[")) == sorted(
+        f"[{name}] {text}" for name in names for text in ("epoch 1 loss=0.5", "epoch 2 loss=0.25")
+    )
 
 
 def test_logs_of_a_job_not_yet_dispatched_are_refused_with_a_clear_error(world: World) -> None:
@@ -399,17 +459,8 @@ def test_logs_of_a_job_not_yet_dispatched_are_refused_with_a_clear_error(world: 
 def test_a_job_on_a_missing_namespace_fails_within_5_s_with_namespace_not_found(world: World) -> None:
     missing = f"absent-{secrets.token_hex(3)}"
     _attach(world.cli, "lost", CLUSTER, missing)
-    body = {
-        "properties": {
-            "jobType": "Command",
-            "command": "python train.py",
-            "environment": {"image": IMAGE},
-            "computeId": "azureml:lost",
-        }
-    }
-
     started = time.monotonic()
-    world.client.put(world.job_id("lost-job"), body)
+    world.client.put(world.job_id("lost-job"), arm_job(compute="lost"))
     while (job := get_job(world, "lost-job"))["properties"]["status"] not in TERMINAL:
         assert time.monotonic() - started < 5, f"still {job['properties']['status']} after 5 s"
         time.sleep(0.05)
@@ -570,7 +621,7 @@ def test_a_job_on_an_extension_with_training_disabled_fails_with_e45004(world: W
         world.cli.line(
             f"k8s-extension create --name azureml --extension-type {AZUREML} --cluster-type managedClusters "
             f"--cluster-name inference-aks --resource-group {RG} --scope cluster "
-            "--config enableTraining=False enableInference=True tether.operatorMode=process -o none"
+            "--config enableTraining=False --config enableInference=True --config tether.operatorMode=process -o none"
         )
         _attach(world.cli, "serving", "inference-aks", world.namespace)
         created = create_job(world, "no-training", job_yaml(compute="serving"), "--stream", "-o", "json")

@@ -1,19 +1,36 @@
-"""Integration fixtures: a fresh in-process server per test and an admin client to it."""
+"""Integration fixtures: a fresh in-process server per test and an admin client to it.
+
+The store is SQLite by default. With ``TETHER_TEST_POSTGRES_URL`` set (an asyncpg SQLAlchemy URL
+of a database whose user may create databases; ``make test-postgres`` sets it), every test runs on
+a scratch PostgreSQL database of its own instead: the same tests, the other dialect.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tether.testing.server import InProcessServer, in_process_server
+from tether.testing.databases import scratch_database
+from tether.testing.server import InProcessServer, in_process_server, settings_for_tests
+
+POSTGRES_URL = os.environ.get("TETHER_TEST_POSTGRES_URL")
 
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[InProcessServer]:
-    async with in_process_server(tmp_path / "server") as running:
+    data_dir = tmp_path / "server"
+    if POSTGRES_URL is None:
+        async with in_process_server(data_dir) as running:
+            yield running
+        return
+    async with (
+        scratch_database(POSTGRES_URL) as url,
+        in_process_server(data_dir, settings=settings_for_tests(data_dir, db_url=url)) as running,
+    ):
         yield running
 
 
