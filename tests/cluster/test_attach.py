@@ -6,7 +6,6 @@ processes), and a managed one without it. Each test makes its own workspaces, so
 on each other's grants. Missing roles are staged with user-assigned workspace identities (S10: nothing
 is granted to them automatically); every failure is checked for its exact code, the principal, role
 and scope in its message, and a fix command that, run as printed, gets the next attach past that step.
-Known bugs are ``xfail(strict=True)`` with the place in src/ and the fix they need.
 """
 
 from __future__ import annotations
@@ -325,12 +324,6 @@ MISSING_ROLES = [
             "Extension not installed: ",
         ),
         id="managed-without-kubernetes-extension-contributor",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: src/tether/domain/attach.py:83 checks 'Microsoft.KubernetesConfiguration/extensions/read', "
-            "which Reader (required first) already grants: without Kubernetes Extension Contributor the attach "
-            "succeeds instead of failing ExtensionNotInstalled (S11)",
-        ),
     ),
     pytest.param(
         MissingRole(
@@ -396,12 +389,6 @@ def test_a_missing_role_fails_the_attach_naming_principal_role_scope_and_fix(wor
         assert compute["properties"]["provisioningErrors"][0]["error"]["code"] == case.next_code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: src/tether/providers/computes.py:260-264 (Computes._update) answers 200 and starts no operation "
-    "when a Failed compute is PUT again with the same body, so re-running the attach after its fix leaves it "
-    "Failed (and the CLI exits 0 printing the Failed compute); a Failed compute should be re-attached",
-)
 def test_running_the_same_attach_again_after_its_fix_succeeds(world: World) -> None:
     workspace = "retry-ws"
     principal = user_assigned_workspace(world, workspace)
@@ -418,13 +405,6 @@ def test_running_the_same_attach_again_after_its_fix_succeeds(world: World) -> N
     assert again.returncode == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an identity update of a Failed compute marks it Succeeded without running any attach check: "
-    "Computes._update (src/tether/providers/computes.py:265) starts an UPDATE operation, "
-    "ComputeOperations.execute (src/tether/reconcile/computes.py:75-76) skips the checks for it and apply "
-    "sets Succeeded (src/tether/reconcile/computes.py:112)",
-)
 def test_an_identity_update_does_not_make_a_failed_attach_succeed(world: World) -> None:
     workspace = "upd-failed-ws"
     principal = user_assigned_workspace(world, workspace)
@@ -433,8 +413,12 @@ def test_an_identity_update_does_not_make_a_failed_attach_succeed(world: World) 
         grant(world, principal, role, cluster_id)
     assert attach(world, workspace, "broken", cluster_id).returncode == 1
 
-    world.cli.line(f"ml compute update -g {RG} -w {workspace} -n broken --identity-type SystemAssigned -o none")
+    updated = world.cli.line(
+        f"ml compute update -g {RG} -w {workspace} -n broken --identity-type SystemAssigned -o none", check=False
+    )
 
+    assert updated.returncode == 1  # the update re-runs the attach's checks, which still fail, and says why
+    assert updated.stderr.startswith("ERROR: (InternalServerError)")
     compute = wait_compute(world, workspace, "broken")
     assert compute["properties"]["provisioningState"] == "Failed"
     assert compute["properties"]["provisioningErrors"][0]["error"]["code"] == "InternalServerError"
@@ -502,12 +486,6 @@ def test_an_unregistered_cluster_fails_cluster_not_found(world: World) -> None:
     assert compute["properties"]["provisioningErrors"][0]["error"]["target"] == "cluster"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: src/tether/providers/computes.py:201-204 runs S10's grant_attach_roles before anything checks "
-    "that the cluster exists, so attaching an unregistered cluster id leaves Reader, Kubernetes Extension "
-    "Contributor and Cluster Admin assigned on it (inherited by whatever is registered there later)",
-)
 def test_an_attach_to_an_unregistered_cluster_grants_no_roles_on_it(world: World) -> None:
     principal = system_workspace(world, "ghost2-ws")
     ghost = world.clusters.managed_id("ghost2")
@@ -860,12 +838,6 @@ def test_dry_run_for_a_system_assigned_workspace_warns_of_the_grants_and_makes_n
     assert not_found(world, "dry-sys-ws", "dry")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: src/tether/reconcile/attach.py:246-254 (preflight) reaches the cluster with the server's "
-    "credentials even when the workspace identity lacks the access role, so the same dry run reports "
-    "'[FAIL] access' and '[PASS] access: the cluster answers'",
-)
 def test_dry_run_does_not_pass_a_step_whose_role_is_missing(world: World) -> None:
     principal = user_assigned_workspace(world, "dry-half-ws")
     managed_id = world.clusters.managed_id()

@@ -255,13 +255,6 @@ INVALID_SETTINGS = [
         "--config enableTraining=False enableInference=false",
         NEITHER,
         id="managed-both-false-as-az-lists-them",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG: src/tether/cli/k8s_extension.py:110-117 declares --configuration-settings/--config with "
-            "click's multiple=True, one value per flag; az takes several (`--config enableTraining=True "
-            "enableInference=True`, as Azure ML's docs write it), which here is a usage error (exit 2: 'Got "
-            "unexpected extra argument')",
-        ),
     ),
     pytest.param(
         "connectedClusters",

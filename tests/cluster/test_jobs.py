@@ -404,12 +404,6 @@ def test_logs_stream_while_the_job_runs(world: World) -> None:
     assert list(world.client.stream_lines(world.job_id("chatty") + "/logs")) == log.splitlines()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GET .../jobs/<name>/logs?follow=true never ends on the local cluster: src/tether/api/job_logs.py "
-    "follows each pod's log until the kubelet closes it, which kwok never does (it streams until the client "
-    "goes away), so the first pod's log blocks the others and `tether ml job create --stream` hangs",
-)
 def test_create_with_stream_prints_every_pods_log_and_exits_when_the_job_ends(world: World) -> None:
     tags = {SIMULATE_DURATION_ANNOTATION: "2s", SIMULATE_LOG_ANNOTATION: "epoch 1 loss=0.5\nepoch 2 loss=0.25\n"}
     path = write_yaml(world, job_yaml(resources={"instance_count": 2}, tags=tags))
@@ -428,11 +422,11 @@ def test_create_with_stream_prints_every_pods_log_and_exits_when_the_job_ends(wo
             assert time.monotonic() < deadline, "the job was not created"
             time.sleep(0.1)
         wait_job(world, "streamed")
-        # Once the job has ended, the command has nothing left to wait for.
-        stdout, stderr = process.communicate(timeout=15)
+        # Once the job has ended the command has nothing left to wait for (the bound only guards against a hang).
+        stdout, stderr = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         stdout = ""
-        pytest.fail("`tether ml job create --stream` still runs 15 s after the job ended")
+        pytest.fail("`tether ml job create --stream` still runs 30 s after the job ended")
     finally:
         if process.poll() is None:
             process.kill()

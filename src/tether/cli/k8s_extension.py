@@ -16,6 +16,7 @@ import click
 from tether.cli import local_agents
 from tether.cli.context import confirm_or_abort, output_options, print_result, state, wait_with_progress, with_client
 from tether.cli.kubeconfig_files import flattened_kubeconfig
+from tether.cli.options import MultiValueOption
 from tether.client import TetherClient, ids
 
 OPERATOR_MODE_SETTING = "tether.operatorMode"
@@ -111,14 +112,16 @@ def k8s_extension() -> None:
     "--configuration-settings",
     "--config",
     "config",
+    cls=MultiValueOption,
     multiple=True,
-    metavar="KEY=VALUE",
+    metavar="KEY=VALUE ...",
     help="Settings, e.g. enableTraining=True nodeSelector.pool=gpu (repeatable).",
 )
 @click.option(
     "--configuration-protected-settings",
     "--config-protected",
     "config_protected",
+    cls=MultiValueOption,
     multiple=True,
     metavar="KEY=VALUE",
     help="Protected settings: stored, never returned.",
@@ -234,8 +237,9 @@ def list_(
     "--configuration-settings",
     "--config",
     "config",
+    cls=MultiValueOption,
     multiple=True,
-    metavar="KEY=VALUE",
+    metavar="KEY=VALUE ...",
     help="Settings to set (merged over the current ones).",
 )
 @click.option("--no-wait", is_flag=True, help="Return at once; the update goes on in the server.")

@@ -54,9 +54,7 @@ def stop(config_dir: Path, name: str) -> bool:
     except ProcessLookupError:
         return False
     for _ in range(50):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             return True
         time.sleep(0.1)
     os.killpg(pid, signal.SIGKILL)
@@ -71,3 +69,12 @@ def stop_all(config_dir: Path) -> list[str]:
         if stop(config_dir, directory.name):
             stopped.append(directory.name)
     return stopped
+
+
+def _alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting to be reaped (an exited orphan of the CLI can linger as one)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"

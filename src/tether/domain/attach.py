@@ -80,7 +80,8 @@ def attach_requirements(cluster_id: ResourceId) -> list[Requirement]:
         Requirement(
             "extension",
             KUBERNETES_EXTENSION_CONTRIBUTOR,
-            f"{rt.EXTENSIONS}/read",
+            # Reader already grants extensions/read: only the write proves the role is held.
+            f"{rt.EXTENSIONS}/write",
             cluster_id,
             "ExtensionNotInstalled",
             "the attach finds the ML extension on the cluster",

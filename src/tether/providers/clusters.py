@@ -13,7 +13,7 @@ from tether.domain.ids import ResourceId
 from tether.errors import Conflict, NotFound
 from tether.providers.base import DeleteResult, Page, RequestContext
 from tether.providers.envelope import envelope
-from tether.store import cluster_secrets, resources
+from tether.store import cluster_secrets, principals, resources, role_assignments
 from tether.store.tables import ResourceRow
 
 COMPUTES = "Microsoft.MachineLearningServices/workspaces/computes"
@@ -71,6 +71,9 @@ class ClusterProvider:
                     code="ClusterInUse",
                 )
             await cluster_secrets.remove(session, resource_key=row.key)
+            for object_id in await principals.delete_owned_within(session, row.key):
+                await role_assignments.delete_for_principal(session, object_id)
+            await role_assignments.delete_within(session, row.key)
             await resources.delete_tree_by_key(session, row.key)
         await self.after_delete(ctx, row.key)
         return DeleteResult(existed=True)

@@ -10,7 +10,7 @@ the cluster and the other computes on it are untouched.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,7 +23,7 @@ from tether.identity.managed import parse_identity_type, user_assigned_principal
 from tether.protocol.computes import CreateComputeRequest
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
-from tether.providers.compute_grants import grant_attach_roles
+from tether.providers.compute_grants import Granted, grant_attach_roles
 from tether.providers.envelope import envelope, parse_body, rfc3339
 from tether.providers.jobs import active_jobs_on
 from tether.providers.workspaces import not_found as workspace_not_found
@@ -152,6 +152,21 @@ def validate_attach(resource_id: ResourceId, body: Any) -> AttachRequest:
     return AttachRequest(request, cluster_id, namespace, kind, identity_ids)
 
 
+async def _grant_if_possible(
+    ctx: RequestContext, session: Session, *, workspace: ResourceRow, cluster_id: ResourceId
+) -> list[Granted]:
+    """S10's automatic grants, for a system-assigned workspace identity and a cluster that is registered
+    (never on an id that something else could be registered under later)."""
+    workspace_identity = workspace.identity or {}
+    if workspace_identity.get("type") != "SystemAssigned" or not workspace_identity.get("principalId"):
+        return []
+    if await resources.get(session, cluster_id) is None:
+        return []  # the attach fails with ClusterNotFound
+    return await grant_attach_roles(
+        ctx, session, workspace_principal_id=workspace_identity["principalId"], cluster_id=cluster_id
+    )
+
+
 class Computes:
     full_type: ClassVar[str] = rt.COMPUTES
 
@@ -194,14 +209,9 @@ class Computes:
             identity = await _identity_block(session, kind, identity_ids)
             identity_request["block"] = identity if kind == "UserAssigned" else None
             row = await resources.get(session, resource_id, for_update=True)
+            granted = await _grant_if_possible(ctx, session, workspace=workspace, cluster_id=cluster_id)
             if row is not None:
-                return await self._update(ctx, session, row, stored, identity)
-            granted = []
-            workspace_identity = workspace.identity or {}
-            if workspace_identity.get("type") == "SystemAssigned" and workspace_identity.get("principalId"):
-                granted = await grant_attach_roles(
-                    ctx, session, workspace_principal_id=workspace_identity["principalId"], cluster_id=cluster_id
-                )
+                return await self._update(ctx, session, row, stored, identity, granted=granted)
             row = await resources.insert(
                 session,
                 resource_id,
@@ -214,7 +224,7 @@ class Computes:
             )
             operation_id = await lro.start(session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id)
         if granted:
-            ctx.authz.index.invalidate(workspace_identity["principalId"])
+            ctx.authz.index.invalidate()
         ctx.hints.wake(self.full_type)
         headers = {GRANTS_HEADER: json.dumps([g.__dict__ for g in granted])} if granted else {}
         return WriteResult(answer(row), created=True, operation_id=operation_id, headers=headers)
@@ -226,6 +236,8 @@ class Computes:
         row: ResourceRow,
         stored: dict[str, Any],
         identity: dict[str, Any] | None,
+        *,
+        granted: Sequence[Granted],
     ) -> WriteResult:
         current = row.properties
         changed = [
@@ -257,14 +269,21 @@ class Computes:
             "identityRequest": stored["identityRequest"],
             "description": stored["description"] or current.get("description"),
         }
-        if _kind(identity) == _kind(row.identity) and (identity or {}).get("userAssignedIdentities") == (
+        headers = {GRANTS_HEADER: json.dumps([g.__dict__ for g in granted])} if granted else {}
+        if granted:
+            ctx.authz.index.invalidate()
+        if row.provisioning_state == ProvisioningState.FAILED.value:
+            # A failed attach PUT again is attached again: the whole pipeline runs, its checks included.
+            operation_id = await lro.start(session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id)
+        elif _kind(identity) == _kind(row.identity) and (identity or {}).get("userAssignedIdentities") == (
             row.identity or {}
         ).get("userAssignedIdentities"):
             resources.touch(row, principal_id=ctx.caller.object_id)
-            return WriteResult(answer(row), created=False)
-        operation_id = await lro.start(session, row, OperationKind.UPDATE, principal_id=ctx.caller.object_id)
+            return WriteResult(answer(row), created=False, headers=headers)
+        else:
+            operation_id = await lro.start(session, row, OperationKind.UPDATE, principal_id=ctx.caller.object_id)
         ctx.hints.wake(self.full_type)
-        return WriteResult(answer(row), created=False, operation_id=operation_id)
+        return WriteResult(answer(row), created=False, operation_id=operation_id, headers=headers)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         action = params.get("underlyingResourceAction", "Detach")

@@ -16,12 +16,13 @@ from tether.crypto import hash_secret
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.domain.names import validate_name
+from tether.domain.principals import PrincipalKind
 from tether.domain.states import ProvisioningState
 from tether.protocol.clusters import CreateConnectedClusterRequest
 from tether.providers.base import RequestContext, WriteResult
 from tether.providers.clusters import ClusterProvider, answer
 from tether.providers.envelope import parse_body, require_parent
-from tether.store import cluster_secrets, resources
+from tether.store import cluster_secrets, principals, resources
 
 AGENT_VERSION = "tether-connect/1"
 
@@ -45,12 +46,23 @@ class ConnectedClusters(ClusterProvider):
                 resources.touch(row, principal_id=ctx.caller.object_id)
                 return WriteResult(answer(row), created=False)
             location = (request.location or (group.location if group else None) or "local").lower()
+            principal = await principals.create(
+                session,
+                tenant_id=ctx.caller.tenant_id,
+                kind=PrincipalKind.SYSTEM_ASSIGNED_IDENTITY.value,
+                display_name=resource_id.name,
+                resource_key=resource_id.key,
+            )
             row = await resources.insert(
                 session,
                 resource_id,
                 location=location,
                 tags=request.tags,
-                identity={"type": "SystemAssigned"},
+                identity={
+                    "type": "SystemAssigned",
+                    "principalId": principal.object_id,
+                    "tenantId": principal.tenant_id,
+                },
                 properties={
                     "connectivityStatus": "Connecting",
                     "lastConnectivityTime": None,

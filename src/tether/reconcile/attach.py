@@ -243,7 +243,8 @@ async def preflight(
                     requirement.grant_command(target.caller.object_id),
                 )
             )
-    reachable = True
+    # Without the access (or relay) role the attach could not reach the cluster, whatever the server can do.
+    reachable = not any(c.status == "fail" and c.step in ("access", "relay") for c in checks)
     for check in (check_extension_installed, check_relay_exists):
         try:
             check(target)
