@@ -56,7 +56,54 @@ async def throughput(url: str, *, headers: dict[str, str], ca: str, seconds: flo
         return count / (time.perf_counter() - started)
 
 
-async def main() -> None:
+def _token_and_workspace(server: ServerProcess) -> tuple[dict[str, str], str]:
+    """Log in as the bootstrap admin and create the workspace the benchmark reads."""
+    b = server.bootstrap
+    with httpx.Client(verify=ssl.create_default_context(cafile=server.ca_file)) as http:
+        token = http.post(
+            f"{server.url}/{b['tenant_id']}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": b["client_id"],
+                "client_secret": b["client_secret"],
+                "scope": f"{server.url}/.default",
+            },
+        ).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        rg = f"{server.url}/subscriptions/{b['subscription_id']}/resourceGroups/bench"
+        http.put(rg, params=API, json={"location": "local"}, headers=auth).raise_for_status()
+        ws = f"{rg}/providers/Microsoft.MachineLearningServices/workspaces/bench-ws"
+        http.put(ws, params=API, json={}, headers=auth).raise_for_status()
+    return auth, ws
+
+
+def _wait_until_answers(url: str, *, ca: str) -> None:
+    for _ in range(100):
+        try:
+            httpx.get(url, verify=ssl.create_default_context(cafile=ca)).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+async def measure(*, bare_url: str, ws: str, auth: dict[str, str], ca: str, args: argparse.Namespace) -> None:
+    tether_rates, bare_rates = [], []
+    print(f"{'round':>5}  {'bare req/s':>10}  {'tether req/s':>12}  {'ratio':>6}")
+    for i in range(args.rounds):
+        r_bare = await throughput(bare_url, headers={}, ca=ca, seconds=args.seconds, concurrency=args.concurrency)
+        r_tether = await throughput(ws, headers=auth, ca=ca, seconds=args.seconds, concurrency=args.concurrency)
+        bare_rates.append(r_bare)
+        tether_rates.append(r_tether)
+        print(f"{i + 1:>5}  {r_bare:>10.0f}  {r_tether:>12.0f}  {r_tether / r_bare:>6.2f}")
+    m_bare, m_tether = statistics.median(bare_rates), statistics.median(tether_rates)
+    print(
+        f"median bare {m_bare:.0f} req/s, tether GET workspace (authenticated) {m_tether:.0f} req/s, "
+        f"ratio {m_tether / m_bare:.2f} (goal >= 0.5)"
+    )
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
@@ -67,58 +114,15 @@ async def main() -> None:
         server = ServerProcess.start(Path(tmp) / "server")
         bare_port = free_port()
         data = server.data_dir
+        script = str(Path(__file__).with_name("_bare_server.py"))
         bare = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).with_name("_bare_server.py")),
-                str(bare_port),
-                str(data / "server.pem"),
-                str(data / "server-key.pem"),
-            ],
+            [sys.executable, script, str(bare_port), str(data / "server.pem"), str(data / "server-key.pem")]
         )
         try:
-            b = server.bootstrap
-            async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=server.ca_file)) as http:
-                token = (
-                    await http.post(
-                        f"{server.url}/{b['tenant_id']}/oauth2/v2.0/token",
-                        data={
-                            "grant_type": "client_credentials",
-                            "client_id": b["client_id"],
-                            "client_secret": b["client_secret"],
-                            "scope": f"{server.url}/.default",
-                        },
-                    )
-                ).json()["access_token"]
-                auth = {"Authorization": f"Bearer {token}"}
-                rg = f"{server.url}/subscriptions/{b['subscription_id']}/resourceGroups/bench"
-                (await http.put(rg, params=API, json={"location": "local"}, headers=auth)).raise_for_status()
-                ws = f"{rg}/providers/Microsoft.MachineLearningServices/workspaces/bench-ws"
-                (await http.put(ws, params=API, json={}, headers=auth)).raise_for_status()
+            auth, ws = _token_and_workspace(server)
             bare_url = f"https://127.0.0.1:{bare_port}/bare"
-            for _ in range(100):
-                try:
-                    httpx.get(bare_url, verify=ssl.create_default_context(cafile=server.ca_file)).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            tether_rates, bare_rates = [], []
-            print(f"{'round':>5}  {'bare req/s':>10}  {'tether req/s':>12}  {'ratio':>6}")
-            for i in range(args.rounds):
-                r_bare = await throughput(
-                    bare_url, headers={}, ca=server.ca_file, seconds=args.seconds, concurrency=args.concurrency
-                )
-                r_tether = await throughput(
-                    ws, headers=auth, ca=server.ca_file, seconds=args.seconds, concurrency=args.concurrency
-                )
-                bare_rates.append(r_bare)
-                tether_rates.append(r_tether)
-                print(f"{i + 1:>5}  {r_bare:>10.0f}  {r_tether:>12.0f}  {r_tether / r_bare:>6.2f}")
-            m_bare, m_tether = statistics.median(bare_rates), statistics.median(tether_rates)
-            print(
-                f"median bare {m_bare:.0f} req/s, tether GET workspace (authenticated) {m_tether:.0f} req/s, "
-                f"ratio {m_tether / m_bare:.2f} (goal >= 0.5)"
-            )
+            _wait_until_answers(bare_url, ca=server.ca_file)
+            asyncio.run(measure(bare_url=bare_url, ws=ws, auth=auth, ca=server.ca_file, args=args))
         finally:
             bare.terminate()
             bare.wait()
@@ -126,4 +130,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
