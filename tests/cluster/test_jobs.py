@@ -106,14 +106,12 @@ class World:
         self.server = ServerProcess.start(self.server.data_dir, extra_args=("--port", port))
         self.client = self.cli.client()
 
-
-def _attach(cli: Cli, name: str, cluster: str, namespace: str) -> None:
-    cli.line(
-        f"ml compute attach -g {RG} -w {WS} --type Kubernetes -n {name} --resource-id "
-        f"/subscriptions/{cli.client().profile.subscription_id}/resourceGroups/{RG}/providers/"
-        f"Microsoft.ContainerService/managedClusters/{cluster} --namespace {namespace} "
-        "--identity-type SystemAssigned -o none"
-    )
+    def attach(self, name: str, *, namespace: str, cluster: str = CLUSTER) -> None:
+        """``tether ml compute attach`` with a system-assigned identity, waiting for it to succeed."""
+        self.cli.line(
+            f"ml compute attach -g {RG} -w {WS} --type Kubernetes -n {name} --resource-id {self.cluster_id(cluster)} "
+            f"--namespace {namespace} --identity-type SystemAssigned -o none"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +138,8 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
             with contextlib.suppress(ApiError):
                 kube.delete(InstanceType, name)
             kube.create(InstanceType(metadata=ObjectMeta(name=name), spec=spec))
-        _attach(cli, COMPUTE, CLUSTER, namespace)
         world = World(server, cli, cli.client(), kube, namespace, {}, kubeconfig, root)
+        world.attach(COMPUTE, namespace=namespace)
         world.compute = world.client.get(f"{world.workspace_id()}/computes/{COMPUTE}")
         yield world
     finally:
@@ -447,12 +445,49 @@ def test_logs_of_a_job_not_yet_dispatched_are_refused_with_a_clear_error(world: 
     assert (caught.value.status, caught.value.code) == (404, "JobNotFound")
 
 
+@pytest.fixture(scope="module")
+def edge(world: World) -> str:
+    """A compute on a connected registration of the same cluster: dispatch, status and logs go through the
+    relay (its connect agent a local process, stopped with the module's agents; no second operator)."""
+    world.cli.line(f"connectedk8s connect -g {RG} -n jobs-arc --kubeconfig {world.kubeconfig} --agent-process -o none")
+    world.cli.line(
+        f"k8s-extension create --name azureml --extension-type {AZUREML} --cluster-type connectedClusters "
+        f"--cluster-name jobs-arc --resource-group {RG} --scope cluster --config enableTraining=True "
+        "--config tether.operatorMode=process -o none"
+    )
+    world.cli.line(
+        f"ml compute attach -g {RG} -w {WS} --type Kubernetes -n edge --namespace {world.namespace} "
+        f"--resource-id {world.group_id}/providers/Microsoft.Kubernetes/connectedClusters/jobs-arc -o none"
+    )
+    return "edge"
+
+
+def test_a_job_on_a_connected_cluster_runs_and_its_logs_come_through_the_relay(world: World, edge: str) -> None:
+    tags = {SIMULATE_DURATION_ANNOTATION: "1s", SIMULATE_LOG_ANNOTATION: "relayed line\n"}
+    created = create_job(world, "over-relay", job_yaml(compute=edge, tags=tags), "-o", "none")
+    assert created.returncode == 0, created.stderr
+
+    job = wait_job(world, "over-relay")
+
+    assert job["properties"]["status"] == "Completed", job["properties"]
+    assert phases(job)[:2] == ["Queued", "Dispatched"]
+    [pod] = [
+        p
+        for p in world.kube.list(Pod, namespace=world.namespace, labels={"tether.dev/compute": edge})
+        if p.metadata is not None and (p.metadata.annotations or {}).get(JOB_NAME_ANNOTATION) == "over-relay"
+    ]
+    assert pod.status is not None
+    assert pod.status.phase == "Succeeded"
+    assert [p["phase"] for p in job["properties"]["pods"]] == ["Succeeded"]
+    assert list(world.client.stream_lines(world.job_id("over-relay") + "/logs")) == ["relayed line"]
+
+
 # --- B3: a missing namespace fails fast ---------------------------------------------------------------------
 
 
 def test_a_job_on_a_missing_namespace_fails_within_5_s_with_namespace_not_found(world: World) -> None:
     missing = f"absent-{secrets.token_hex(3)}"
-    _attach(world.cli, "lost", CLUSTER, missing)
+    world.attach("lost", namespace=missing)
     started = time.monotonic()
     world.client.put(world.job_id("lost-job"), arm_job(compute="lost"))
     while (job := get_job(world, "lost-job"))["properties"]["status"] not in TERMINAL:
@@ -507,7 +542,7 @@ def test_cancel_deletes_the_pods_and_the_job_ends_canceled(world: World) -> None
 
 
 def test_a_compute_with_a_running_job_is_not_detached_without_force(world: World) -> None:
-    _attach(world.cli, "busy", CLUSTER, world.namespace)
+    world.attach("busy", namespace=world.namespace)
     document = job_yaml(compute="busy", tags={SIMULATE_DURATION_ANNOTATION: "5m"})
     created = create_job(world, "keeps-busy", document, "-o", "none")
     assert created.returncode == 0, created.stderr
@@ -617,7 +652,7 @@ def test_a_job_on_an_extension_with_training_disabled_fails_with_e45004(world: W
             f"--cluster-name inference-aks --resource-group {RG} --scope cluster "
             "--config enableTraining=False --config enableInference=True --config tether.operatorMode=process -o none"
         )
-        _attach(world.cli, "serving", "inference-aks", world.namespace)
+        world.attach("serving", namespace=world.namespace, cluster="inference-aks")
         created = create_job(world, "no-training", job_yaml(compute="serving"), "--stream", "-o", "json")
 
         assert created.returncode == 1

@@ -13,6 +13,7 @@ from tether.domain.ids import ResourceId
 from tether.errors import Conflict, NotFound
 from tether.providers.base import DeleteResult, Page, RequestContext
 from tether.providers.envelope import envelope
+from tether.providers.reads import read_page, read_row
 from tether.store import cluster_secrets, principals, resources, role_assignments
 from tether.store.tables import ResourceRow
 
@@ -39,23 +40,12 @@ class ClusterProvider:
         )
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
-        async with ctx.store.transaction() as session:
-            row = await resources.get(session, resource_id)
-        if row is None:
-            raise self.not_found(resource_id)
-        return answer(row)
+        return answer(await read_row(ctx, resource_id, missing=self.not_found))
 
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        async with ctx.store.transaction() as session:
-            if parent.resource_group is None:
-                rows = await resources.list_by_type(
-                    session, self.full_type, within=parent, offset=offset, limit=limit + 1
-                )
-            else:
-                rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
-        return Page([answer(r) for r in rows[:limit]], more=len(rows) > limit)
+        return await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=answer)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         async with ctx.store.transaction() as session:

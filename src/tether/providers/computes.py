@@ -26,6 +26,7 @@ from tether.providers.base import DeleteResult, Page, RequestContext, WriteResul
 from tether.providers.compute_grants import Granted, grant_attach_roles
 from tether.providers.envelope import envelope, parse_body, rfc3339
 from tether.providers.jobs import active_jobs_on
+from tether.providers.reads import read_page, read_row
 from tether.providers.workspaces import not_found as workspace_not_found
 from tether.store import Session, principals, resources, role_assignments
 from tether.store.tables import ResourceRow
@@ -171,20 +172,14 @@ class Computes:
     full_type: ClassVar[str] = rt.COMPUTES
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
-        async with ctx.store.transaction() as session:
-            row = await resources.get(session, resource_id)
-        if row is None:
-            raise not_found(resource_id)
-        return answer(row)
+        return answer(await read_row(ctx, resource_id, missing=not_found))
 
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        async with ctx.store.transaction() as session:
-            if await resources.get(session, parent) is None:
-                raise workspace_not_found(parent)
-            rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
-        return Page([answer(r) for r in rows[:limit]], more=len(rows) > limit)
+        return await read_page(
+            ctx, parent, self.full_type, offset=offset, limit=limit, render=answer, parent_missing=workspace_not_found
+        )
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         attach = validate_attach(resource_id, body)

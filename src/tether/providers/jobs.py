@@ -20,6 +20,7 @@ from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.protocol.jobs import CreateJobRequest
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body
+from tether.providers.reads import read_page, read_row
 from tether.providers.workspaces import not_found as workspace_not_found
 from tether.store import Session, operations, resources
 from tether.store.tables import ResourceRow
@@ -71,20 +72,14 @@ class Jobs:
     full_type: ClassVar[str] = rt.JOBS
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
-        async with ctx.store.transaction() as session:
-            row = await resources.get(session, resource_id)
-        if row is None:
-            raise not_found(resource_id)
-        return answer(row)
+        return answer(await read_row(ctx, resource_id, missing=not_found))
 
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        async with ctx.store.transaction() as session:
-            if await resources.get(session, parent) is None:
-                raise workspace_not_found(parent)
-            rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
-        return Page([answer(r) for r in rows[:limit]], more=len(rows) > limit)
+        return await read_page(
+            ctx, parent, self.full_type, offset=offset, limit=limit, render=answer, parent_missing=workspace_not_found
+        )
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         request = parse_body(CreateJobRequest, body).properties

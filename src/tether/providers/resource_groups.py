@@ -14,6 +14,7 @@ from tether.protocol.resource_groups import CreateResourceGroupRequest
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body
+from tether.providers.reads import read_page, read_row
 from tether.store import resources
 from tether.store.tables import ResourceRow
 
@@ -37,18 +38,12 @@ class ResourceGroups:
     full_type: ClassVar[str] = rt.RESOURCE_GROUPS
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
-        async with ctx.store.transaction() as session:
-            row = await resources.get(session, resource_id)
-        if row is None:
-            raise not_found(resource_id)
-        return _answer(row)
+        return _answer(await read_row(ctx, resource_id, missing=not_found))
 
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        async with ctx.store.transaction() as session:
-            rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
-        return Page([_answer(r) for r in rows[:limit]], more=len(rows) > limit)
+        return await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=_answer)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         request = parse_body(CreateResourceGroupRequest, body)

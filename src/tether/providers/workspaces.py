@@ -20,6 +20,7 @@ from tether.protocol.workspaces import CreateWorkspaceRequest
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body, require_parent
+from tether.providers.reads import read_page, read_row
 from tether.store import Session, resources
 from tether.store.tables import ResourceRow
 
@@ -72,23 +73,12 @@ class Workspaces:
     full_type: ClassVar[str] = rt.WORKSPACES
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
-        async with ctx.store.transaction() as session:
-            row = await resources.get(session, resource_id)
-        if row is None:
-            raise not_found(resource_id)
-        return answer(row)
+        return answer(await read_row(ctx, resource_id, missing=not_found))
 
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        async with ctx.store.transaction() as session:
-            if parent.resource_group is None:
-                rows = await resources.list_by_type(
-                    session, self.full_type, within=parent, offset=offset, limit=limit + 1
-                )
-            else:
-                rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
-        return Page([answer(r) for r in rows[:limit]], more=len(rows) > limit)
+        return await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=answer)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         request = parse_body(CreateWorkspaceRequest, body)

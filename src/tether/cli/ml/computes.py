@@ -16,19 +16,10 @@ import click
 import yaml
 
 from tether.cli.context import confirm_or_abort, output_options, print_result, wait_with_progress, with_client
+from tether.cli.ml.options import workspace_options
 from tether.client import ClientError, OperationFailed, TetherClient, ids
 
 GRANTS_HEADER = "x-tether-role-assignments-created"
-_WS = [
-    click.option("-g", "--resource-group", "resource_group", required=True, help="Resource group of the workspace."),
-    click.option("-w", "--workspace-name", "workspace_name", required=True, help="Name of the workspace."),
-]
-
-
-def _workspace_options(func: Any) -> Any:
-    for option in reversed(_WS):
-        func = option(func)
-    return func
 
 
 def _warn(message: str) -> None:
@@ -101,7 +92,7 @@ def compute() -> None:
 
 
 @compute.command("attach")
-@_workspace_options
+@workspace_options
 @click.option("-n", "--name", help="Name of the compute target (2-16 letters, digits, '-').")
 @click.option("-t", "--type", "type_", help="Type of compute: Kubernetes.")
 @click.option("--resource-id", help="Id of the cluster: .../managedClusters/<c> or .../connectedClusters/<c>.")
@@ -188,7 +179,7 @@ def attach(
 
 
 @compute.command("show")
-@_workspace_options
+@workspace_options
 @click.option("-n", "--name", required=True, help="Name of the compute target.")
 @output_options
 @with_client
@@ -202,7 +193,7 @@ def show(
 
 
 @compute.command("list")
-@_workspace_options
+@workspace_options
 @click.option("-t", "--type", "type_", help="Only computes of this type (Kubernetes).")
 @output_options
 @with_client
@@ -217,7 +208,7 @@ def list_(
 
 
 @compute.command("update")
-@_workspace_options
+@workspace_options
 @click.option("-n", "--name", required=True, help="Name of the compute target.")
 @click.option("-i", "--identity-type", help="SystemAssigned or UserAssigned.")
 @click.option("--user-assigned-identities", help="User-assigned identity id(s); the first is used.")
@@ -257,7 +248,7 @@ def update(
 
 
 @compute.command("detach")
-@_workspace_options
+@workspace_options
 @click.option("-n", "--name", required=True, help="Name of the compute target.")
 @click.option("-y", "--yes", is_flag=True, help="Do not prompt for confirmation.")
 @click.option("--force", is_flag=True, help="Detach even with unfinished jobs (their pods run on until they end).")

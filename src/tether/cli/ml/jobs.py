@@ -17,6 +17,7 @@ import click
 import yaml
 
 from tether.cli.context import output_options, print_result, with_client
+from tether.cli.ml.options import workspace_options
 from tether.client import ClientError, TetherClient, ids
 
 _KNOWN = {
@@ -37,16 +38,6 @@ _KNOWN = {
     "outputs",
 }
 _TERMINAL = {"Completed", "Failed", "Canceled"}
-_WS = [
-    click.option("-g", "--resource-group", "resource_group", required=True, help="Resource group of the workspace."),
-    click.option("-w", "--workspace-name", "workspace_name", required=True, help="Name of the workspace."),
-]
-
-
-def _workspace_options(func: Any) -> Any:
-    for option in reversed(_WS):
-        func = option(func)
-    return func
 
 
 def _apply_set(document: dict[str, Any], assignments: tuple[str, ...]) -> None:
@@ -147,7 +138,7 @@ def job() -> None:
 
 
 @job.command("create")
-@_workspace_options
+@workspace_options
 @click.option(
     "-f",
     "--file",
@@ -199,7 +190,7 @@ def create(
 
 
 @job.command("show")
-@_workspace_options
+@workspace_options
 @click.option("-n", "--name", required=True, help="Job name.")
 @output_options
 @with_client
@@ -221,7 +212,7 @@ def show(
 
 
 @job.command("list")
-@_workspace_options
+@workspace_options
 @output_options
 @with_client
 def list_(resource_group: str, workspace_name: str, output: str, query: str | None, client: TetherClient) -> None:
@@ -231,7 +222,7 @@ def list_(resource_group: str, workspace_name: str, output: str, query: str | No
 
 
 @job.command("stream")
-@_workspace_options
+@workspace_options
 @click.option("-n", "--name", required=True, help="Job name.")
 @with_client
 def stream_(resource_group: str, workspace_name: str, name: str, client: TetherClient) -> None:
@@ -247,7 +238,7 @@ def stream_(resource_group: str, workspace_name: str, name: str, client: TetherC
 
 
 @job.command("cancel")
-@_workspace_options
+@workspace_options
 @click.option("-n", "--name", required=True, help="Job name.")
 @output_options
 @with_client

@@ -1,0 +1,401 @@
+"""Job dispatch: from a job's PUT to its pod created in the cluster, against the floor of creating that pod directly.
+
+One run sets up, through the CLI as a user would: a local cluster (started here with 3 CPU nodes, or
+``--kubeconfig``), a real ``tether server`` process, a managed cluster (``aks create``) with the ML
+extension (``k8s-extension create --operator-process``: the operator runs here as a local process), a
+workspace, a tiny InstanceType and a compute with a system-assigned identity on namespace
+``bench-jobs`` (so every dispatch also federates the identity, as real jobs do). One pod watch on
+that namespace, opened before anything is timed, records when each pod is first seen. Then:
+
+* Latency, ``-n`` jobs one at a time, each followed by the floor: the same pod (the spec the operator
+  rendered for the first warm-up job, under a new name and without the job's label) created directly
+  with the Kubernetes client. Each is timed from just before the PUT (or the pod create) until the
+  watch yields the pod. Prints p50/p99 of both and their ratio (goal: at most 2x), and the part the
+  server's timeline attributes to the dispatcher (Queued -> Dispatched).
+* Throughput, ``--burst`` jobs submitted at once (``--concurrency`` requests in flight): jobs
+  dispatched per second, first PUT to last pod seen; and the same for the floor's pods.
+
+    .venv/bin/python bench/dispatch.py [-n 200] [--burst 200] [--concurrency 16] [--warmup 3] [--kubeconfig FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import shlex
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from lightkube import AsyncClient, KubeConfig
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace, Pod
+
+from tether.client import TetherClient
+from tether.client.profile import profile_from_bootstrap
+from tether.kube.extension_install import InstanceType
+from tether.testing import kubeversions
+from tether.testing.localcluster import NODE_POOL_LABEL, LocalClusterSpec, start_cluster, stop_cluster
+from tether.testing.server_process import ServerProcess
+
+API = {"api-version": "2024-10-01"}
+RG = "bench-rg"
+WORKSPACE = "bench-ws"
+CLUSTER = "bench-aks"
+COMPUTE = "bench-compute"
+NAMESPACE = "bench-jobs"
+INSTANCE_TYPE = "bench-tiny"
+JOB_NAME_ANNOTATION = "tether.dev/job-name"
+JOB_LABEL = "tether.dev/job"
+GOAL_RATIO = 2.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(label: str, values_ms: list[float]) -> str:
+    return f"{label:<50} p50 {percentile(values_ms, 0.5):7.1f} ms   p99 {percentile(values_ms, 0.99):7.1f} ms"
+
+
+# --- setup ----------------------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def local_or_given_cluster(kubeconfig: Path | None) -> AsyncIterator[Path]:
+    if kubeconfig is not None:
+        yield kubeconfig
+        return
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    with tempfile.TemporaryDirectory(prefix="tether-dispatch-bench-cluster-") as state:
+        spec = LocalClusterSpec(
+            state_dir=Path(state),
+            bin_dir=kubeversions.default_bin_dir(cache),
+            name="dispatch-bench",
+            cpu_nodes=3,
+            gpu_nodes=0,
+        )
+        cluster = await start_cluster(spec)
+        try:
+            yield cluster.kubeconfig_path
+        finally:
+            await asyncio.to_thread(stop_cluster, Path(state))
+
+
+class Cli:
+    """``tether`` as a user runs it, logged in to the bench's server with its own config dir."""
+
+    def __init__(self, server: ServerProcess, config_dir: Path) -> None:
+        self.env = server.cli_env(config_dir)
+        self.config_dir = config_dir
+
+    def __call__(self, line: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "tether", *shlex.split(line)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"tether {line} failed:\n{result.stderr}")
+        return result.stdout
+
+    def stop_agents(self) -> None:
+        """Stop the operator the CLI started (SIGTERM by its recorded pid) while the cluster is still up."""
+        pids = [int(p.read_text()) for p in (self.config_dir / "agents").glob("*/agent.pid")]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_running(pid) for pid in pids):
+            time.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (orphans of the CLI may never be reaped on this machine)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def prepare_cluster(kubeconfig: Path) -> None:
+    """The compute's namespace and a tiny instance type (so that hundreds of pods fit at once)."""
+    async with AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False) as kube:
+        with contextlib.suppress(Exception):
+            await kube.create(Namespace(metadata=ObjectMeta(name=NAMESPACE)))
+        spec = {
+            "nodeSelector": {NODE_POOL_LABEL: "cpu"},
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}},
+        }
+        with contextlib.suppress(Exception):
+            await kube.create(InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec))
+
+
+@contextmanager
+def tether_with_compute(workdir: Path, kubeconfig: Path) -> Iterator[tuple[ServerProcess, str]]:
+    """The server with a managed cluster, its ML extension and a compute; yields the server and the workspace id."""
+    server = ServerProcess.start(workdir / "server")
+    cli = Cli(server, workdir / "config")
+    try:
+        cli(f"login --bootstrap {server.data_dir} -o none")
+        cli(f"group create -n {RG} -l westeurope -o none")
+        cli(f"aks create -g {RG} -n {CLUSTER} --kubeconfig {kubeconfig} -o none")
+        cli(
+            f"k8s-extension create --name azureml --extension-type Microsoft.AzureML.Kubernetes "
+            f"--config enableTraining=True --cluster-type managedClusters --cluster-name {CLUSTER} "
+            f"--resource-group {RG} --scope cluster --operator-process --kubeconfig {kubeconfig} -o none"
+        )
+        cli(f"ml workspace create -n {WORKSPACE} -g {RG} -o none")
+        group = f"/subscriptions/{server.bootstrap['subscription_id']}/resourceGroups/{RG}"
+        cli(
+            f"ml compute attach -g {RG} -w {WORKSPACE} --type Kubernetes -n {COMPUTE} --resource-id "
+            f"{group}/providers/Microsoft.ContainerService/managedClusters/{CLUSTER} --namespace {NAMESPACE} "
+            "--identity-type SystemAssigned -o none"
+        )
+        yield server, f"{group}/providers/Microsoft.MachineLearningServices/workspaces/{WORKSPACE}"
+    finally:
+        cli.stop_agents()
+        server.stop()
+
+
+# --- measuring --------------------------------------------------------------------------------------------
+
+
+class PodWatch:
+    """When each pod of the namespace was first seen (job pods by their job's name, others by pod name)."""
+
+    def __init__(self, kube: AsyncClient) -> None:
+        self._kube = kube
+        self.seen: dict[str, float] = {}
+        self.pods: dict[str, Pod] = {}
+        self._changed = asyncio.Condition()
+
+    async def run(self) -> None:
+        async for _, pod in self._kube.watch(Pod, namespace=NAMESPACE):
+            now = time.perf_counter()
+            meta = pod.metadata
+            if meta is None or not meta.name:
+                continue
+            key = (meta.annotations or {}).get(JOB_NAME_ANNOTATION) if JOB_LABEL in (meta.labels or {}) else None
+            key = key or meta.name
+            if key not in self.seen:
+                self.seen[key] = now
+                self.pods[key] = pod
+                async with self._changed:
+                    self._changed.notify_all()
+
+    async def wait(self, key: str, *, timeout: float = 120) -> float:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: key in self.seen), timeout)
+        return self.seen[key]
+
+
+def job_body() -> dict[str, Any]:
+    return {
+        "properties": {
+            "jobType": "Command",
+            "command": "python train.py",
+            "environment": {"image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest"},
+            "computeId": f"azureml:{COMPUTE}",
+            "resources": {"instanceType": INSTANCE_TYPE, "instanceCount": 1},
+            "tags": {"tether.dev/simulate-duration": "1s"},
+        }
+    }
+
+
+def floor_pod(template: Pod, name: str) -> Pod:
+    """The operator's pod under another name, without what ties it to its job or to a node."""
+    manifest = template.to_dict()
+    metadata = manifest["metadata"]
+    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k != JOB_LABEL}
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k != JOB_NAME_ANNOTATION}
+    spec = {k: v for k, v in manifest["spec"].items() if k not in ("nodeName", "priority")}
+    return Pod.from_dict(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels, "annotations": annotations},
+            "spec": spec,
+        }
+    )
+
+
+@dataclass
+class Bench:
+    http: httpx.AsyncClient
+    kube: AsyncClient
+    watch: PodWatch
+    workspace_id: str
+    template: Pod | None = None
+
+    async def put_job(self, name: str) -> float:
+        started = time.perf_counter()
+        response = await self.http.put(f"{self.workspace_id}/jobs/{name}", params=API, json=job_body())
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"PUT job {name} answered {response.status_code}: {response.text[:300]}")
+        return started
+
+    async def create_pod(self, name: str) -> float:
+        assert self.template is not None
+        pod = floor_pod(self.template, name)
+        started = time.perf_counter()
+        await self.kube.create(pod)
+        return started
+
+    async def one_job(self, name: str) -> float:
+        started = await self.put_job(name)
+        return await self.watch.wait(name) - started
+
+    async def one_pod(self, name: str) -> float:
+        started = await self.create_pod(name)
+        return await self.watch.wait(name) - started
+
+    async def burst(self, start: Callable[[str], Awaitable[float]], names: list[str], *, concurrency: int) -> float:
+        """Start all ``names``, ``concurrency`` at a time; seconds from the first start to the last pod seen."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def started(name: str) -> float:
+            async with gate:
+                return await start(name)
+
+        starts = await asyncio.gather(*(started(name) for name in names))
+        seen = await asyncio.gather(*(self.watch.wait(name) for name in names))
+        return max(seen) - min(starts)
+
+    async def dispatch_share(self, names: set[str]) -> dict[str, float]:
+        """Seconds from Queued to Dispatched in each job's timeline (the server's clock), by job name."""
+        shares: dict[str, float] = {}
+        url: str | None = f"{self.workspace_id}/jobs"
+        params: dict[str, str] | None = API
+        while url:
+            body = (await self.http.get(url, params=params)).json()
+            for job in body["value"]:
+                if job["name"] not in names:
+                    continue
+                when = {e["phase"]: e["time"] for e in reversed(job["properties"]["timeline"])}
+                if "Queued" in when and "Dispatched" in when:
+                    shares[job["name"]] = (_instant(when["Dispatched"]) - _instant(when["Queued"])).total_seconds()
+            url, params = body.get("nextLink"), None
+        return shares
+
+
+def _instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def measure(server: ServerProcess, workspace_id: str, kubeconfig: Path, args: argparse.Namespace) -> None:
+    with TetherClient(profile_from_bootstrap(server.data_dir)) as client:
+        token = client.access_token()
+    verify = ssl.create_default_context(cafile=server.ca_file)
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    async with (
+        httpx.AsyncClient(base_url=server.url, verify=verify, headers=headers, timeout=60, limits=limits) as http,
+        AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False) as kube,
+        AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False) as watching,
+    ):
+        watch = PodWatch(watching)
+        watcher = asyncio.create_task(watch.run())
+        try:
+            bench = Bench(http, kube, watch, workspace_id)
+            for i in range(args.warmup):
+                await bench.one_job(f"warmup-{i}")
+            bench.template = watch.pods["warmup-0"]
+            await bench.one_pod("floor-warmup")
+
+            jobs: dict[str, float] = {}
+            pods: list[float] = []
+            for i in range(args.n):
+                jobs[f"job-{i:04d}"] = await bench.one_job(f"job-{i:04d}")
+                pods.append(await bench.one_pod(f"floor-{i:04d}"))
+            shares = await bench.dispatch_share(set(jobs))
+
+            job_names = [f"burst-{i:04d}" for i in range(args.burst)]
+            jobs_s = await bench.burst(bench.put_job, job_names, concurrency=args.concurrency)
+            pod_names = [f"floor-burst-{i:04d}" for i in range(args.burst)]
+            pods_s = await bench.burst(bench.create_pod, pod_names, concurrency=args.concurrency)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+    report(
+        [s * 1000 for s in jobs.values()],
+        [s * 1000 for s in pods],
+        [shares[name] * 1000 for name in jobs if name in shares],
+        [(jobs[name] - shares[name]) * 1000 for name in jobs if name in shares],
+        burst=args.burst,
+        concurrency=args.concurrency,
+        jobs_s=jobs_s,
+        pods_s=pods_s,
+    )
+
+
+def report(
+    jobs_ms: list[float],
+    pods_ms: list[float],
+    shares_ms: list[float],
+    rest_ms: list[float],
+    *,
+    burst: int,
+    concurrency: int,
+    jobs_s: float,
+    pods_s: float,
+) -> None:
+    print(summary(f"job create -> pod created ({len(jobs_ms)} jobs, one at a time)", jobs_ms))
+    print(summary("  of which Queued -> Dispatched (server timeline)", shares_ms))
+    print(summary("  the rest: PUT answer, TetherJob -> operator -> pod", rest_ms))
+    print(summary(f"floor: the same pod created directly ({len(pods_ms)})", pods_ms))
+    p50, p99 = percentile(jobs_ms, 0.5), percentile(jobs_ms, 0.99)
+    floor50, floor99 = percentile(pods_ms, 0.5), percentile(pods_ms, 0.99)
+    verdict = "met" if p50 <= GOAL_RATIO * floor50 else "MISSED"
+    print(
+        f"ratio job/floor: p50 {p50 / floor50:.1f}x, p99 {p99 / floor99:.1f}x "
+        f"(goal: at most {GOAL_RATIO:.0f}x at p50): {verdict}"
+    )
+    print(
+        f"throughput, {burst} at once ({concurrency} in flight): {burst / jobs_s:.1f} jobs dispatched/s "
+        f"({jobs_s:.1f} s to the last pod); floor {burst / pods_s:.1f} pods/s ({pods_s:.1f} s)"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", type=int, default=200, help="jobs timed one at a time (and as many floor pods)")
+    parser.add_argument("--burst", type=int, default=200, help="jobs (and floor pods) submitted at once")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight during the burst")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed jobs first")
+    parser.add_argument("--kubeconfig", type=Path, default=None, help="use this cluster instead of starting one")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    async with local_or_given_cluster(args.kubeconfig) as kubeconfig:
+        await prepare_cluster(kubeconfig)
+        with (
+            tempfile.TemporaryDirectory(prefix="tether-dispatch-bench-") as tmp,
+            tether_with_compute(Path(tmp), kubeconfig) as (server, workspace_id),
+        ):
+            setup_s = time.perf_counter() - started
+            print(f"set up in {setup_s:.1f} s; {args.n} jobs (+{args.warmup} warm-up), burst {args.burst}")
+            await measure(server, workspace_id, kubeconfig, args)
+    print(f"run: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
