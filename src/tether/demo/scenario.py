@@ -108,6 +108,13 @@ def _scenario(demo: Narrator, server: ServerProcess, clusters: dict[str, Path]) 
     demo.tether("group", "create", "-n", "ml-rg", "-l", "westeurope", "-o", "none")
     for ws in ("ws1", "ws2"):
         demo.tether("ml", "workspace", "create", "-n", ws, "-g", "ml-rg", "-o", "none")
+    shown = demo.json("ml", "workspace", "show", "-n", "ws1", "-g", "ml-rg")
+    demo.tether("ml", "workspace", "show", "-n", "ws1", "-g", "ml-rg", "-o", "table")
+    demo.check(
+        "workspace ws1",
+        shown["properties"]["provisioningState"] == "Succeeded",
+        f"identity {shown['identity']['type']} {shown['identity']['principalId']}",
+    )
 
     demo.say("S2: a managed cluster (the control plane reaches its API server directly)...")
     aks = demo.json("aks", "create", "-g", "ml-rg", "-n", "aks-cluster", "--kubeconfig", str(kubeconfig["aks"]))
