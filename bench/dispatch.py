@@ -36,10 +36,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from lightkube import AsyncClient, KubeConfig
+from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
@@ -136,16 +137,22 @@ def _running(pid: int) -> bool:
 
 
 async def prepare_cluster(kubeconfig: Path) -> None:
-    """The compute's namespace and a tiny instance type (so that hundreds of pods fit at once)."""
+    """The compute's namespace and a tiny instance type (so that hundreds of pods fit at once); after the
+    extension's install, which brings the InstanceType CRD. Both may exist already (``--kubeconfig``)."""
+    spec = {
+        "nodeSelector": {NODE_POOL_LABEL: "cpu"},
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}},
+    }
     async with AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False) as kube:
-        with contextlib.suppress(Exception):
-            await kube.create(Namespace(metadata=ObjectMeta(name=NAMESPACE)))
-        spec = {
-            "nodeSelector": {NODE_POOL_LABEL: "cpu"},
-            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}},
-        }
-        with contextlib.suppress(Exception):
-            await kube.create(InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec))
+        for resource in (
+            Namespace(metadata=ObjectMeta(name=NAMESPACE)),
+            InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec),
+        ):
+            try:
+                await kube.create(resource)
+            except ApiError as e:
+                if e.status.code != 409:
+                    raise
 
 
 @contextmanager
@@ -201,7 +208,7 @@ class PodWatch:
                 async with self._changed:
                     self._changed.notify_all()
 
-    async def wait(self, key: str, *, timeout: float = 120) -> float:
+    async def wait(self, key: str, *, timeout: float = 60) -> float:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: key in self.seen), timeout)
         return self.seen[key]
@@ -227,13 +234,16 @@ def floor_pod(template: Pod, name: str) -> Pod:
     labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k != JOB_LABEL}
     annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k != JOB_NAME_ANNOTATION}
     spec = {k: v for k, v in manifest["spec"].items() if k not in ("nodeName", "priority")}
-    return Pod.from_dict(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels, "annotations": annotations},
-            "spec": spec,
-        }
+    return cast(
+        Pod,
+        Pod.from_dict(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels, "annotations": annotations},
+                "spec": spec,
+            }
+        ),
     )
 
 
@@ -261,7 +271,11 @@ class Bench:
 
     async def one_job(self, name: str) -> float:
         started = await self.put_job(name)
-        return await self.watch.wait(name) - started
+        try:
+            return await self.watch.wait(name) - started
+        except TimeoutError:
+            job = (await self.http.get(f"{self.workspace_id}/jobs/{name}", params=API)).json()
+            raise RuntimeError(f"job {name} has no pod: {job.get('properties')}") from None
 
     async def one_pod(self, name: str) -> float:
         started = await self.create_pod(name)
@@ -386,11 +400,11 @@ async def main() -> None:
 
     started = time.perf_counter()
     async with local_or_given_cluster(args.kubeconfig) as kubeconfig:
-        await prepare_cluster(kubeconfig)
         with (
             tempfile.TemporaryDirectory(prefix="tether-dispatch-bench-") as tmp,
             tether_with_compute(Path(tmp), kubeconfig) as (server, workspace_id),
         ):
+            await prepare_cluster(kubeconfig)
             setup_s = time.perf_counter() - started
             print(f"set up in {setup_s:.1f} s; {args.n} jobs (+{args.warmup} warm-up), burst {args.burst}")
             await measure(server, workspace_id, kubeconfig, args)

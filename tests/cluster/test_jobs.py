@@ -20,7 +20,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -389,10 +389,13 @@ def test_logs_stream_while_the_job_runs(world: World) -> None:
 
     received: list[tuple[str, str]] = []  # (line, job status when it arrived)
     with world.cli.client() as reader:
-        for line in reader.stream_lines(world.job_id("chatty") + "/logs", params={"follow": "true"}):
-            received.append((line, get_job(world, "chatty")["properties"]["status"]))
-            if len(received) == len(log.splitlines()):
-                break
+        lines = reader.stream_lines(world.job_id("chatty") + "/logs", params={"follow": "true"})
+        assert isinstance(lines, Generator)
+        with contextlib.closing(lines):
+            for line in lines:
+                received.append((line, get_job(world, "chatty")["properties"]["status"]))
+                if len(received) == len(log.splitlines()):
+                    break
 
     assert [line for line, _ in received] == log.splitlines()
     assert received[0][1] == "Running", "the first line came only after the job ended"

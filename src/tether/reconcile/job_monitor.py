@@ -34,6 +34,23 @@ _TIMELINE_PHASE = {
 }
 
 
+def _backfill(timeline: list[dict[str, Any]], status: dict[str, Any], *, phase: str) -> list[dict[str, Any]]:
+    """Phases the monitor did not see (they passed between two polls), at the times the operator recorded.
+
+    B7 promises every job's timeline shows its pods' creation and start, however quickly they happen.
+    """
+    seen = {entry.get("phase") for entry in timeline}
+    later = {"Running": ("Starting",), "Succeeded": ("Starting", "Running"), "Failed": ("Starting", "Running")}
+    for missed, at, reason in (
+        ("Starting", status.get("startTime"), "PodsStarting: pods created"),
+        ("Running", status.get("runningTime"), "PodsRunning: all pods running"),
+    ):
+        word = _TIMELINE_PHASE[missed]
+        if missed in later.get(phase, ()) and at and word not in seen:
+            timeline.append({"phase": word, "time": at, "reason": reason, "code": reason.split(":")[0]})
+    return timeline
+
+
 def job_update(properties: dict[str, Any], status: dict[str, Any] | None) -> dict[str, Any] | None:
     """The job's new properties given its TetherJob's ``status`` (None: the TetherJob is gone), or None."""
     if status is None:
@@ -52,7 +69,7 @@ def job_update(properties: dict[str, Any], status: dict[str, Any] | None) -> dic
         return None
     reason = ": ".join(str(x) for x in (status.get("reason"), status.get("message")) if x) or None
     new_status = PHASE_TO_STATUS[phase]
-    timeline = list(properties["timeline"])
+    timeline = _backfill(list(properties["timeline"]), status, phase=phase)
     last = timeline[-1] if timeline else {}
     if last.get("phase") == _TIMELINE_PHASE[phase] and last.get("code") == status.get("reason"):
         # Same phase, same cause, new detail ("1 of 2 pods started" → "2 of 2"): refresh, don't append.

@@ -1,0 +1,121 @@
+"""How cluster-side job status becomes the job's status and timeline (B7), without a cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.domain.jobs import with_event
+from tether.reconcile.job_monitor import job_update
+
+
+def _dispatched() -> dict[str, Any]:
+    timeline = with_event([], "Queued", reason="waiting for dispatch to the cluster")
+    timeline = with_event(timeline, "Dispatched", reason="TetherJob ns/j created")
+    return {"status": "Queued", "timeline": timeline, "error": None}
+
+
+def _phases(properties: dict[str, Any]) -> list[str]:
+    return [entry["phase"] for entry in properties["timeline"]]
+
+
+def test_a_job_that_started_between_two_polls_still_shows_pod_creation_and_start() -> None:
+    status = {
+        "phase": "Succeeded",
+        "reason": "PodsSucceeded",
+        "message": "pod succeeded",
+        "startTime": "2026-11-28T10:00:01Z",
+        "runningTime": "2026-11-28T10:00:02Z",
+    }
+
+    updated = job_update(_dispatched(), status)
+
+    assert updated is not None
+    assert updated["status"] == "Completed"
+    assert _phases(updated) == ["Queued", "Dispatched", "PodsCreated", "Running", "Completed"]
+    assert updated["timeline"][2]["time"] == "2026-11-28T10:00:01Z"
+    assert updated["timeline"][3]["time"] == "2026-11-28T10:00:02Z"
+
+
+def test_the_same_phase_with_new_detail_refreshes_the_last_entry_instead_of_adding_one() -> None:
+    first = job_update(
+        _dispatched(),
+        {
+            "phase": "Starting",
+            "reason": "PodsStarting",
+            "message": "1 of 2 pods started",
+            "startTime": "2026-11-28T10:00:01Z",
+        },
+    )
+    assert first is not None
+
+    second = job_update(
+        first,
+        {
+            "phase": "Starting",
+            "reason": "PodsStarting",
+            "message": "2 of 2 pods started",
+            "startTime": "2026-11-28T10:00:01Z",
+        },
+    )
+
+    assert second is not None
+    assert _phases(second) == ["Queued", "Dispatched", "PodsCreated"]
+    assert second["timeline"][-1]["reason"] == "PodsStarting: 2 of 2 pods started"
+
+
+def test_a_wait_records_why_it_waits() -> None:
+    updated = job_update(
+        _dispatched(), {"phase": "Pending", "reason": "WaitingForCapacity", "message": "needs 3 pods; room for 1"}
+    )
+
+    assert updated is not None
+    assert updated["status"] == "Queued"
+    assert updated["timeline"][-1] == {
+        **updated["timeline"][-1],
+        "phase": "Waiting",
+        "reason": "WaitingForCapacity: needs 3 pods; room for 1",
+    }
+
+
+def test_a_failure_carries_the_operators_reason_as_the_error() -> None:
+    updated = job_update(_dispatched(), {"phase": "Failed", "reason": "PodFailed", "message": "pod j-0 exit code 3"})
+
+    assert updated is not None
+    assert updated["status"] == "Failed"
+    assert updated["error"] == {"code": "PodFailed", "message": "pod j-0 exit code 3"}
+
+
+def test_a_job_whose_tetherjob_vanished_fails_as_lost() -> None:
+    updated = job_update(_dispatched(), None)
+
+    assert updated is not None
+    assert updated["status"] == "Failed"
+    assert updated["error"]["code"] == "JobLost"
+
+
+def test_nothing_new_changes_nothing() -> None:
+    running = job_update(
+        _dispatched(),
+        {
+            "phase": "Running",
+            "reason": "PodsRunning",
+            "message": "pod started",
+            "startTime": "2026-11-28T10:00:01Z",
+            "runningTime": "2026-11-28T10:00:01Z",
+        },
+    )
+    assert running is not None
+
+    assert (
+        job_update(
+            running,
+            {
+                "phase": "Running",
+                "reason": "PodsRunning",
+                "message": "pod started",
+                "startTime": "2026-11-28T10:00:01Z",
+                "runningTime": "2026-11-28T10:00:01Z",
+            },
+        )
+        is None
+    )
