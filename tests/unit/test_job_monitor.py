@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from tether.domain.jobs import with_event
@@ -18,13 +19,18 @@ def _phases(properties: dict[str, Any]) -> list[str]:
     return [entry["phase"] for entry in properties["timeline"]]
 
 
+def _later(seconds: int) -> str:
+    moment = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=seconds)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def test_a_job_that_started_between_two_polls_still_shows_pod_creation_and_start() -> None:
     status = {
         "phase": "Succeeded",
         "reason": "PodsSucceeded",
         "message": "pod succeeded",
-        "startTime": "2026-11-28T10:00:01Z",
-        "runningTime": "2026-11-28T10:00:02Z",
+        "startTime": _later(5),
+        "runningTime": _later(6),
     }
 
     updated = job_update(_dispatched(), status)
@@ -32,8 +38,21 @@ def test_a_job_that_started_between_two_polls_still_shows_pod_creation_and_start
     assert updated is not None
     assert updated["status"] == "Completed"
     assert _phases(updated) == ["Queued", "Dispatched", "PodsCreated", "Running", "Completed"]
-    assert updated["timeline"][2]["time"] == "2026-11-28T10:00:01Z"
-    assert updated["timeline"][3]["time"] == "2026-11-28T10:00:02Z"
+    assert updated["timeline"][2]["time"] == status["startTime"]
+    assert updated["timeline"][3]["time"] == status["runningTime"]
+
+
+def test_a_backfilled_phase_is_never_placed_before_the_one_it_follows() -> None:
+    dispatched = _dispatched()
+    # The operator's times have second precision: a start within the dispatch's second reads earlier.
+    earlier = dispatched["timeline"][-1]["time"][:19] + "Z"
+
+    updated = job_update(dispatched, {"phase": "Running", "reason": "PodsRunning", "startTime": earlier})
+
+    assert updated is not None
+    created = updated["timeline"][2]
+    assert created["phase"] == "PodsCreated"
+    assert created["time"] == dispatched["timeline"][-1]["time"]
 
 
 def test_the_same_phase_with_new_detail_refreshes_the_last_entry_instead_of_adding_one() -> None:

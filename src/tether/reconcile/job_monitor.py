@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections import defaultdict
 from typing import Any
@@ -34,6 +35,10 @@ _TIMELINE_PHASE = {
 }
 
 
+def _instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _backfill(timeline: list[dict[str, Any]], status: dict[str, Any], *, phase: str) -> list[dict[str, Any]]:
     """Phases the monitor did not see (they passed between two polls), at the times the operator recorded.
 
@@ -47,7 +52,10 @@ def _backfill(timeline: list[dict[str, Any]], status: dict[str, Any], *, phase: 
     ):
         word = _TIMELINE_PHASE[missed]
         if missed in later.get(phase, ()) and at and word not in seen:
-            timeline.append({"phase": word, "time": at, "reason": reason, "code": reason.split(":")[0]})
+            # The operator's times have second precision: never place an entry before the one it follows.
+            previous = timeline[-1]["time"] if timeline else at
+            time = max(at, previous, key=_instant)
+            timeline.append({"phase": word, "time": time, "reason": reason, "code": reason.split(":")[0]})
     return timeline
 
 
