@@ -1,5 +1,5 @@
-"""The job controller: watches TetherJobs (all namespaces) and the pods they own, and feeds one worker
-that reconciles one job at a time (``jobs.reconcile_job``).
+"""The job controller: watches TetherJobs (all namespaces) and the pods they own, and feeds a few
+workers (``WORKERS``) that reconcile jobs (``jobs.reconcile_job``), never one job by two at once.
 
 Events only say *which* job to look at; the worker always reads the current object, so a lost, late or
 repeated event costs a redundant pass, never a wrong one. Three sources wake a job: a TetherJob
@@ -7,7 +7,9 @@ event, an event of one of its pods (label ``tether.dev/job``), and a periodic re
 non-terminal job (which also retries jobs waiting for capacity that other workloads freed). When one
 of the operator's pods finishes or disappears, every job waiting for capacity is looked at at once.
 
-One worker means placement decisions never race each other inside this operator.
+Placement decisions never race each other inside this operator: one lock, shared by the workers, is
+held from a job's placement reads until its pods are created. A key that is queued again while a
+worker has it is held back and queued once that pass ends.
 
 Hazards: watches are restarted with back-off on any error (a restart replays every object as
 ``ADDED``, which doubles as a resync); a job whose pass keeps failing with a temporary error is retried
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]
 DEFAULT_RESYNC_S = 5.0
 MAX_BACKOFF_S = 30.0
+WORKERS = 4
 _POD_DONE = ("Succeeded", "Failed")
 
 
@@ -50,17 +53,30 @@ def _key(obj: Any) -> Key | None:
 class JobController:
     """Run with ``await controller.run(stop)``; returns when ``stop`` is set."""
 
-    def __init__(self, client: AsyncClient, *, release_namespace: str, resync_s: float = DEFAULT_RESYNC_S) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        release_namespace: str,
+        resync_s: float = DEFAULT_RESYNC_S,
+        workers: int = WORKERS,
+    ) -> None:
         self._client = client
         self._release_namespace = release_namespace
         self._resync_s = resync_s
+        self._workers = max(1, workers)
         self._queue: asyncio.Queue[Key] = asyncio.Queue()
         self._queued: set[Key] = set()
+        self._busy: set[Key] = set()  # being reconciled by a worker
+        self._again: set[Key] = set()  # queued while busy: queue once the pass ends
+        self._placement_lock = asyncio.Lock()
         self._waiting: set[Key] = set()
         self._failures: dict[Key, int] = {}
 
     def enqueue(self, key: Key) -> None:
-        if key not in self._queued:
+        if key in self._busy:
+            self._again.add(key)
+        elif key not in self._queued:
             self._queued.add(key)
             self._queue.put_nowait(key)
 
@@ -73,7 +89,7 @@ class JobController:
             asyncio.create_task(self._forever("TetherJob watch", self._watch_jobs)),
             asyncio.create_task(self._forever("pod watch", self._watch_pods)),
             asyncio.create_task(self._forever("resync", self._resync)),
-            asyncio.create_task(self._worker()),
+            *(asyncio.create_task(self._worker()) for _ in range(self._workers)),
         ]
         stopped = asyncio.create_task(stop.wait())
         try:
@@ -128,19 +144,33 @@ class JobController:
         while True:
             key = await self._queue.get()
             self._queued.discard(key)
+            self._busy.add(key)
             try:
-                outcome = await reconcile_job(
-                    self._client, namespace=key[0], name=key[1], release_namespace=self._release_namespace
-                )
-            except TetherError as e:
-                failures = self._failures.get(key, 0) + 1
-                self._failures[key] = failures
-                delay = min(2.0 ** (failures - 1), MAX_BACKOFF_S)
-                log.warning("TetherJob %s/%s: pass failed, retrying in %.0f s: %s", *key, delay, e)
-                self._enqueue_later(key, delay)
-                continue
-            self._failures.pop(key, None)
-            if outcome is Outcome.WAITING:
-                self._waiting.add(key)
-            else:
-                self._waiting.discard(key)
+                await self._reconcile(key)
+            finally:
+                self._busy.discard(key)
+                if key in self._again:
+                    self._again.discard(key)
+                    self.enqueue(key)
+
+    async def _reconcile(self, key: Key) -> None:
+        try:
+            outcome = await reconcile_job(
+                self._client,
+                namespace=key[0],
+                name=key[1],
+                release_namespace=self._release_namespace,
+                placement_lock=self._placement_lock,
+            )
+        except TetherError as e:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            delay = min(2.0 ** (failures - 1), MAX_BACKOFF_S)
+            log.warning("TetherJob %s/%s: pass failed, retrying in %.0f s: %s", *key, delay, e)
+            self._enqueue_later(key, delay)
+            return
+        self._failures.pop(key, None)
+        if outcome is Outcome.WAITING:
+            self._waiting.add(key)
+        else:
+            self._waiting.discard(key)

@@ -18,8 +18,10 @@ looked at again; placement is re-checked only while no pod of the job exists.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -85,13 +87,21 @@ async def _get_job(client: AsyncClient, namespace: str, name: str) -> Any:
         raise kube_error(e, doing=f"reading TetherJob {namespace}/{name}") from e
 
 
+async def _labelled_pods(client: AsyncClient, namespace: str, name: str) -> list[Pod]:
+    """The pods labelled with the job's name (any owner: ``_owned`` filters)."""
+    try:
+        return [p async for p in client.list(Pod, namespace=namespace, labels={JOB_LABEL: name})]
+    except KUBE_ERRORS as e:
+        raise kube_error(e, doing=f"listing the pods of TetherJob {namespace}/{name}") from e
+
+
+def _owned(job: JobRef, pods: Iterable[Pod]) -> list[Pod]:
+    return [p for p in pods if p.metadata and any(o.uid == job.uid for o in p.metadata.ownerReferences or [])]
+
+
 async def list_job_pods(client: AsyncClient, job: JobRef) -> list[Pod]:
     """The job's pods: labelled with its name and owned by this very object (not an older namesake)."""
-    try:
-        pods = [p async for p in client.list(Pod, namespace=job.namespace, labels={JOB_LABEL: job.name})]
-    except KUBE_ERRORS as e:
-        raise kube_error(e, doing=f"listing the pods of TetherJob {job.namespace}/{job.name}") from e
-    return [p for p in pods if p.metadata and any(o.uid == job.uid for o in p.metadata.ownerReferences or [])]
+    return _owned(job, await _labelled_pods(client, job.namespace, job.name))
 
 
 async def _delete_pods(client: AsyncClient, job: JobRef, pods: Iterable[Pod]) -> list[str]:
@@ -136,18 +146,36 @@ def admit_instance_type(
     return types[name]
 
 
-async def _ensure_service_account(client: AsyncClient, namespace: str, spec: JobSpec) -> None:
+_NO_ACCOUNT = object()  # the job needs no ServiceAccount
+_UNREAD = object()  # not read yet
+
+
+async def _read_service_account(client: AsyncClient, namespace: str, spec: JobSpec) -> Any:
+    """The job's existing ServiceAccount, ``None`` if missing, ``_NO_ACCOUNT`` if the job needs none."""
+    body = render_service_account(namespace, spec)
+    if body is None:
+        return _NO_ACCOUNT
+    name = body["metadata"]["name"]
+    try:
+        return await client.get(ServiceAccount, name, namespace=namespace)
+    except KUBE_ERRORS as e:
+        if not _is(e, 404):
+            raise kube_error(e, doing=f"ensuring ServiceAccount {namespace}/{name}") from e
+        return None
+
+
+async def _ensure_service_account(client: AsyncClient, namespace: str, spec: JobSpec, existing: Any = _UNREAD) -> None:
+    """Create or update the job's ServiceAccount; ``existing`` is what ``_read_service_account`` returned
+    (read here when not given)."""
     body = render_service_account(namespace, spec)
     if body is None:
         return
+    if existing is _UNREAD:
+        existing = await _read_service_account(client, namespace, spec)
+    if existing is _NO_ACCOUNT:
+        return
     name = body["metadata"]["name"]
     doing = f"ensuring ServiceAccount {namespace}/{name}"
-    try:
-        existing = await client.get(ServiceAccount, name, namespace=namespace)
-    except KUBE_ERRORS as e:
-        if not _is(e, 404):
-            raise kube_error(e, doing=doing) from e
-        existing = None
     try:
         if existing is None:
             await client.create(cast(ServiceAccount, ServiceAccount.from_dict(body)))
@@ -171,8 +199,12 @@ async def _create_pods(
     indexes: Iterable[int],
     instance_type: InstanceTypeInfo,
     settings: OperatorSettings,
-) -> None:
-    await _ensure_service_account(client, job.namespace, spec)
+    account: Any = _UNREAD,
+) -> list[Pod]:
+    """Create the pods ``indexes`` (and the ServiceAccount first); returns the created pods.
+
+    ``account``: the ServiceAccount as ``_read_service_account`` returned it, if already read."""
+    await _ensure_service_account(client, job.namespace, spec, account)
     created: list[Pod] = []
     for index in indexes:
         manifest = render_pod(
@@ -194,27 +226,70 @@ async def _create_pods(
                 ) from e
             raise kube_error(e, doing=f"creating pod {job.namespace}/{name}") from e
     log.info("created %d pod(s) of TetherJob %s/%s", len(created), job.namespace, job.name)
+    return created
 
 
-async def _admit(client: AsyncClient, job: JobRef, spec: JobSpec, *, release_namespace: str) -> GangPlan:
-    """Check training, instance type and room; create every pod if the whole gang fits."""
-    settings = await _settings(client, release_namespace)
-    instance_type = admit_instance_type(settings, spec.instance_type, await read_instance_types(client))
-    selector = node_selector_for(instance_type, settings.node_selector)
+async def _list_nodes(client: AsyncClient) -> list[Node]:
     try:
-        nodes = [n async for n in client.list(Node)]
-        active = [
-            p async for p in client.list(Pod, namespace="*", fields={"status.phase": not_in(["Succeeded", "Failed"])})
-        ]
+        return [n async for n in client.list(Node)]
     except KUBE_ERRORS as e:
         raise kube_error(e, doing="listing nodes and pods for placement") from e
+
+
+async def _list_active_pods(client: AsyncClient) -> list[Pod]:
+    try:
+        unfinished = not_in(["Succeeded", "Failed"])
+        return [p async for p in client.list(Pod, namespace="*", fields={"status.phase": unfinished})]
+    except KUBE_ERRORS as e:
+        raise kube_error(e, doing="listing nodes and pods for placement") from e
+
+
+def _raise_if_error(result: Any) -> Any:
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+async def _admit(
+    client: AsyncClient, job: JobRef, spec: JobSpec, *, release_namespace: str
+) -> tuple[GangPlan, list[Pod]]:
+    """Check training, instance type and room; create every pod if the whole gang fits (returned).
+
+    Every read is fresh and they run concurrently: the settings, the InstanceTypes, the nodes and active
+    pods for placement and the job's ServiceAccount. Callers serialize calls (placement is only correct
+    if no other placement creates pods between the reads and the creates)."""
+    read = await asyncio.gather(
+        _settings(client, release_namespace),
+        read_instance_types(client),
+        _list_nodes(client),
+        _list_active_pods(client),
+        _read_service_account(client, job.namespace, spec),
+        return_exceptions=True,
+    )
+    # Failures surface in the order the reads used to be made one after the other.
+    settings: OperatorSettings = _raise_if_error(read[0])
+    instance_types: list[InstanceTypeInfo] = _raise_if_error(read[1])
+    instance_type = admit_instance_type(settings, spec.instance_type, instance_types)
+    nodes: list[Node] = _raise_if_error(read[2])
+    active: list[Pod] = _raise_if_error(read[3])
+    account = read[4]
+    selector = node_selector_for(instance_type, settings.node_selector)
     tolerations = [GPU_TOLERATION] if instance_type.gpus else []
     rooms = node_rooms(nodes, active, node_selector=selector, tolerations=tolerations)
     plan = plan_gang(rooms, count=spec.instance_count, requests=pod_requests(instance_type), node_selector=selector)
+    created: list[Pod] = []
     if plan.fits:
+        account = _raise_if_error(account)
         indexes = range(spec.instance_count)
-        await _create_pods(client, job, spec, indexes=indexes, instance_type=instance_type, settings=settings)
-    return plan
+        created = await _create_pods(
+            client, job, spec, indexes=indexes, instance_type=instance_type, settings=settings, account=account
+        )
+    return plan, created
+
+
+@contextlib.asynccontextmanager
+async def _no_lock() -> AsyncIterator[None]:
+    yield
 
 
 class _StatusWriter:
@@ -267,9 +342,20 @@ def _missing(spec: JobSpec, job: JobRef, pods: Sequence[Pod]) -> set[int]:
     return {i for i in range(spec.instance_count) if pod_name(job.name, i) not in names}
 
 
-async def reconcile_job(client: AsyncClient, *, namespace: str, name: str, release_namespace: str) -> Outcome:
-    """Bring one TetherJob one step closer to done; see the module docstring for the rules."""
-    obj = await _get_job(client, namespace, name)
+async def reconcile_job(
+    client: AsyncClient,
+    *,
+    namespace: str,
+    name: str,
+    release_namespace: str,
+    placement_lock: asyncio.Lock | None = None,
+) -> Outcome:
+    """Bring one TetherJob one step closer to done; see the module docstring for the rules.
+
+    ``placement_lock``: held around placement and the creation of the placed pods, so that concurrent
+    passes (of different jobs) never place against the same free room."""
+    # The job and its labelled pods are read together; the pods are then filtered by the job's uid.
+    obj, labelled = await asyncio.gather(_get_job(client, namespace, name), _labelled_pods(client, namespace, name))
     if obj is None or obj.metadata is None or obj.metadata.deletionTimestamp is not None:
         return Outcome.GONE
     job = JobRef(namespace, name, str(obj.metadata.uid))
@@ -277,7 +363,7 @@ async def reconcile_job(client: AsyncClient, *, namespace: str, name: str, relea
     if previous.get("phase") in TERMINAL_PHASES:
         return Outcome.FINISHED
     writer = _StatusWriter(client, job, previous, obj.metadata.generation)
-    pods = await list_job_pods(client, job)
+    pods = _owned(job, labelled)
     try:
         spec = JobSpec.from_cr(obj.get("spec") or {})
         check_job_name(name)
@@ -290,11 +376,12 @@ async def reconcile_job(client: AsyncClient, *, namespace: str, name: str, relea
             await writer.write(Verdict(CANCELED, "CancelRequested", message), pods=entries, admitted=admitted)
             return Outcome.FINISHED
         if not pods and not previous.get("startTime"):
-            plan = await _admit(client, job, spec, release_namespace=release_namespace)
+            async with placement_lock or _no_lock():
+                plan, created = await _admit(client, job, spec, release_namespace=release_namespace)
             if not plan.fits:
                 await writer.write(Verdict(PENDING, "WaitingForCapacity", plan.message), pods=[], admitted=False)
                 return Outcome.WAITING
-            pods = await list_job_pods(client, job)
+            pods = created
         elif missing := _missing(spec, job, pods):
             recorded = {str(p.get("name")) for p in previous.get("pods") or []}
             lost = sorted(pod_name(name, i) for i in missing if pod_name(name, i) in recorded)
