@@ -30,7 +30,7 @@ kube:
 	@tools/kube/build.sh >/dev/null
 
 demo: venv kube
-	$(BIN)/python -m tether.demo
+	$(BIN)/tether demo
 
 serve: venv
 	$(BIN)/tether server --data-dir .tether-data

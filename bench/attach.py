@@ -23,32 +23,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
-import os
-import shlex
-import signal
 import ssl
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from lightkube.config.kubeconfig import SingleConfig
 
+from _common import Cli, local_or_given_cluster, percentile, summary
 from tether.client import TetherClient
 from tether.client.profile import profile_from_bootstrap
 from tether.kube.access import ClusterConnection, direct_connection, parse_kubeconfig
 from tether.kube.extension_install import read_health, read_instance_types
 from tether.kube.probe import ping
-from tether.testing import kubeversions
-from tether.testing.localcluster import LocalClusterSpec, start_cluster, stop_cluster
 from tether.testing.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
@@ -56,71 +49,6 @@ RG = "bench-rg"
 WORKSPACE = "bench-ws"
 GOAL_P50_MS = 250.0
 GOAL_RATIO = 3.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(label: str, values_ms: list[float]) -> str:
-    return f"{label:<42} p50 {percentile(values_ms, 0.5):7.1f} ms   p99 {percentile(values_ms, 0.99):7.1f} ms"
-
-
-@asynccontextmanager
-async def local_or_given_cluster(kubeconfig: Path | None) -> AsyncIterator[Path]:
-    if kubeconfig is not None:
-        yield kubeconfig
-        return
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    with tempfile.TemporaryDirectory(prefix="tether-attach-bench-cluster-") as state:
-        spec = LocalClusterSpec(state_dir=Path(state), bin_dir=kubeversions.default_bin_dir(cache), name="attach-bench")
-        cluster = await start_cluster(spec)
-        try:
-            yield cluster.kubeconfig_path
-        finally:
-            await asyncio.to_thread(stop_cluster, Path(state))
-
-
-class Cli:
-    """``tether`` as a user runs it, logged in to the bench's server with its own config dir."""
-
-    def __init__(self, server: ServerProcess, config_dir: Path) -> None:
-        self.env = server.cli_env(config_dir)
-        self.config_dir = config_dir
-
-    def __call__(self, line: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "tether", *shlex.split(line)],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=120,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"tether {line} failed:\n{result.stderr}")
-        return result.stdout
-
-    def stop_agents(self) -> None:
-        """Stop the connect agent and the operators the CLI started (SIGTERM by their recorded pids), and
-        give them a few seconds to release the heartbeat while the cluster is still up."""
-        pids = [int(p.read_text()) for p in (self.config_dir / "agents").glob("*/agent.pid")]
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_running(pid) for pid in pids):
-            time.sleep(0.05)
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (orphans of the CLI may never be reaped on this machine)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @contextmanager
@@ -264,7 +192,7 @@ async def main() -> None:
     parser.add_argument("--kubeconfig", type=Path, default=None, help="use this cluster instead of starting one")
     args = parser.parse_args()
 
-    async with local_or_given_cluster(args.kubeconfig) as kubeconfig:
+    async with local_or_given_cluster(args.kubeconfig, name="attach-bench") as kubeconfig:
         with tempfile.TemporaryDirectory(prefix="tether-attach-bench-") as tmp:
             started = time.perf_counter()
             with tether_with_clusters(Path(tmp), kubeconfig) as (server, managed, connected):

@@ -24,16 +24,11 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import os
-import shlex
-import signal
 import ssl
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -44,11 +39,11 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
+from _common import Cli, local_or_given_cluster, percentile, summary
 from tether.client import TetherClient
 from tether.client.profile import profile_from_bootstrap
 from tether.kube.extension_install import InstanceType
-from tether.testing import kubeversions
-from tether.testing.localcluster import NODE_POOL_LABEL, LocalClusterSpec, start_cluster, stop_cluster
+from tether.testing.localcluster import NODE_POOL_LABEL
 from tether.testing.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
@@ -63,77 +58,7 @@ JOB_LABEL = "tether.dev/job"
 GOAL_RATIO = 2.0
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(label: str, values_ms: list[float]) -> str:
-    return f"{label:<50} p50 {percentile(values_ms, 0.5):7.1f} ms   p99 {percentile(values_ms, 0.99):7.1f} ms"
-
-
 # --- setup ----------------------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def local_or_given_cluster(kubeconfig: Path | None) -> AsyncIterator[Path]:
-    if kubeconfig is not None:
-        yield kubeconfig
-        return
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    with tempfile.TemporaryDirectory(prefix="tether-dispatch-bench-cluster-") as state:
-        spec = LocalClusterSpec(
-            state_dir=Path(state),
-            bin_dir=kubeversions.default_bin_dir(cache),
-            name="dispatch-bench",
-            cpu_nodes=3,
-            gpu_nodes=0,
-        )
-        cluster = await start_cluster(spec)
-        try:
-            yield cluster.kubeconfig_path
-        finally:
-            await asyncio.to_thread(stop_cluster, Path(state))
-
-
-class Cli:
-    """``tether`` as a user runs it, logged in to the bench's server with its own config dir."""
-
-    def __init__(self, server: ServerProcess, config_dir: Path) -> None:
-        self.env = server.cli_env(config_dir)
-        self.config_dir = config_dir
-
-    def __call__(self, line: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "tether", *shlex.split(line)],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            timeout=120,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"tether {line} failed:\n{result.stderr}")
-        return result.stdout
-
-    def stop_agents(self) -> None:
-        """Stop the operator the CLI started (SIGTERM by its recorded pid) while the cluster is still up."""
-        pids = [int(p.read_text()) for p in (self.config_dir / "agents").glob("*/agent.pid")]
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_running(pid) for pid in pids):
-            time.sleep(0.05)
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (orphans of the CLI may never be reaped on this machine)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 async def prepare_cluster(kubeconfig: Path) -> None:
@@ -373,8 +298,8 @@ def report(
     pods_s: float,
 ) -> None:
     print(summary(f"job create -> pod created ({len(jobs_ms)} jobs, one at a time)", jobs_ms))
-    print(summary("  of which Queued -> Dispatched (server timeline)", shares_ms))
-    print(summary("  the rest: PUT answer, TetherJob -> operator -> pod", rest_ms))
+    print(summary("  of which Queued -> Dispatched (server timeline)", shares_ms, width=50))
+    print(summary("  the rest: PUT answer, TetherJob -> operator -> pod", rest_ms, width=50))
     print(summary(f"floor: the same pod created directly ({len(pods_ms)})", pods_ms))
     p50, p99 = percentile(jobs_ms, 0.5), percentile(jobs_ms, 0.99)
     floor50, floor99 = percentile(pods_ms, 0.5), percentile(pods_ms, 0.99)
@@ -399,7 +324,7 @@ async def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    async with local_or_given_cluster(args.kubeconfig) as kubeconfig:
+    async with local_or_given_cluster(args.kubeconfig, name="dispatch-bench", cpu_nodes=3, gpu_nodes=0) as kubeconfig:
         with (
             tempfile.TemporaryDirectory(prefix="tether-dispatch-bench-") as tmp,
             tether_with_compute(Path(tmp), kubeconfig) as (server, workspace_id),

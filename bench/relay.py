@@ -42,47 +42,15 @@ from lightkube.resources.core_v1 import ConfigMap, Namespace
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
+from _common import local_or_given_cluster, summary
 from tether import pki
 from tether.relay import RelayHub
-from tether.testing import kubeversions
-from tether.testing.localcluster import LocalClusterSpec, start_cluster, stop_cluster
 
 CLUSTER_KEY = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/bench"
     "/providers/Microsoft.Kubernetes/connectedClusters/bench"
 )
 CREDENTIAL = secrets.token_urlsafe(24)
-# `python -m tether` once cli/main.py registers the `agent` group; until then the root command plus the group.
-AGENT_MAIN = (
-    "import sys; from tether.cli.main import cli, main; from tether.cli.agent import agent; "
-    "cli.add_command(agent); main(sys.argv[1:])"
-)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(label: str, values_ms: list[float]) -> str:
-    return f"{label:<34} p50 {percentile(values_ms, 0.5):7.2f} ms   p99 {percentile(values_ms, 0.99):7.2f} ms"
-
-
-@asynccontextmanager
-async def local_or_given_cluster(kubeconfig: Path | None) -> AsyncIterator[Path]:
-    if kubeconfig is not None:
-        yield kubeconfig
-        return
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    with tempfile.TemporaryDirectory(prefix="tether-relay-bench-cluster-") as state:
-        spec = LocalClusterSpec(
-            state_dir=Path(state), bin_dir=kubeversions.default_bin_dir(cache), name="relay-bench", gpu_nodes=0
-        )
-        cluster = await start_cluster(spec)
-        try:
-            yield cluster.kubeconfig_path
-        finally:
-            await asyncio.to_thread(stop_cluster, Path(state))
 
 
 @asynccontextmanager
@@ -130,10 +98,7 @@ def start_agent(workdir: Path, *, relay_url: str, ca_file: Path, kubeconfig: Pat
     fd = os.open(credential_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(CREDENTIAL)
-    from tether.cli.main import cli
-
-    tether = [sys.executable, "-m", "tether"] if "agent" in cli.commands else [sys.executable, "-c", AGENT_MAIN]
-    argv = [*tether, "agent", "connect", "--relay-url", relay_url]
+    argv = [sys.executable, "-m", "tether", "agent", "connect", "--relay-url", relay_url]
     argv += ["--cluster-id", CLUSTER_KEY, "--credential-file", str(credential_file)]
     argv += ["--kubeconfig", str(kubeconfig), "--ca-file", str(ca_file)]
     with (workdir / "agent.log").open("wb") as log:
@@ -194,7 +159,7 @@ async def main() -> None:
     parser.add_argument("--no-nodelay", action="store_true", help="leave TCP_NODELAY off the relay's socket")
     args = parser.parse_args()
 
-    async with local_or_given_cluster(args.kubeconfig) as kubeconfig:
+    async with local_or_given_cluster(args.kubeconfig, name="relay-bench", gpu_nodes=0) as kubeconfig:
         with tempfile.TemporaryDirectory(prefix="tether-relay-bench-") as tmp:
             workdir = Path(tmp)
             async with relay_server(workdir, nodelay=not args.no_nodelay) as (hub, url, ca_file):
@@ -229,12 +194,12 @@ async def main() -> None:
     nodelay = "off (--no-nodelay)" if args.no_nodelay else "on"
     print(f"relay benchmark: GET ConfigMap x{args.n} per path (interleaved), {args.events} watch events;")
     print(f"hub in this process (uvicorn, TLS), agent in its own process; TCP_NODELAY on the relay socket: {nodelay}")
-    print(summary("GET direct", direct_ms))
-    print(summary("GET through the relay", relay_ms))
+    print(summary("GET direct", direct_ms, width=34, digits=2))
+    print(summary("GET through the relay", relay_ms, width=34, digits=2))
     ratio = statistics.median(relay_ms) / statistics.median(direct_ms)
     print(f"{'ratio relay/direct (p50)':<34} {ratio:.2f}x (goal <= 1.5x)")
-    print(summary("watch event delivery, direct", watch_direct))
-    print(summary("watch event delivery, relay", watch_relay))
+    print(summary("watch event delivery, direct", watch_direct, width=34, digits=2))
+    print(summary("watch event delivery, relay", watch_relay, width=34, digits=2))
 
 
 if __name__ == "__main__":

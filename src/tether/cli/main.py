@@ -21,6 +21,7 @@ from tether.cli.agent_extension import extension
 from tether.cli.aks import aks
 from tether.cli.connectedk8s import connectedk8s
 from tether.cli.context import CliState
+from tether.cli.demo import demo
 from tether.cli.groups import group
 from tether.cli.identities import identity
 from tether.cli.k8s_extension import k8s_extension
@@ -58,6 +59,7 @@ for command in (
     server,
     local_cluster,
     agent,
+    demo,
 ):
     cli.add_command(command)
 

@@ -27,7 +27,7 @@ _WORKLOAD = """
 import json, os, sys
 from azure.identity import WorkloadIdentityCredential
 token = WorkloadIdentityCredential().get_token(sys.argv[1])
-print(json.dumps({"token": token.token}))
+sys.stdout.write(json.dumps({"token": token.token}))
 """
 
 

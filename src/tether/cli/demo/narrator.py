@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
+
 from tether.testing.server_process import ServerProcess
 
 
@@ -25,7 +27,7 @@ class Narrator:
     report: list[tuple[str, str]] = field(default_factory=list)
 
     def say(self, text: str) -> None:
-        print(f"\n# {text}", flush=True)
+        click.echo(f"\n# {text}")
 
     def check(self, what: str, ok: bool, detail: str = "") -> None:
         self.report.append((what, ("PASS" if ok else "FAIL") + (f"  {detail}" if detail else "")))
@@ -33,7 +35,7 @@ class Narrator:
             raise DemoStepFailed(f"{what}: {detail}")
 
     def tether(self, *args: str, show: bool = True, expect_failure: bool = False, timeout_s: float = 180) -> str:
-        print(f"$ tether {shlex.join(args)}", flush=True)
+        click.echo(f"$ tether {shlex.join(args)}")
         started = time.perf_counter()
         try:
             result = subprocess.run(
@@ -53,8 +55,8 @@ class Narrator:
         if show:
             for stream in (result.stdout, result.stderr):
                 if stream.strip():
-                    print(stream.rstrip())
-        print(f"  ({time.perf_counter() - started:.1f} s)", flush=True)
+                    click.echo(stream.rstrip())
+        click.echo(f"  ({time.perf_counter() - started:.1f} s)")
         return result.stdout
 
     def json(self, *args: str) -> Any:

@@ -17,14 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import click
 import jwt
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
+from tether.cli.demo.narrator import DemoStepFailed, Narrator
 from tether.cli.local_agents import stop_all
-from tether.demo.narrator import DemoStepFailed, Narrator
 from tether.domain.jobs import cluster_job_name
 from tether.testing.server_process import ServerProcess
 from tether.testing.workload import get_token_in_workload, pod_identity, projected_token
@@ -86,9 +87,9 @@ def run(work: Path) -> list[tuple[str, str]]:
     try:
         _scenario(demo, server, clusters)
     finally:
-        print("\n# Cleaning up: agents, operators, clusters, server.", flush=True)
+        click.echo("\n# Cleaning up: agents, operators, clusters, server.")
         for name in stop_all(Path(demo.config_dir)):
-            print(f"  stopped local agent {name}")
+            click.echo(f"  stopped local agent {name}")
         for name, state in clusters.items():
             if state.exists():
                 demo.tether("local-cluster", "down", "--name", f"demo-{name}", "--state-dir", str(state), show=False)
@@ -166,7 +167,7 @@ def _scenario(demo: Narrator, server: ServerProcess, clusters: dict[str, Path]) 
 
     demo.say("S6/S7: the namespace a compute uses must exist; create team-a in the managed cluster.")
     asyncio.run(_create_namespace(kubeconfig["aks"], "team-a"))
-    print("$ kubectl create namespace team-a   (done through the Kubernetes API)")
+    click.echo("$ kubectl create namespace team-a   (done through the Kubernetes API)")
 
     demo.say("S13: the seed's first command, verbatim (az -> tether): managed cluster, system-assigned identity.")
     demo.tether(
@@ -296,7 +297,7 @@ def _scenario(demo: Narrator, server: ServerProcess, clusters: dict[str, Path]) 
     pod = asyncio.run(_first_pod(kubeconfig["aks"], "team-a", _cluster_job_name(job)))
     token = asyncio.run(_workload_token(kubeconfig["aks"], "team-a", pod, server=server))
     claims = jwt.decode(token, options={"verify_signature": False})
-    print(f"  WorkloadIdentityCredential().get_token(...) -> oid {claims['oid']}")
+    click.echo(f"  WorkloadIdentityCredential().get_token(...) -> oid {claims['oid']}")
     demo.check(
         "workload identity token",
         claims["oid"] == compute["identity"]["principalId"],
@@ -346,7 +347,7 @@ def _scenario(demo: Narrator, server: ServerProcess, clusters: dict[str, Path]) 
     failed = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "lost-job")
     elapsed = time.perf_counter() - started
     error = failed["properties"].get("error") or {}
-    print(f"  ({error.get('code')}) {error.get('message')}")
+    click.echo(f"  ({error.get('code')}) {error.get('message')}")
     demo.check("missing namespace fails fast", error.get("code") == "NamespaceNotFound", f"in {elapsed:.1f} s")
 
 
@@ -400,18 +401,18 @@ def _wait_healthy(demo: Narrator) -> None:
         demo.check(f"ML extension on {name}", health.get("status") == "Healthy", health.get("reason") or "healthy")
 
 
-def main() -> None:
+def run_demo() -> None:
     # A stop request (Ctrl-C, SIGTERM from a timeout) must still run the cleanup: nothing may be left running.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    print("Tether demo: the seed scenario on one machine (server on SQLite, two local Kubernetes clusters).")
+    click.echo("Tether demo: the seed scenario on one machine (server on SQLite, two local Kubernetes clusters).")
     with tempfile.TemporaryDirectory(prefix="tether-demo-") as tmp:
         try:
             report = run(Path(tmp))
         except DemoStepFailed as e:
-            print(f"\nDEMO FAILED: {e}", file=sys.stderr)
+            click.echo(f"\nDEMO FAILED: {e}", err=True)
             sys.exit(1)
-    print("\nReport")
+    click.echo("\nReport")
     width = max(len(what) for what, _ in report)
     for what, result in report:
-        print(f"  {what:<{width}}  {result}")
-    print("\nDemo complete; nothing is left running.")
+        click.echo(f"  {what:<{width}}  {result}")
+    click.echo("\nDemo complete; nothing is left running.")

@@ -1,5 +1,0 @@
-"""``python -m tether.demo``."""
-
-from tether.demo.scenario import main
-
-main()
