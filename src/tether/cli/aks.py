@@ -84,7 +84,7 @@ def show(name: str, resource_group: str, output: str, query: str | None, client:
 @with_client
 def list_(resource_group: str | None, output: str, query: str | None, client: TetherClient) -> None:
     """List managed clusters."""
-    scope = ids.resource_group(client.profile, resource_group) if resource_group else ids.subscription(client.profile)
+    scope = ids.group_or_subscription(client.profile, resource_group)
     print_result(
         list(client.list(f"{scope}/providers/Microsoft.ContainerService/managedClusters")), output=output, query=query
     )

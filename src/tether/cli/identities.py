@@ -104,7 +104,7 @@ def show(name: str, resource_group: str, output: str, query: str | None, client:
 @with_client
 def list_(resource_group: str | None, output: str, query: str | None, client: TetherClient) -> None:
     """List user-assigned identities of a resource group, or of the whole subscription."""
-    scope = ids.resource_group(client.profile, resource_group) if resource_group else ids.subscription(client.profile)
+    scope = ids.group_or_subscription(client.profile, resource_group)
     items = client.list(f"{scope}/providers/Microsoft.ManagedIdentity/userAssignedIdentities")
     print_result([flat_identity(i) for i in items], output=output, query=query)
 

@@ -75,3 +75,8 @@ def compute(profile: Profile, group: str, workspace_name: str, name: str) -> str
 
 def job(profile: Profile, group: str, workspace_name: str, name: str) -> str:
     return f"{workspace(profile, group, workspace_name)}/jobs/{name}"
+
+
+def group_or_subscription(profile: Profile, group: str | None) -> str:
+    """Where a ``list`` looks: the resource group when one is given, else the whole subscription."""
+    return resource_group(profile, group) if group else subscription(profile)

@@ -84,7 +84,7 @@ def show(name: str, resource_group: str, output: str, query: str | None, client:
 @with_client
 def list_(resource_group: str | None, output: str, query: str | None, client: TetherClient) -> None:
     """List workspaces of a resource group, or of the whole subscription."""
-    scope = ids.resource_group(client.profile, resource_group) if resource_group else ids.subscription(client.profile)
+    scope = ids.group_or_subscription(client.profile, resource_group)
     items = list(client.list(f"{scope}/providers/Microsoft.MachineLearningServices/workspaces"))
     print_result(items, output=output, query=query)
 
