@@ -40,7 +40,7 @@ from _common import Cli, local_or_given_cluster, percentile, summary
 from tether.client import TetherClient
 from tether.client.profile import profile_from_bootstrap
 from tether.kube.access import ClusterConnection, direct_connection, parse_kubeconfig
-from tether.kube.extension_install import read_health, read_instance_types
+from tether.kube.extension_status import read_health, read_instance_types
 from tether.kube.probe import ping
 from tether.testing.server_process import ServerProcess
 

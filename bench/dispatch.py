@@ -42,7 +42,7 @@ from lightkube.resources.core_v1 import Namespace, Pod
 from _common import Cli, local_or_given_cluster, percentile, summary
 from tether.client import TetherClient
 from tether.client.profile import profile_from_bootstrap
-from tether.kube.extension_install import InstanceType
+from tether.kube.resources import InstanceType
 from tether.testing.localcluster import NODE_POOL_LABEL
 from tether.testing.server_process import ServerProcess
 

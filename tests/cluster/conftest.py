@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from tether.cli import local_agents
 from tether.cli.connectedk8s import agent_name
+from tether.cli.local_agents import stop_all
 from tether.client import TetherClient
 from tether.client.profile import load_profile
 
@@ -212,32 +213,21 @@ def register_clusters(cli: Cli, *, kubeconfig: Path, resource_group: str, manage
     )
 
 
-def _gone(pid: int) -> bool:
-    """Exited: no such process, or a zombie (this machine's init does not reap the CLI's orphans)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+def workspace_on_managed_cluster(
+    cli: Cli, *, kubeconfig: Path, resource_group: str, workspace: str, cluster: str
+) -> None:
+    """A resource group, a workspace, the local cluster registered as a managed cluster, and the ML
+    extension on it with its operator as a local process."""
+    cli.line(f"group create -n {resource_group} -l westeurope -o none")
+    cli.line(f"ml workspace create -n {workspace} -g {resource_group} -o none")
+    cli.line(f"aks create -g {resource_group} -n {cluster} --kubeconfig {kubeconfig} -o none")
+    cli.line(
+        f"k8s-extension create --name azureml --extension-type {AZUREML} --config enableTraining=True "
+        f"--cluster-type managedClusters --cluster-name {cluster} --resource-group {resource_group} --scope cluster "
+        f"--operator-process --kubeconfig {kubeconfig} -o none"
+    )
 
 
-def stop_local_agents(config_dir: Path, *, timeout: float = 10.0) -> None:
-    """Stop every agent and operator the CLI started under ``config_dir``, each by its recorded pid.
-
-    As ``tether.cli.local_agents.stop`` (SIGTERM to the process group, SIGKILL after ``timeout``), but
-    it counts a zombie as stopped instead of waiting for a reaper that never comes.
-    """
-    agents = config_dir / "agents"
-    for pid_file in sorted(agents.glob("*/agent.pid")) if agents.exists() else []:
-        pid = int(pid_file.read_text().strip() or 0)
-        pid_file.unlink()
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        deadline = time.monotonic() + timeout
-        while not _gone(pid):
-            if time.monotonic() > deadline:
-                os.killpg(pid, signal.SIGKILL)
-                break
-            time.sleep(0.05)
+def stop_local_agents(config_dir: Path) -> None:
+    """Stop every agent and operator the CLI started under ``config_dir`` (zombies count as stopped)."""
+    stop_all(config_dir)

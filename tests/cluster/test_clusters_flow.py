@@ -39,7 +39,7 @@ from tether.api.server import prepare
 from tether.api.services import Services
 from tether.client import ClientError
 from tether.errors import Unavailable
-from tether.kube.extension_install import InstanceType
+from tether.kube.resources import InstanceType
 from tether.settings import ServerSettings, Settings
 from tether.testing import kubeversions
 from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster

@@ -33,15 +33,9 @@ from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAcc
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 
 from tether.kube import extension_manifests as m
-from tether.kube.extension_install import (
-    ExtensionHealth,
-    InstanceType,
-    install,
-    operator_kubeconfig,
-    read_health,
-    read_instance_types,
-    uninstall,
-)
+from tether.kube.extension_install import install, operator_kubeconfig, uninstall
+from tether.kube.extension_status import ExtensionHealth, read_health, read_instance_types
+from tether.kube.resources import InstanceType
 from tether.testing.localcluster import LocalCluster
 
 pytestmark = pytest.mark.cluster

@@ -33,7 +33,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod, ServiceAccount
 
-from tests.cluster.conftest import AZUREML, Cli, log_in, stop_local_agents
+from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_managed_cluster
 from tether.client import TetherClient
 from tether.client.principals import get_by_object_id
 from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, LocalCluster
@@ -115,14 +115,7 @@ def scene(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
     try:
         cli = log_in(server, config_dir)
         kubeconfig = local_cluster.kubeconfig_path
-        cli.line(f"group create -n {RG} -l westeurope -o none")
-        cli.line(f"ml workspace create -n {WS} -g {RG} -o none")
-        cli.line(f"aks create -g {RG} -n {CLUSTER} --kubeconfig {kubeconfig} -o none")
-        cli.line(
-            f"k8s-extension create --name azureml --extension-type {AZUREML} --config enableTraining=True "
-            f"--cluster-type managedClusters --cluster-name {CLUSTER} --resource-group {RG} --scope cluster "
-            f"--operator-process --kubeconfig {kubeconfig} -o none"
-        )
+        workspace_on_managed_cluster(cli, kubeconfig=kubeconfig, resource_group=RG, workspace=WS, cluster=CLUSTER)
         identity = cli.json(f"identity create -g {RG} -n job-writer")
         client = cli.client()
         cluster_id = (

@@ -36,10 +36,10 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Node, Pod
 
-from tests.cluster.conftest import AZUREML, Cli, log_in, stop_local_agents
+from tests.cluster.conftest import AZUREML, Cli, log_in, stop_local_agents, workspace_on_managed_cluster
 from tether.client import ClientError, TetherClient
 from tether.client.principals import get_by_object_id
-from tether.kube.extension_install import InstanceType, TetherJob
+from tether.kube.resources import InstanceType, TetherJob
 from tether.testing.localcluster import (
     NODE_POOL_LABEL,
     SIMULATE_DURATION_ANNOTATION,
@@ -129,14 +129,7 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
     try:
         cli = log_in(server, config_dir)
         kubeconfig = local_cluster.kubeconfig_path
-        cli.line(f"group create -n {RG} -l westeurope -o none")
-        cli.line(f"ml workspace create -n {WS} -g {RG} -o none")
-        cli.line(f"aks create -g {RG} -n {CLUSTER} --kubeconfig {kubeconfig} -o none")
-        cli.line(
-            f"k8s-extension create --name azureml --extension-type {AZUREML} --config enableTraining=True "
-            f"--cluster-type managedClusters --cluster-name {CLUSTER} --resource-group {RG} --scope cluster "
-            f"--operator-process --kubeconfig {kubeconfig} -o none"
-        )
+        workspace_on_managed_cluster(cli, kubeconfig=kubeconfig, resource_group=RG, workspace=WS, cluster=CLUSTER)
         for name, spec in INSTANCE_TYPES.items():
             with contextlib.suppress(ApiError):
                 kube.delete(InstanceType, name)

@@ -34,14 +34,9 @@ from tether.agents.extension.jobspec import JobSpec
 from tether.agents.extension.placement import TIMES
 from tether.agents.extension.pods import JobRef, render_pod, render_service_account
 from tether.kube import extension_manifests as m
-from tether.kube.extension_install import (
-    BUILT_IN_DEFAULT,
-    InstanceType,
-    InstanceTypeInfo,
-    TetherJob,
-    install,
-    operator_kubeconfig,
-)
+from tether.kube.extension_install import install, operator_kubeconfig
+from tether.kube.extension_status import BUILT_IN_DEFAULT, InstanceTypeInfo
+from tether.kube.resources import InstanceType, TetherJob
 from tether.testing.localcluster import (
     NODE_POOL_LABEL,
     SIMULATE_DURATION_ANNOTATION,

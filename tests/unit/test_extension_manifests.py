@@ -20,8 +20,9 @@ from tether.cli.agent_extension import extension
 from tether.domain import resource_types as rt
 from tether.domain.names import validate_name
 from tether.errors import InvalidRequest
+from tether.kube import extension_crds
 from tether.kube import extension_manifests as m
-from tether.kube.extension_install import (
+from tether.kube.extension_status import (
     BUILT_IN_DEFAULT,
     ExtensionCheck,
     InstanceTypeInfo,
@@ -196,7 +197,7 @@ def test_bindings_grant_the_roles_to_the_operator_service_account_only() -> None
 
 
 def test_instance_type_crd_is_cluster_scoped_amlarc_v1alpha1() -> None:
-    crd = m.instance_type_crd()
+    crd = extension_crds.instance_type_crd()
 
     assert crd["metadata"]["name"] == "instancetypes.amlarc.azureml.com"
     assert crd["spec"]["scope"] == "Cluster"
@@ -211,7 +212,7 @@ def test_instance_type_crd_is_cluster_scoped_amlarc_v1alpha1() -> None:
 
 
 def test_tether_job_crd_is_namespaced_with_a_status_subresource() -> None:
-    crd = m.tether_job_crd()
+    crd = extension_crds.tether_job_crd()
 
     assert crd["metadata"]["name"] == "tetherjobs.tether.dev"
     assert crd["spec"]["scope"] == "Namespaced"
@@ -238,7 +239,7 @@ def test_tether_job_crd_is_namespaced_with_a_status_subresource() -> None:
     ],
 )
 def test_tether_job_name_patterns_agree_with_the_domain_rules(full_type: str, field: str, name: str) -> None:
-    [version] = m.tether_job_crd()["spec"]["versions"]
+    [version] = extension_crds.tether_job_crd()["spec"]["versions"]
     pattern = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][field]["pattern"]
     try:
         validate_name(full_type, name)

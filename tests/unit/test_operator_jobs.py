@@ -23,7 +23,7 @@ from tether.agents.extension.jobspec import JobFailed, JobSpec, check_job_name, 
 from tether.agents.extension.placement import TIMES, node_rooms, plan_gang
 from tether.agents.extension.pods import JobRef, pod_requests, render_pod, render_service_account
 from tether.kube import extension_manifests as m
-from tether.kube.extension_install import BUILT_IN_DEFAULT, InstanceTypeInfo
+from tether.kube.extension_status import BUILT_IN_DEFAULT, InstanceTypeInfo
 
 WORKSPACE = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/my_ws"
 IDENTITY = {

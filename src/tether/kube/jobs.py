@@ -17,7 +17,8 @@ from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
 from tether.kube.access import ClusterConnection
-from tether.kube.extension_install import KUBE_ERRORS, TetherJob, kube_error
+from tether.kube.errors import KUBE_ERRORS, kube_error
+from tether.kube.resources import TetherJob
 
 MANAGED_LABEL = "tether.dev/managed-by"
 JOB_ID_LABEL = "tether.dev/job-id"

@@ -24,7 +24,7 @@ from tether.domain.states import ProvisioningState
 from tether.errors import DeadlineExceeded, Internal, NotFound, TetherError, Unavailable
 from tether.identity.managed import acting_as
 from tether.kube.access import ClusterAccess
-from tether.kube.extension_install import ExtensionHealth, read_health, read_instance_types
+from tether.kube.extension_status import ExtensionHealth, read_health, read_instance_types
 from tether.kube.probe import namespace_exists, ping
 from tether.providers.extensions import AZUREML_EXTENSION_TYPE
 from tether.store import Session, resources

@@ -17,7 +17,7 @@ from tether.domain.ids import parse_resource_id
 from tether.domain.states import ProvisioningState
 from tether.errors import TetherError
 from tether.kube.access import ClusterAccess
-from tether.kube.extension_install import ExtensionHealth, read_health
+from tether.kube.extension_status import ExtensionHealth, read_health
 from tether.providers.envelope import rfc3339
 from tether.store import Store, resources
 

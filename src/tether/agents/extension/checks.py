@@ -24,14 +24,13 @@ from lightkube.resources.core_v1 import ConfigMap, Node
 
 from tether.errors import TetherError
 from tether.kube import extension_manifests as m
-from tether.kube.extension_install import (
+from tether.kube.errors import KUBE_ERRORS, kube_error
+from tether.kube.extension_status import (
     BUILT_IN_DEFAULT,
-    KUBE_ERRORS,
     ExtensionCheck,
     InstanceTypeInfo,
     NodeSummary,
     StatusReport,
-    kube_error,
     read_instance_types,
 )
 

@@ -32,7 +32,8 @@ from tether.agents.extension.job_status import TERMINAL_PHASES
 from tether.agents.extension.jobs import Outcome, reconcile_job
 from tether.agents.extension.jobspec import JOB_LABEL
 from tether.errors import TetherError
-from tether.kube.extension_install import KUBE_ERRORS, TetherJob, kube_error
+from tether.kube.errors import KUBE_ERRORS, kube_error
+from tether.kube.resources import TetherJob
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from lightkube.resources.core_v1 import Event
 
 from tether.agents.extension.pods import JobRef
 from tether.kube import extension_manifests as m
-from tether.kube.extension_install import KUBE_ERRORS
+from tether.kube.errors import KUBE_ERRORS
 
 log = logging.getLogger(__name__)
 

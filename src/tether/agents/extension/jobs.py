@@ -58,7 +58,9 @@ from tether.agents.extension.pods import (
     render_service_account,
 )
 from tether.errors import Unavailable
-from tether.kube.extension_install import KUBE_ERRORS, InstanceTypeInfo, TetherJob, kube_error, read_instance_types
+from tether.kube.errors import KUBE_ERRORS, kube_error
+from tether.kube.extension_status import InstanceTypeInfo, read_instance_types
+from tether.kube.resources import TetherJob
 
 log = logging.getLogger(__name__)
 

@@ -41,7 +41,8 @@ from tether.agents.extension.checks import collect_status
 from tether.agents.extension.controller import JobController
 from tether.errors import InvalidRequest, TetherError
 from tether.kube import extension_manifests as m
-from tether.kube.extension_install import KUBE_ERRORS, StatusReport, kube_error
+from tether.kube.errors import KUBE_ERRORS, kube_error
+from tether.kube.extension_status import StatusReport
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from tether.agents.extension.jobspec import (
     workspace_label,
 )
 from tether.kube import extension_manifests as m
-from tether.kube.extension_install import InstanceTypeInfo
+from tether.kube.extension_status import InstanceTypeInfo
 
 CONTAINER_NAME = "main"
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
