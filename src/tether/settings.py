@@ -58,6 +58,12 @@ class ReconcileSettings(BaseModel):
     job_poll_interval_s: float = Field(
         1.0, gt=0, description="How often the status of unfinished jobs is read from their clusters."
     )
+    read_cache_s: float = Field(
+        5.0,
+        ge=0,
+        description="How long a cluster's stored kubeconfig and a job dispatch's cluster facts (issuer, extension "
+        "settings) are reused before they are read again; a change takes that long to be noticed.",
+    )
     health_interval_s: float = Field(
         5.0, gt=0, description="How often ML extensions' health is read from their operators' heartbeats."
     )

@@ -26,6 +26,7 @@ from tether.providers.registry import default_registry
 from tether.providers.relays import HybridConnections, RelayAuthorizationRules, RelayNamespaces
 from tether.reconcile.computes import ComputeOperations
 from tether.reconcile.connectivity import ConnectivityRecorder
+from tether.reconcile.dispatch_plan import Planner
 from tether.reconcile.engine import OperationHandler, Reconciler, ReconcilerSet
 from tether.reconcile.extensions import ExtensionOperations
 from tether.reconcile.health import HealthMonitor
@@ -60,11 +61,12 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
             sealed = await cluster_secrets.get(session, resource_key=cluster_key, kind=cluster_secrets.KUBECONFIG)
         return secrets.open(sealed) if sealed else None
 
-    access = ClusterAccess(kubeconfigs=sealed_kubeconfig, relay=hub)
+    access = ClusterAccess(kubeconfigs=sealed_kubeconfig, relay=hub, kubeconfig_ttl_s=settings.reconcile.read_cache_s)
     connectivity.use_access(access)
     managed = ManagedClusters(secrets=secrets)
     connected = ConnectedClusters(relay_url=relay_url(public_url), revoke_tunnel=hub.revoke)
     hints = Hints()
+    job_monitor = JobMonitor(store=store, access=access, interval_s=settings.reconcile.job_poll_interval_s)
     handlers: list[OperationHandler] = [
         ResourceGroupOperations(assignments=authorizer.index),
         WorkspaceOperations(assignments=authorizer.index),
@@ -74,7 +76,11 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
             store=store, authz=authorizer, access=access, step_deadline_s=settings.reconcile.attach_step_deadline_s
         ),
         JobOperations(
-            store=store, access=access, authority=public_url, step_deadline_s=settings.reconcile.attach_step_deadline_s
+            store=store,
+            access=access,
+            planner=Planner(authority=public_url, cache_s=settings.reconcile.read_cache_s),
+            step_deadline_s=settings.reconcile.attach_step_deadline_s,
+            on_dispatched=job_monitor.wake.set,
         ),
     ]
     jobs = Jobs()
@@ -111,7 +117,7 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         connected_clusters=connected,
         health=HealthMonitor(store=store, access=access, interval_s=settings.reconcile.health_interval_s),
         jobs=jobs,
-        job_monitor=JobMonitor(store=store, access=access, interval_s=settings.reconcile.job_poll_interval_s),
+        job_monitor=job_monitor,
     )
 
 

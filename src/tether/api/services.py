@@ -61,3 +61,4 @@ class Services:
         await self.hub.close()
         await self.connectivity.close()
         await self.federation.aclose()
+        await self.access.aclose()  # pooled cluster connections, once nothing above uses them

@@ -4,14 +4,22 @@ Managed clusters are reached directly with the kubeconfig the server holds (seal
 connected clusters through their agent's tunnel, as an ``httpx2`` transport under the same client.
 Callers get the same client either way and everything after that is identical. Where the
 credentials and tunnels come from is injected (this package does not import the store).
+
+Connections are pooled (``tether.kube.pool``): building one (kubeconfig parse, SSL context, TLS
+handshake) cost a large share of the server's CPU when every dispatch, health check and status poll
+built its own. One is kept per cluster, kind and timeout; a managed cluster's stored kubeconfig is
+still read on every ``connect`` and a changed one (by hash) replaces the pooled connection.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Protocol
 
 import httpx2
@@ -23,6 +31,7 @@ from lightkube.config.kubeconfig import KubeConfig, SingleConfig
 from lightkube.config.models import Cluster, Context, User
 
 from tether.errors import InvalidRequest, Unavailable
+from tether.kube.pool import ConnectionPool
 
 # Placeholder server for clients that reach the API server through a tunnel: the transport ignores it.
 _RELAYED_SERVER = "https://relay.tether.invalid"
@@ -65,6 +74,11 @@ class ClusterConnection:
 
     kube: AsyncClient
     http: httpx2.AsyncClient
+    _closed: bool = dataclass_field(default=False, init=False, repr=False)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self.http.is_closed
 
     def ca_pem(self) -> str | None:
         """The CA bundle (inline in the kubeconfig) that signs the API server's certificate, if known."""
@@ -72,38 +86,83 @@ class ClusterConnection:
         return base64.b64decode(data).decode() if data else None
 
     async def close(self) -> None:
+        self._closed = True
         await self.kube.close()
         await self.http.aclose()
 
 
 class ClusterAccess:
-    """Builds connections to clusters by resource key and kind."""
+    """Connections to clusters by resource key and kind, reused across ``connect`` blocks.
 
-    def __init__(self, *, kubeconfigs: KubeconfigSource, relay: RelayTransports | None) -> None:
+    ``idle_s``: a connection unused for longer is closed (on a later ``connect``). ``aclose`` closes
+    them all when the server stops. ``kubeconfig_ttl_s``: how long a stored kubeconfig, once read, is
+    used without reading it again (0: read on every ``connect``); a replaced kubeconfig takes that long
+    to be noticed, as role assignments do in ``tether.authz``.
+    """
+
+    def __init__(
+        self,
+        *,
+        kubeconfigs: KubeconfigSource,
+        relay: RelayTransports | None,
+        idle_s: float = 300.0,
+        kubeconfig_ttl_s: float = 0.0,
+    ) -> None:
         self._kubeconfigs = kubeconfigs
         self._relay = relay
+        self._pool: ConnectionPool[ClusterConnection] = ConnectionPool(idle_s=idle_s)
+        self._kubeconfig_ttl_s = kubeconfig_ttl_s
+        self._read: dict[str, tuple[str, float]] = {}  # cluster key -> (kubeconfig, read at)
 
     @asynccontextmanager
     async def connect(
         self, cluster_key: str, *, connected: bool, timeout_s: float = 10.0
     ) -> AsyncIterator[ClusterConnection]:
-        """A connection to the cluster, closed on exit. ``Unavailable`` when there is no way to reach it."""
+        """The cluster's pooled connection (left open on exit). ``Unavailable`` when there is no way to reach it."""
+        key = (cluster_key.casefold(), connected, timeout_s)
         if connected:
             if self._relay is None:
                 raise Unavailable("The relay is not running in this server.", code="ClusterNotReachable")
-            connection = relayed_connection(self._relay.transport(cluster_key), timeout_s=timeout_s)
-        else:
-            text = await self._kubeconfigs(cluster_key)
-            if text is None:
-                raise Unavailable(
-                    f"No credentials are stored for cluster {cluster_key}; register it again with tether aks create.",
-                    code="ClusterUnauthorized",
-                )
-            connection = direct_connection(parse_kubeconfig(text), timeout_s=timeout_s)
-        try:
+            # Raises ClusterNotReachable without an agent; the transport resolves the tunnel per request.
+            transport = self._relay.transport(cluster_key)
+            async with self._pool.lease(
+                key, fingerprint="relay", build=lambda: relayed_connection(transport, timeout_s=timeout_s)
+            ) as connection:
+                yield connection
+            return
+        text = await self._kubeconfig(cluster_key)
+        if text is None:
+            await self._pool.forget(cluster_key)
+            raise Unavailable(
+                f"No credentials are stored for cluster {cluster_key}; register it again with tether aks create.",
+                code="ClusterUnauthorized",
+            )
+        fingerprint = hashlib.sha256(text.encode()).hexdigest()
+        async with self._pool.lease(
+            key, fingerprint=fingerprint, build=lambda: direct_connection(parse_kubeconfig(text), timeout_s=timeout_s)
+        ) as connection:
             yield connection
-        finally:
-            await connection.close()
+
+    async def _kubeconfig(self, cluster_key: str) -> str | None:
+        now = time.monotonic()
+        cached = self._read.get(cluster_key.casefold())
+        if cached is not None and now - cached[1] < self._kubeconfig_ttl_s:
+            return cached[0]
+        text = await self._kubeconfigs(cluster_key)
+        if text is None:
+            self._read.pop(cluster_key.casefold(), None)
+        elif self._kubeconfig_ttl_s > 0:
+            self._read[cluster_key.casefold()] = (text, now)
+        return text
+
+    async def forget(self, cluster_key: str) -> None:
+        """Drop the cluster's pooled connections (closed now, or when the blocks using them exit)."""
+        self._read.pop(cluster_key.casefold(), None)
+        await self._pool.forget(cluster_key)
+
+    async def aclose(self) -> None:
+        """Close every pooled connection (the server is stopping); a later ``connect`` builds a new one."""
+        await self._pool.aclose()
 
 
 def direct_connection(config: SingleConfig, *, timeout_s: float = 10.0) -> ClusterConnection:

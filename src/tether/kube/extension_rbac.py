@@ -45,7 +45,7 @@ def rbac(config: m.ExtensionConfig) -> list[dict[str, Any]]:
         _rule(["coordination.k8s.io"], ["leases"], ["get", "update", "patch"], [m.HEARTBEAT_LEASE_NAME]),
         _rule([""], ["configmaps"], ["create"]),
         _rule([""], ["configmaps"], ["get", "update", "patch"], [m.STATUS_CONFIG_MAP_NAME]),
-        _rule([""], ["configmaps"], ["get"], [m.CONFIG_MAP_NAME]),
+        _rule([""], ["configmaps"], ["get", "list", "watch"], [m.CONFIG_MAP_NAME]),
     ]
     subject = [{"kind": "ServiceAccount", "name": m.SERVICE_ACCOUNT_NAME, "namespace": ns}]
     rbac_api = "rbac.authorization.k8s.io/v1"

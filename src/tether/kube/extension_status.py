@@ -89,14 +89,8 @@ def merge_instance_types(custom: Iterable[InstanceTypeInfo]) -> list[InstanceTyp
 
 async def read_instance_types(client: AsyncClient) -> list[InstanceTypeInfo]:
     """Every InstanceType custom resource merged over the built-in ``defaultinstancetype``."""
-    custom: list[InstanceTypeInfo] = []
     try:
-        async for obj in client.list(InstanceType):
-            name = obj.metadata.name if obj.metadata else None
-            try:
-                custom.append(InstanceTypeInfo.from_arm(str(name), obj.get("spec") or {}))
-            except (KeyError, TypeError, ValueError, AttributeError) as e:
-                log.warning("skipping malformed InstanceType %s: %s", name, e)
+        objects = [obj async for obj in client.list(InstanceType)]
     except KUBE_ERRORS as e:
         if is_not_found(e):
             raise NotFound(
@@ -104,6 +98,18 @@ async def read_instance_types(client: AsyncClient) -> list[InstanceTypeInfo]:
                 code="ExtensionNotInstalled",
             ) from e
         raise kube_error(e, doing="listing InstanceTypes") from e
+    return instance_types_from(objects)
+
+
+def instance_types_from(objects: Iterable[Any]) -> list[InstanceTypeInfo]:
+    """InstanceType custom resources (malformed ones skipped, with a warning) merged over the built-in default."""
+    custom: list[InstanceTypeInfo] = []
+    for obj in objects:
+        name = obj.metadata.name if obj.metadata else None
+        try:
+            custom.append(InstanceTypeInfo.from_arm(str(name), obj.get("spec") or {}))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            log.warning("skipping malformed InstanceType %s: %s", name, e)
     return merge_instance_types(custom)
 
 

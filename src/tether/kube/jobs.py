@@ -1,4 +1,4 @@
-"""The control plane's side of jobs in a cluster: submit a TetherJob, cancel it, read statuses, stream logs.
+"""The control plane's side of jobs in a cluster: submit a TetherJob, cancel it, watch statuses, stream logs.
 
 The ML extension's operator turns each TetherJob into pods and writes ``status`` back
 (docs/ml-extension.md). Everything here is idempotent (a retried submit finds its job), and every
@@ -8,7 +8,8 @@ failure is one of Tether's errors (``kube_error``), never a raw client exception
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lightkube.core.exceptions import ApiError
@@ -16,8 +17,10 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
+from tether.errors import NotFound
 from tether.kube.access import ClusterConnection
 from tether.kube.errors import KUBE_ERRORS, kube_error
+from tether.kube.informer import Informer
 from tether.kube.resources import TetherJob
 
 MANAGED_LABEL = "tether.dev/managed-by"
@@ -25,10 +28,33 @@ JOB_ID_LABEL = "tether.dev/job-id"
 POD_JOB_LABEL = "tether.dev/job"
 
 
+@dataclass
+class NamespaceUnusable(NotFound):
+    """The namespace to create in does not exist, or is being deleted (``terminating``)."""
+
+    code: str = "NamespaceNotFound"
+    terminating: bool = False
+
+
+def _namespace_refusal(error: ApiError, namespace: str) -> NamespaceUnusable | None:
+    """What the API server's admission says when the namespace is missing (404 naming the namespace) or
+    terminating (403 ``NamespaceTerminating``); ``None`` for any other refusal."""
+    details = error.status.details
+    if error.status.code == 404 and details is not None and details.kind == "namespaces":
+        return NamespaceUnusable(f"Namespace '{namespace}' does not exist")
+    causes = (details.causes if details is not None else None) or []
+    if error.status.code == 403 and any(c.reason == "NamespaceTerminating" for c in causes):
+        return NamespaceUnusable(f"Namespace '{namespace}' is being deleted", terminating=True)
+    return None
+
+
 async def submit(
     connection: ClusterConnection, *, namespace: str, name: str, spec: Mapping[str, Any], labels: Mapping[str, str]
 ) -> bool:
-    """Create the TetherJob; False if it already existed (a retried dispatch), True if created now."""
+    """Create the TetherJob; False if it already existed (a retried dispatch), True if created now.
+
+    ``NamespaceUnusable`` if the namespace does not exist or is being deleted: one request tells, instead of
+    a namespace read before every create."""
     job = TetherJob(
         metadata=ObjectMeta(name=name, namespace=namespace, labels={MANAGED_LABEL: "tether", **labels}),
         spec=dict(spec),
@@ -38,6 +64,8 @@ async def submit(
     except ApiError as e:
         if e.status.code == 409:
             return False
+        if (refusal := _namespace_refusal(e, namespace)) is not None:
+            raise refusal from e
         raise kube_error(e, doing=f"creating TetherJob {namespace}/{name}") from e
     except KUBE_ERRORS as e:
         raise kube_error(e, doing=f"creating TetherJob {namespace}/{name}") from e
@@ -60,24 +88,30 @@ async def request_cancel(connection: ClusterConnection, *, namespace: str, name:
     return True
 
 
-async def statuses(
-    connection: ClusterConnection, *, namespaces: Iterable[str]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """``status`` of every Tether-managed TetherJob in the namespaces, by (namespace, name)."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for namespace in sorted(set(namespaces)):
-        try:
-            async for job in connection.kube.list(TetherJob, namespace=namespace, labels={MANAGED_LABEL: "tether"}):
-                metadata = job.metadata
-                if metadata is not None and metadata.name:
-                    found[(namespace, metadata.name)] = dict(job.get("status") or {})
-        except ApiError as e:
-            if e.status.code == 404:  # namespace or CRD gone: its jobs are reported missing by the caller
-                continue
-            raise kube_error(e, doing=f"listing TetherJobs in {namespace}") from e
-        except KUBE_ERRORS as e:
-            raise kube_error(e, doing=f"listing TetherJobs in {namespace}") from e
-    return found
+def watch_jobs(connection: ClusterConnection, namespace: str, *, on_change: Callable[[], None]) -> Informer[Any]:
+    """A watch-fed cache of the namespace's Tether-managed TetherJobs; run it with ``follow_jobs``."""
+    return Informer(
+        connection.kube,
+        TetherJob,
+        namespace=namespace,
+        labels={MANAGED_LABEL: "tether"},
+        on_change=lambda _job, _gone: on_change(),
+    )
+
+
+async def follow_jobs(jobs: Informer[Any], namespace: str) -> None:
+    """Keep ``jobs`` current until the watch fails: ``NotFound`` if the TetherJob CRD is gone, another
+    Tether error otherwise (run it again to relist)."""
+    try:
+        await jobs.run()
+    except KUBE_ERRORS as e:
+        raise kube_error(e, doing=f"watching TetherJobs in {namespace}") from e
+
+
+def job_status(jobs: Informer[Any], namespace: str, name: str) -> dict[str, Any] | None:
+    """The TetherJob's ``status`` as the cache holds it; None if there is no such TetherJob."""
+    job = jobs.get((namespace, name))
+    return None if job is None else dict(job.get("status") or {})
 
 
 async def job_pods(connection: ClusterConnection, *, namespace: str, name: str) -> list[str]:

@@ -15,13 +15,21 @@ from tether.authz.service import Authorizer
 from tether.domain.ids import ResourceId
 from tether.domain.principals import Caller
 from tether.settings import Settings
-from tether.store import Store
+from tether.store import Session, Store
+from tether.store.tables import OperationRow
 
 
 class Hinter(Protocol):
-    """Wakes the reconciler of a resource type now instead of at its next idle poll."""
+    """Wakes the reconciler of a resource type now instead of at its next idle poll, or hands it a new
+    operation directly (``tether.reconcile.hints``)."""
 
     def wake(self, full_type: str) -> None: ...
+
+    async def claim(self, session: Session, operation: OperationRow) -> Any:
+        """In the creating transaction: lease the operation for a hand-off (None: no hand-off)."""
+
+    def hand_off(self, claim: Any, full_type: str) -> None:
+        """After the commit: run the claimed operation next (or, for None, ``wake`` the type's reconciler)."""
 
 
 @dataclass(frozen=True)

@@ -102,14 +102,16 @@ class Jobs:
         assert workspace_id is not None
         compute_id = compute_id_of(workspace_id, request.computeId)
         async with ctx.store.transaction() as session:
-            if await resources.get(session, workspace_id) is None:
+            # The compute first: a compute's workspace exists (deletes take children along), so the
+            # workspace is read only to say which of the two is missing.
+            compute = await resources.get(session, compute_id)
+            if compute is None and await resources.get(session, workspace_id) is None:
                 raise workspace_not_found(workspace_id)
             if await resources.get(session, resource_id) is not None:
                 raise Conflict(
                     f"A job named '{resource_id.name}' already exists; job names are unique in a workspace.",
                     code="JobAlreadyExists",
                 )
-            compute = await resources.get(session, compute_id)
             if compute is None:
                 raise NotFound(
                     f"Compute '{compute_id.name}' does not exist in this workspace.",
@@ -140,8 +142,9 @@ class Jobs:
                 state=ProvisioningState.SUCCEEDED,
                 principal_id=ctx.caller.object_id,
             )
-            await operations.create(session, row, OperationKind.CREATE)
-        ctx.hints.wake(self.full_type)
+            operation = await operations.create(session, row, OperationKind.CREATE)
+            claim = await ctx.hints.claim(session, operation)  # dispatch without waiting for a poll or a lease
+        ctx.hints.hand_off(claim, self.full_type)
         return WriteResult(answer(row), created=True)
 
     async def cancel(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:

@@ -2,9 +2,11 @@
 
 Each ``OperationHandler`` serves some resource types. ``execute`` does the network work (bounded by
 the step deadline) and returns a result; ``apply`` writes it in a new transaction, which happens
-only if the lease still holds. Failures are typed (``TemporaryError``, ``PermanentError``); an
-unexpected exception is a bug: it is logged with its traceback and fails the operation with
-``InternalServerError`` rather than retrying forever or killing the loop.
+only if the lease still holds. Operations handed off by their creator (``hints.Claim``: leased and
+prepared in the creating transaction) are run before any other, without a lease transaction.
+Failures are typed (``TemporaryError``, ``PermanentError``); an unexpected exception is a bug: it
+is logged with its traceback and fails the operation with ``InternalServerError`` rather than
+retrying forever or killing the loop.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Protocol
 from tether.domain.states import OperationKind, OperationStatus
 from tether.errors import DeadlineExceeded, TetherError
 from tether.reconcile.errors import PermanentError, TemporaryError
-from tether.reconcile.hints import Hints
+from tether.reconcile.hints import Claim, Hints, Preparing
 from tether.settings import ReconcileSettings
 from tether.store import Session, Store, operations
 from tether.store.tables import OperationRow
@@ -37,6 +39,8 @@ class OperationView:
     resource_type: str
     kind: OperationKind
     attempts: int
+    prepared: Any = None
+    """What the handler's ``prepare`` read when the operation was handed off (None otherwise)."""
 
 
 class OperationHandler(Protocol):
@@ -74,6 +78,9 @@ class Reconciler:
         self._settings = settings
         self._owner = f"reconciler-{uuid.uuid4().hex[:12]}"
         self._types = list(handler.resource_types)
+        if isinstance(handler, Preparing):
+            lease = dt.timedelta(seconds=settings.lease_s)
+            hints.accept_hand_offs(self._types, owner=self._owner, lease=lease, handler=handler)
 
     async def run_forever(self) -> None:
         while True:
@@ -82,7 +89,12 @@ class Reconciler:
                 await self._wait_for_hint()
 
     async def run_once(self) -> bool:
-        """Take and process one operation; False when there was none."""
+        """Take and process one operation (a handed-off one first); False when there was none."""
+        claim = self._hints.next_claim(self._types)
+        if claim is not None:
+            await self._process(_view_of(claim), claim.token)
+            return True
+
         lease = dt.timedelta(seconds=self._settings.lease_s)
         async with self._store.transaction() as session:
             row = await operations.lease_next(session, resource_types=self._types, owner=self._owner, lease=lease)
@@ -114,6 +126,7 @@ class Reconciler:
         except Exception as e:  # a bug: fail loudly instead of retrying forever
             log.exception("operation %s on %s crashed", view.id, view.resource_key)
             failure = TetherError(f"Tether failed unexpectedly: {type(e).__name__}: {e}")
+
         async with self._store.transaction() as session:
             row = await operations.held(session, view.id, token)
             if row is None:
@@ -140,6 +153,13 @@ class Reconciler:
                 w.cancel()
             for e in events:
                 e.clear()
+
+
+def _view_of(claim: Claim) -> OperationView:
+    kind = OperationKind(claim.kind)
+    return OperationView(
+        claim.operation_id, claim.resource_key, claim.resource_type, kind, claim.attempts, claim.prepared
+    )
 
 
 class ReconcilerSet:

@@ -1,8 +1,17 @@
 """Carries what clusters report about dispatched jobs back into Tether: status, timeline, errors (B7).
 
-Every ``interval_s`` it reads the TetherJobs of each cluster with unfinished jobs (one list per
-namespace, outside any transaction) and applies changes in one short transaction. The timeline gets
-an entry whenever the phase or its reason changes, so a job that waits says why it waits.
+For each (cluster, namespace) with unfinished dispatched jobs the monitor keeps a watch-fed cache of
+the TetherJobs there (``kube.jobs.watch_jobs``). Any change wakes it; it then compares every
+unfinished job with its TetherJob's status and writes what changed in one short transaction, so the
+timeline records each phase when the operator reports it (an entry whenever the phase or its reason
+changes: a job that waits says why it waits). It also looks every ``interval_s``, which starts the
+watches of newly dispatched jobs and stops those no longer needed. Passes are at least ``batch_s``
+apart, so that changes arriving together are written together. A quiet cluster costs an idle watch,
+and finished jobs are never read again: unfinished ones are selected in the database.
+
+A TetherJob missing from a cache that is current (listed, then watched) fails its job (``JobLost``);
+so does every unfinished job of a namespace whose TetherJob CRD is gone. While a watch is down (the
+cluster unreachable) its jobs are left as they are and it is restarted with back-off.
 """
 
 from __future__ import annotations
@@ -12,15 +21,18 @@ import contextlib
 import datetime as dt
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import parse_resource_id
 from tether.domain.jobs import PHASE_TO_STATUS, JobStatus, with_event
-from tether.errors import TetherError
+from tether.errors import NotFound, TetherError
 from tether.kube.access import ClusterAccess
-from tether.kube.jobs import statuses
+from tether.kube.informer import Informer
+from tether.kube.jobs import follow_jobs, job_status, watch_jobs
 from tether.store import Store, resources
+from tether.store.tables import ResourceRow
 
 log = logging.getLogger(__name__)
 
@@ -91,56 +103,135 @@ def job_update(properties: dict[str, Any], status: dict[str, Any] | None) -> dic
     return None if updated == properties else updated
 
 
+Place = tuple[str, str]
+"""(cluster id, namespace): where a job's TetherJob lives."""
+
+MAX_BACKOFF_S = 30.0
+BATCH_S = 0.25
+_UNFINISHED = [s.value for s in JobStatus if not s.is_terminal]
+
+
+@dataclass
+class _Watch:
+    """One place's TetherJobs, followed by ``task``; ``jobs`` is set while a watch is up."""
+
+    task: asyncio.Task[None] | None = None
+    jobs: Informer[Any] | None = None
+    crd_gone: bool = False
+
+    def statuses(self, namespace: str, names: list[str]) -> dict[str, dict[str, Any] | None] | None:
+        """Each job's TetherJob status (None: it is gone), or None while the cache cannot say."""
+        if self.crd_gone:
+            return dict.fromkeys(names)
+        if self.jobs is None or not self.jobs.synced.is_set():
+            return None
+        return {name: job_status(self.jobs, namespace, name) for name in names}
+
+
 class JobMonitor:
-    def __init__(self, *, store: Store, access: ClusterAccess, interval_s: float = 1.0) -> None:
+    def __init__(
+        self, *, store: Store, access: ClusterAccess, interval_s: float = 1.0, batch_s: float = BATCH_S
+    ) -> None:
         self._store = store
         self._access = access
         self._interval_s = interval_s
+        self._batch_s = batch_s
         self._task: asyncio.Task[None] | None = None
+        self._watches: dict[Place, _Watch] = {}
         self.wake = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="job monitor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        tasks = [t for t in [self._task, *(w.task for w in self._watches.values())] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
+        self._watches.clear()
 
     async def _run(self) -> None:
         while True:
-            await self.poll()
-            self.wake.clear()
+            self.wake.clear()  # before looking: a change that arrives meanwhile wakes the next pass
+            try:
+                await self.poll()
+            except TetherError as e:
+                log.warning("job monitor: pass failed: %s", e)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=self._interval_s)
+            # Changes come in bursts (a gang's pods, a finishing job's phases): write them together, and
+            # leave the store to the requests in between.
+            await asyncio.sleep(self._batch_s)
 
     async def poll(self) -> None:
-        async with self._store.transaction() as session:
-            jobs = await resources.list_all_of_type(session, rt.JOBS)
-        by_cluster: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-        for job in jobs:
-            props = job.properties
-            if props.get("clusterJobName") and not JobStatus(props["status"]).is_terminal:
-                by_cluster[props["clusterId"]].append((job.key, props["namespace"], props["clusterJobName"]))
-        for cluster, members in by_cluster.items():
-            await self._poll_cluster(cluster, members)
+        """One pass: start or stop watches, then write every unfinished job's news in one transaction."""
+        unfinished = await self._unfinished()
+        self._watch_only(set(unfinished))
+        updates: dict[str, dict[str, Any] | None] = {}
+        for (cluster, namespace), rows in unfinished.items():
+            found = self._watches[(cluster, namespace)].statuses(
+                namespace, [row.properties["clusterJobName"] for row in rows]
+            )
+            if found is None:
+                continue
+            for row in rows:
+                status = found[row.properties["clusterJobName"]]
+                if job_update(row.properties, status) is not None:
+                    updates[row.key] = status
+        if updates:
+            await self._write(updates)
 
-    async def _poll_cluster(self, cluster: str, members: list[tuple[str, str, str]]) -> None:
-        cluster_id = parse_resource_id(cluster)
-        try:
-            async with self._access.connect(
-                cluster_id.key, connected=cluster_id.full_type == rt.CONNECTED_CLUSTERS, timeout_s=5
-            ) as connection:
-                found = await statuses(connection, namespaces={ns for _, ns, _ in members})
-        except TetherError as e:
-            log.info("job monitor: cannot read jobs of %s: %s", cluster_id.name, e)
-            return
+    async def _unfinished(self) -> dict[Place, list[ResourceRow]]:
+        """The unfinished jobs that have been dispatched, by where their TetherJobs are."""
         async with self._store.transaction() as session:
-            for job_key, namespace, name in members:
-                row = await resources.get_by_key(session, job_key, for_update=True)
+            rows = await resources.list_of_type_where(session, rt.JOBS, property_name="status", values=_UNFINISHED)
+        by_place: dict[Place, list[ResourceRow]] = defaultdict(list)
+        for row in rows:
+            props = row.properties
+            if props.get("clusterJobName"):
+                by_place[(props["clusterId"], props["namespace"])].append(row)
+        return by_place
+
+    async def _write(self, updates: dict[str, dict[str, Any] | None]) -> None:
+        async with self._store.transaction() as session:
+            for key, status in updates.items():
+                row = await resources.get_by_key(session, key, for_update=True)
                 if row is None or JobStatus(row.properties["status"]).is_terminal:
-                    continue
-                updated = job_update(row.properties, found.get((namespace, name)))
+                    continue  # deleted or finished meanwhile (a cancel)
+                updated = job_update(row.properties, status)
                 if updated is not None:
                     row.properties = updated
+
+    def _watch_only(self, places: set[Place]) -> None:
+        for place in set(self._watches) - places:
+            watch = self._watches.pop(place)
+            if watch.task is not None:
+                watch.task.cancel()
+        for place in places - set(self._watches):
+            watch = _Watch()
+            watch.task = asyncio.create_task(self._follow(place, watch), name=f"job watch {place[1]}")
+            self._watches[place] = watch
+
+    async def _follow(self, place: Place, watch: _Watch) -> None:
+        """Keep the place's cache up, restarting it (a relist) with back-off when the cluster fails it."""
+        cluster, namespace = place
+        cluster_id = parse_resource_id(cluster)
+        connected = cluster_id.full_type == rt.CONNECTED_CLUSTERS
+        delay = 1.0
+        while True:
+            try:
+                async with self._access.connect(cluster_id.key, connected=connected) as connection:
+                    watch.jobs = watch_jobs(connection, namespace, on_change=self.wake.set)
+                    await follow_jobs(watch.jobs, namespace)
+                delay = 1.0
+            except NotFound as e:
+                log.info("job monitor: TetherJobs of %s/%s are gone: %s", cluster_id.name, namespace, e)
+                watch.crd_gone = True
+                self.wake.set()
+                return
+            except TetherError as e:
+                log.info("job monitor: cannot watch jobs of %s/%s: %s", cluster_id.name, namespace, e)
+                watch.jobs = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF_S)

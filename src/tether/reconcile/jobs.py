@@ -1,47 +1,37 @@
 """Dispatches jobs to their compute's cluster, and carries cancel requests there.
 
-Dispatch: check the extension has training enabled (else E45004), reach the cluster (directly or
-through the relay), check the compute's namespace exists (else NamespaceNotFound, within seconds,
-with the ``kubectl create namespace`` fix: B3), trust the cluster's service-account issuer for the
-compute identity (a federated credential for exactly ``system:serviceaccount:<namespace>:<account>``),
-and create the TetherJob the extension's operator turns into pods. Submitting is idempotent, so a
-dispatch interrupted by a restart resumes without duplicating anything.
+Dispatch: plan it (``dispatch_plan``: the TetherJob's spec, and a federated credential on the
+compute identity for exactly ``system:serviceaccount:<namespace>:<account>`` on the cluster's
+service-account issuer), check the extension has training enabled (else E45004), reach the cluster
+(directly or through the relay) and create the TetherJob the extension's operator turns into pods.
+The create itself says whether the compute's namespace exists (else NamespaceNotFound, within
+seconds, with the ``kubectl create namespace`` fix: B3). Submitting is idempotent, so a dispatch
+interrupted by a restart resumes without duplicating anything.
+
+A new job's dispatch is handed off (``hints``): planned in the transaction that creates the job and
+run by the reconciler as soon as that commits, without a lease round trip.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tether.domain import resource_types as rt
-from tether.domain.ids import ResourceId, parse_resource_id
-from tether.domain.jobs import SIMULATION_TAG_PREFIX, JobStatus, cluster_job_name, service_account_name, with_event
+from tether.domain.jobs import JobStatus, with_event
 from tether.domain.states import OperationKind
-from tether.errors import NotFound, TetherError, Unavailable
+from tether.errors import TetherError, Unavailable
 from tether.kube.access import ClusterAccess
-from tether.kube.jobs import JOB_ID_LABEL, request_cancel, submit
-from tether.kube.probe import namespace_exists
+from tether.kube.jobs import JOB_ID_LABEL, NamespaceUnusable, request_cancel, submit
+from tether.reconcile.dispatch_plan import Dispatch, Planner
 from tether.reconcile.engine import OperationView, error_body
 from tether.reconcile.errors import PermanentError, TemporaryError
-from tether.store import Session, Store, federated_credentials, principals, resources
-from tether.store.tables import OperationRow, ResourceRow
+from tether.store import Session, Store, resources
+from tether.store.tables import OperationRow
 
-TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 TRAINING_DISABLED = "E45004: Training feature is not enabled, please enable it when install the extension."
 _REACH_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Dispatch:
-    job_key: str
-    name: str
-    namespace: str
-    cluster_id: ResourceId
-    connected: bool
-    spec: dict[str, Any]
-    training_enabled: bool
-    dispatched: bool
 
 
 @dataclass(frozen=True)
@@ -50,104 +40,40 @@ class Outcome:
     reason: str
 
 
-def _identity_of(compute: ResourceRow) -> str | None:
-    """The object id the compute's workloads act as, if it has an identity."""
-    identity = compute.identity or {}
-    if identity.get("type") == "SystemAssigned":
-        return str(identity.get("principalId"))
-    if identity.get("type") == "UserAssigned":
-        (first,) = list((identity.get("userAssignedIdentities") or {}).values())[:1] or [{}]
-        return str(first.get("principalId")) if first.get("principalId") else None
-    return None
-
-
-async def _plan(session: Session, job: ResourceRow, *, authority: str) -> Dispatch:
-    compute_id = parse_resource_id(job.properties["computeId"])
-    compute = await resources.get(session, compute_id)
-    if compute is None:
-        raise NotFound(f"The job's compute '{compute_id.name}' no longer exists.", code="ComputeNotFound")
-    cluster_id = parse_resource_id(compute.properties["resourceId"])
-    cluster = await resources.get(session, cluster_id)
-    if cluster is None:
-        raise NotFound(f"The compute's cluster '{cluster_id}' no longer exists.", code="ClusterNotFound")
-    namespace = compute.properties["properties"]["namespace"]
-    extensions = await resources.list_children(session, cluster_id, rt.EXTENSIONS)
-    settings = extensions[0].properties.get("configurationSettings", {}) if extensions else {}
-    name = cluster_job_name(job.key, job.name)
-    properties = job.properties
-    spec: dict[str, Any] = {
-        "jobName": job.name,
-        "command": properties["command"],
-        "image": properties["environment"]["image"],
-        "instanceCount": properties.get("resources", {}).get("instanceCount", 1),
-        "environmentVariables": properties.get("environmentVariables", {}),
-        "computeName": compute.name,
-        "workspaceId": str(compute_id.parent),
-        "podAnnotations": {
-            k: v for k, v in (properties.get("tags") or {}).items() if k.startswith(SIMULATION_TAG_PREFIX)
-        },
-    }
-    instance_type = properties.get("resources", {}).get("instanceType")
-    if instance_type:
-        spec["instanceType"] = instance_type
-    object_id = _identity_of(compute)
-    if object_id is not None:
-        principal = await principals.get(session, object_id)
-        issuer = (cluster.properties.get("oidcIssuerProfile") or {}).get("issuerURL")
-        if principal is not None and issuer:
-            account = service_account_name(compute.name)
-            await _trust_service_account(
-                session, principal.object_id, issuer=issuer, namespace=namespace, account=account
-            )
-            spec["identity"] = {
-                "clientId": principal.app_id,
-                "tenantId": principal.tenant_id,
-                "authorityHost": authority,
-                "serviceAccountName": account,
-            }
-    return Dispatch(
-        job_key=job.key,
-        name=name,
-        namespace=namespace,
-        cluster_id=cluster_id,
-        connected=cluster_id.full_type == rt.CONNECTED_CLUSTERS,
-        spec=spec,
-        training_enabled=str(settings.get("enableTraining", "false")).lower() == "true",
-        dispatched=bool(properties.get("clusterJobName")),
-    )
-
-
-async def _trust_service_account(
-    session: Session, object_id: str, *, issuer: str, namespace: str, account: str
-) -> None:
-    """A federated credential on the compute identity for exactly this cluster's service account."""
-    subject = f"system:serviceaccount:{namespace}:{account}"
-    digest = hashlib.sha256(f"{issuer}|{subject}".encode()).hexdigest()[:12]
-    await federated_credentials.upsert(
-        session,
-        principal_id=object_id,
-        name=f"tether-{digest}",
-        issuer=issuer,
-        subject=subject,
-        audiences=[TOKEN_AUDIENCE],
-    )
-
-
 class JobOperations:
     resource_types: tuple[str, ...] = (rt.JOBS,)
 
-    def __init__(self, *, store: Store, access: ClusterAccess, authority: str, step_deadline_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        access: ClusterAccess,
+        planner: Planner,
+        step_deadline_s: float,
+        on_dispatched: Callable[[], None] | None = None,
+    ) -> None:
         self._store = store
         self._access = access
-        self._authority = authority
+        self._planner = planner
         self._deadline_s = step_deadline_s
+        self._on_dispatched = on_dispatched
+
+    async def prepare(self, session: Session, operation: OperationRow) -> Dispatch | None:
+        """The dispatch plan, read in the job's creating transaction (a hand-off: see ``hints``)."""
+        if operation.kind != OperationKind.CREATE.value:
+            return None
+        job = await resources.get_by_key(session, operation.resource_key)
+        return await self._planner.plan(session, job) if job is not None else None
 
     async def execute(self, operation: OperationView) -> Any:
-        async with self._store.transaction() as session:
-            job = await resources.get_by_key(session, operation.resource_key)
-            if job is None:
-                return None
-            plan = await _plan(session, job, authority=self._authority)
+        plan = operation.prepared
+        if not isinstance(plan, Dispatch):
+            async with self._store.transaction() as session:
+                job = await resources.get_by_key(session, operation.resource_key)
+                if job is None:
+                    return None
+                plan = await self._planner.plan(session, job)
+
         if operation.kind is OperationKind.UPDATE:
             return await self._cancel(plan)
         if not plan.training_enabled:
@@ -156,15 +82,6 @@ class JobOperations:
             async with self._access.connect(
                 plan.cluster_id.key, connected=plan.connected, timeout_s=self._deadline_s
             ) as connection:
-                if not await namespace_exists(connection, plan.namespace):
-                    raise PermanentError(
-                        TetherError(
-                            f"Namespace '{plan.namespace}' does not exist in cluster '{plan.cluster_id.name}' "
-                            f"({plan.cluster_id}). Attaching a compute neither creates nor checks its namespace. "
-                            f"Fix: kubectl create namespace {plan.namespace}",
-                            code="NamespaceNotFound",
-                        )
-                    )
                 created = await submit(
                     connection,
                     namespace=plan.namespace,
@@ -172,6 +89,17 @@ class JobOperations:
                     spec=plan.spec,
                     labels={JOB_ID_LABEL: plan.name},
                 )
+        except NamespaceUnusable as e:
+            fix = f"kubectl create namespace {plan.namespace}"
+            if e.terminating:
+                fix = f"wait until it is gone, then {fix}"
+            raise PermanentError(
+                TetherError(
+                    f"{e.message} in cluster '{plan.cluster_id.name}' ({plan.cluster_id}). Attaching a compute "
+                    f"neither creates nor checks its namespace. Fix: {fix}",
+                    code="NamespaceNotFound",
+                )
+            ) from e
         except Unavailable as e:
             if operation.attempts < _REACH_ATTEMPTS:
                 raise TemporaryError(str(e), delay_s=1.0) from e
@@ -218,4 +146,5 @@ class JobOperations:
         }
 
     async def after_commit(self, operation: OperationView) -> None:
-        return None
+        if self._on_dispatched is not None:
+            self._on_dispatched()  # the job monitor starts watching the job's namespace now, not at its next look

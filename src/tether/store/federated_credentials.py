@@ -40,8 +40,10 @@ async def upsert(
             audiences=audiences,
         )
         session.add(row)
-    else:
+    elif (row.issuer, row.subject, list(row.audiences)) != (issuer, subject, list(audiences)):
         row.issuer, row.subject, row.audiences = issuer, subject, audiences
+    else:
+        return row, False  # unchanged: no write (every dispatch of a compute's jobs comes here)
     await session.flush()
     return row, created
 

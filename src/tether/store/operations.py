@@ -1,7 +1,8 @@
 """Long-running operations and their leases.
 
-A reconciler takes an operation with ``lease_next`` (a row whose lease is free or expired), works on
-it outside any transaction, then calls ``finish`` or ``retry_later`` in a new transaction; both apply
+A reconciler takes an operation with ``lease_next`` (a row whose lease is free or expired), or is
+handed one its creator leased with ``take`` in the creating transaction, works on it outside any
+transaction, then calls ``finish`` or ``retry_later`` in a new transaction; both apply
 only if its lease token still holds, so a reconciler that lost its lease cannot overwrite another's
 result. An operation in flight when the server stops is taken again once its lease expires.
 """
@@ -95,12 +96,18 @@ async def lease_next(
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None:
         return None
-    row.lock_owner = owner
-    row.lock_token = str(uuid.uuid4())
-    row.lock_expires_at = now + lease
-    row.attempts += 1
+    take(row, owner=owner, lease=lease)
     await session.flush()
     return row
+
+
+def take(row: OperationRow, *, owner: str, lease: dt.timedelta) -> str:
+    """Lease ``row`` to ``owner`` (written with the caller's transaction); returns the lease token."""
+    row.lock_owner = owner
+    row.lock_token = str(uuid.uuid4())
+    row.lock_expires_at = _now() + lease
+    row.attempts += 1
+    return row.lock_token
 
 
 async def held(session: AsyncSession, operation_id: str, lock_token: str) -> OperationRow | None:

@@ -7,7 +7,7 @@ table (``tether.domain.states``). Lookups use the lower-case key, so ids compare
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select
@@ -27,10 +27,8 @@ def _parent_key(resource_id: ResourceId) -> str:
     return parent.key if parent is not None else ""
 
 
-# Built once: GET of one resource is the API's hottest query, and building the expression per call
-# costs as much as running it.
-_BY_KEY = select(ResourceRow).where(ResourceRow.key == bindparam("key"))
-_BY_KEY_FOR_UPDATE = _BY_KEY.with_for_update()
+# Built once: building the expression per call costs as much as running it.
+_BY_KEY_FOR_UPDATE = select(ResourceRow).where(ResourceRow.key == bindparam("key")).with_for_update()
 
 
 async def get(session: AsyncSession, resource_id: ResourceId, *, for_update: bool = False) -> ResourceRow | None:
@@ -38,8 +36,10 @@ async def get(session: AsyncSession, resource_id: ResourceId, *, for_update: boo
 
 
 async def get_by_key(session: AsyncSession, key: str, *, for_update: bool = False) -> ResourceRow | None:
-    query = _BY_KEY_FOR_UPDATE if for_update else _BY_KEY
-    return (await session.execute(query, {"key": key})).scalar_one_or_none()
+    if for_update:
+        return (await session.execute(_BY_KEY_FOR_UPDATE, {"key": key})).scalar_one_or_none()
+    # A row this transaction already holds is answered without a query (the identity map).
+    return await session.get(ResourceRow, key)
 
 
 async def list_children(
@@ -151,6 +151,18 @@ async def delete_tree_by_key(session: AsyncSession, key: str) -> int:
         delete(ResourceRow).where(or_(ResourceRow.key == key, ResourceRow.key.startswith(key + "/", autoescape=True)))
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def list_of_type_where(
+    session: AsyncSession, full_type: str, *, property_name: str, values: Collection[str]
+) -> Sequence[ResourceRow]:
+    """Resources of a type whose top-level property ``property_name`` is one of ``values``.
+
+    The filter runs in the database, so rows that do not match are never decoded (unfinished jobs
+    among thousands of finished ones)."""
+    value = ResourceRow.properties[property_name].as_string()
+    query = select(ResourceRow).where(ResourceRow.type_key == full_type.lower(), value.in_(list(values)))
+    return (await session.execute(query.order_by(ResourceRow.key))).scalars().all()
 
 
 async def list_all_of_type(session: AsyncSession, full_type: str, *, for_update: bool = False) -> Sequence[ResourceRow]:

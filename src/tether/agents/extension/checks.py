@@ -54,7 +54,11 @@ async def _guard(doing: str, call: Callable[[], Awaitable[ExtensionCheck]]) -> E
 
 
 async def read_settings(client: AsyncClient, namespace: str) -> OperatorSettings:
-    config_map = await client.get(ConfigMap, m.CONFIG_MAP_NAME, namespace=namespace)
+    return settings_from(await client.get(ConfigMap, m.CONFIG_MAP_NAME, namespace=namespace))
+
+
+def settings_from(config_map: ConfigMap) -> OperatorSettings:
+    """The settings ConfigMap (``m.CONFIG_MAP_NAME``) as the operator uses it."""
     data = config_map.data or {}
     selector = json.loads(data.get("nodeSelector") or "{}")
     return OperatorSettings(

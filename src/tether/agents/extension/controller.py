@@ -1,18 +1,20 @@
-"""The job controller: watches TetherJobs (all namespaces) and the pods they own, and feeds a few
-workers (``WORKERS``) that reconcile jobs (``jobs.reconcile_job``), never one job by two at once.
+"""The job controller: keeps watch-fed caches of TetherJobs, pods, nodes, InstanceTypes and the extension's
+settings (``reads.CachedReads``), and feeds a few workers (``WORKERS``) that reconcile jobs
+(``jobs.reconcile_job``) from those caches, never one job by two at once.
 
-Events only say *which* job to look at; the worker always reads the current object, so a lost, late or
-repeated event costs a redundant pass, never a wrong one. Three sources wake a job: a TetherJob
-event, an event of one of its pods (label ``tether.dev/job``), and a periodic resync of every
-non-terminal job (which also retries jobs waiting for capacity that other workloads freed). When one
-of the operator's pods finishes or disappears, every job waiting for capacity is looked at at once.
+Events only say *which* job to look at; the worker reads the job's current state from the caches, so a
+lost, late or repeated event costs a redundant pass, never a wrong one. Three sources wake a job: a
+change of its TetherJob, a change of one of its pods (label ``tether.dev/job``), and a periodic resync
+of every non-terminal job in the cache (which also retries jobs waiting for capacity that other
+workloads freed). When a pod finishes or disappears, every job waiting for capacity is looked at at
+once. Workers start once every cache has been filled by its first list.
 
 Placement decisions never race each other inside this operator: one lock, shared by the workers, is
 held from a job's placement reads until its pods are created. A key that is queued again while a
 worker has it is held back and queued once that pass ends.
 
-Hazards: watches are restarted with back-off on any error (a restart replays every object as
-``ADDED``, which doubles as a resync); a job whose pass keeps failing with a temporary error is retried
+Hazards: a cache whose watch fails is refilled by a new list, with back-off (which doubles as a
+resync); a job whose pass keeps failing with a temporary error is retried
 with exponential back-off up to ``MAX_BACKOFF_S``; two operators on one cluster would both reconcile
 (harmless for pods — names are fixed — but they would write statuses twice).
 """
@@ -21,19 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lightkube import AsyncClient
-from lightkube.operators import exists
 from lightkube.resources.core_v1 import Pod
 
 from tether.agents.extension.job_status import TERMINAL_PHASES
 from tether.agents.extension.jobs import Outcome, reconcile_job
 from tether.agents.extension.jobspec import JOB_LABEL
+from tether.agents.extension.reads import CachedReads
 from tether.errors import TetherError
 from tether.kube.errors import KUBE_ERRORS, kube_error
-from tether.kube.resources import TetherJob
+from tether.kube.informer import Informer
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class JobController:
         self._placement_lock = asyncio.Lock()
         self._waiting: set[Key] = set()
         self._failures: dict[Key, int] = {}
+        self._reads = CachedReads(client, release_namespace, on_job=self._job_changed, on_pod=self._pod_changed)
 
     def enqueue(self, key: Key) -> None:
         if key in self._busy:
@@ -87,9 +89,8 @@ class JobController:
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``; a programming error in any of its tasks stops the others and is raised."""
         tasks = [
-            asyncio.create_task(self._forever("TetherJob watch", self._watch_jobs)),
-            asyncio.create_task(self._forever("pod watch", self._watch_pods)),
-            asyncio.create_task(self._forever("resync", self._resync)),
+            *(asyncio.create_task(self._forever(i)) for i in self._reads.informers),
+            asyncio.create_task(self._resync()),
             *(asyncio.create_task(self._worker()) for _ in range(self._workers)),
         ]
         stopped = asyncio.create_task(stop.wait())
@@ -103,45 +104,44 @@ class JobController:
         if errors:
             raise errors[0]
 
-    async def _forever(self, what: str, loop: Callable[[], Awaitable[None]]) -> None:
-        """Run ``loop``; on a Kubernetes failure, log and start it again with back-off."""
+    async def _forever(self, informer: Informer[Any]) -> None:
+        """Run the informer; when its list or watch fails, log and run it again (a relist) with back-off."""
         delay = 1.0
+        what = f"the {informer.kind} watch"
         while True:
             try:
-                await loop()
+                await informer.run()
                 delay = 1.0
             except KUBE_ERRORS as e:
                 log.warning("%s failed, restarting in %.0f s: %s", what, delay, kube_error(e, doing=what).message)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_BACKOFF_S)
 
-    async def _watch_jobs(self) -> None:
-        async for _, job in self._client.watch(TetherJob, namespace="*"):
-            key = _key(job)
-            phase = (job.get("status") or {}).get("phase")
-            if key is not None and phase not in TERMINAL_PHASES:
+    def _job_changed(self, job: Any, gone: bool) -> None:
+        key = _key(job)
+        if key is not None and (gone or (job.get("status") or {}).get("phase") not in TERMINAL_PHASES):
+            self.enqueue(key)
+
+    def _pod_changed(self, pod: Pod, gone: bool) -> None:
+        meta = pod.metadata
+        job = (meta.labels or {}).get(JOB_LABEL) if meta else None
+        if meta is not None and job and meta.namespace:
+            self.enqueue((meta.namespace, job))
+        if gone or (pod.status is not None and pod.status.phase in _POD_DONE):
+            for key in sorted(self._waiting):  # room may have freed up
                 self.enqueue(key)
 
-    async def _watch_pods(self) -> None:
-        async for change, pod in self._client.watch(Pod, namespace="*", labels={JOB_LABEL: exists()}):
-            meta = pod.metadata
-            job = (meta.labels or {}).get(JOB_LABEL) if meta else None
-            if meta is None or not job or not meta.namespace:
-                continue
-            self.enqueue((meta.namespace, job))
-            if change == "DELETED" or (pod.status is not None and pod.status.phase in _POD_DONE):
-                for key in sorted(self._waiting):
-                    self.enqueue(key)
-
     async def _resync(self) -> None:
+        await self._reads.synced()
         while True:
-            async for job in self._client.list(TetherJob, namespace="*"):
+            await asyncio.sleep(self._resync_s)
+            for job in self._reads.jobs():
                 key = _key(job)
                 if key is not None and (job.get("status") or {}).get("phase") not in TERMINAL_PHASES:
                     self.enqueue(key)
-            await asyncio.sleep(self._resync_s)
 
     async def _worker(self) -> None:
+        await self._reads.synced()
         while True:
             key = await self._queue.get()
             self._queued.discard(key)
@@ -162,6 +162,7 @@ class JobController:
                 name=key[1],
                 release_namespace=self._release_namespace,
                 placement_lock=self._placement_lock,
+                reads=self._reads,
             )
         except TetherError as e:
             failures = self._failures.get(key, 0) + 1

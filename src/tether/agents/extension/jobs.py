@@ -28,11 +28,10 @@ from typing import Any, cast
 
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
-from lightkube.operators import not_in
 from lightkube.resources.core_v1 import Node, Pod, ServiceAccount
 from lightkube.types import PatchType
 
-from tether.agents.extension.checks import OperatorSettings, read_settings
+from tether.agents.extension.checks import OperatorSettings
 from tether.agents.extension.events import record_event
 from tether.agents.extension.job_status import (
     CANCELED,
@@ -47,7 +46,7 @@ from tether.agents.extension.job_status import (
     next_status,
     view_pod,
 )
-from tether.agents.extension.jobspec import JOB_LABEL, JobFailed, JobSpec, check_job_name, pod_name
+from tether.agents.extension.jobspec import JobFailed, JobSpec, check_job_name, pod_name
 from tether.agents.extension.placement import GangPlan, node_rooms, plan_gang
 from tether.agents.extension.pods import (
     GPU_TOLERATION,
@@ -57,9 +56,10 @@ from tether.agents.extension.pods import (
     render_pod,
     render_service_account,
 )
+from tether.agents.extension.reads import UP_TO_DATE, ClusterReads, LiveReads
 from tether.errors import Unavailable
 from tether.kube.errors import KUBE_ERRORS, kube_error
-from tether.kube.extension_status import InstanceTypeInfo, read_instance_types
+from tether.kube.extension_status import InstanceTypeInfo
 from tether.kube.resources import TetherJob
 
 log = logging.getLogger(__name__)
@@ -80,30 +80,13 @@ def _is(error: Exception, *codes: int) -> bool:
     return isinstance(error, ApiError) and error.status.code in codes
 
 
-async def _get_job(client: AsyncClient, namespace: str, name: str) -> Any:
-    try:
-        return await client.get(TetherJob, name, namespace=namespace)
-    except KUBE_ERRORS as e:
-        if _is(e, 404):
-            return None
-        raise kube_error(e, doing=f"reading TetherJob {namespace}/{name}") from e
-
-
-async def _labelled_pods(client: AsyncClient, namespace: str, name: str) -> list[Pod]:
-    """The pods labelled with the job's name (any owner: ``_owned`` filters)."""
-    try:
-        return [p async for p in client.list(Pod, namespace=namespace, labels={JOB_LABEL: name})]
-    except KUBE_ERRORS as e:
-        raise kube_error(e, doing=f"listing the pods of TetherJob {namespace}/{name}") from e
-
-
 def _owned(job: JobRef, pods: Iterable[Pod]) -> list[Pod]:
     return [p for p in pods if p.metadata and any(o.uid == job.uid for o in p.metadata.ownerReferences or [])]
 
 
-async def list_job_pods(client: AsyncClient, job: JobRef) -> list[Pod]:
+async def list_job_pods(reads: ClusterReads, job: JobRef, *, fresh: bool = False) -> list[Pod]:
     """The job's pods: labelled with its name and owned by this very object (not an older namesake)."""
-    return _owned(job, await _labelled_pods(client, job.namespace, job.name))
+    return _owned(job, await reads.job_pods(job.namespace, job.name, fresh=fresh))
 
 
 async def _delete_pods(client: AsyncClient, job: JobRef, pods: Iterable[Pod]) -> list[str]:
@@ -123,13 +106,6 @@ async def _delete_pods(client: AsyncClient, job: JobRef, pods: Iterable[Pod]) ->
 
 def _unfinished(pods: Iterable[Pod]) -> list[Pod]:
     return [p for p in pods if not (p.status and p.status.phase in (SUCCEEDED, FAILED))]
-
-
-async def _settings(client: AsyncClient, release_namespace: str) -> OperatorSettings:
-    try:
-        return await read_settings(client, release_namespace)
-    except KUBE_ERRORS as e:
-        raise kube_error(e, doing=f"reading the extension's settings in {release_namespace}") from e
 
 
 def admit_instance_type(
@@ -152,49 +128,76 @@ _NO_ACCOUNT = object()  # the job needs no ServiceAccount
 _UNREAD = object()  # not read yet
 
 
-async def _read_service_account(client: AsyncClient, namespace: str, spec: JobSpec) -> Any:
-    """The job's existing ServiceAccount, ``None`` if missing, ``_NO_ACCOUNT`` if the job needs none."""
+async def _read_service_account(reads: ClusterReads, namespace: str, spec: JobSpec) -> Any:
+    """The job's ServiceAccount as ``reads.service_account`` answers, or ``_NO_ACCOUNT`` if the job needs none."""
     body = render_service_account(namespace, spec)
     if body is None:
         return _NO_ACCOUNT
-    name = body["metadata"]["name"]
-    try:
-        return await client.get(ServiceAccount, name, namespace=namespace)
-    except KUBE_ERRORS as e:
-        if not _is(e, 404):
-            raise kube_error(e, doing=f"ensuring ServiceAccount {namespace}/{name}") from e
-        return None
+    return await reads.service_account(namespace, body)
 
 
-async def _ensure_service_account(client: AsyncClient, namespace: str, spec: JobSpec, existing: Any = _UNREAD) -> None:
+async def _ensure_service_account(
+    client: AsyncClient, reads: ClusterReads, namespace: str, spec: JobSpec, existing: Any = _UNREAD
+) -> None:
     """Create or update the job's ServiceAccount; ``existing`` is what ``_read_service_account`` returned
     (read here when not given)."""
     body = render_service_account(namespace, spec)
     if body is None:
         return
     if existing is _UNREAD:
-        existing = await _read_service_account(client, namespace, spec)
-    if existing is _NO_ACCOUNT:
+        existing = await _read_service_account(reads, namespace, spec)
+    if existing is _NO_ACCOUNT or existing is UP_TO_DATE:
         return
     name = body["metadata"]["name"]
     doing = f"ensuring ServiceAccount {namespace}/{name}"
     try:
         if existing is None:
             await client.create(cast(ServiceAccount, ServiceAccount.from_dict(body)))
-            return
-        meta = existing.metadata
-        have = {**((meta.labels if meta else None) or {}), **((meta.annotations if meta else None) or {})}
-        want = {**body["metadata"]["labels"], **body["metadata"]["annotations"]}
-        if any(have.get(k) != v for k, v in want.items()):
-            patch = {"metadata": {k: body["metadata"][k] for k in ("labels", "annotations")}}
-            await client.patch(ServiceAccount, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
+        else:
+            meta = existing.metadata
+            have = {**((meta.labels if meta else None) or {}), **((meta.annotations if meta else None) or {})}
+            want = {**body["metadata"]["labels"], **body["metadata"]["annotations"]}
+            if any(have.get(k) != v for k, v in want.items()):
+                patch = {"metadata": {k: body["metadata"][k] for k in ("labels", "annotations")}}
+                await client.patch(ServiceAccount, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
     except KUBE_ERRORS as e:
         if not _is(e, 409):  # created meanwhile by another pass: fine
             raise kube_error(e, doing=doing) from e
+    reads.remember_account(namespace, body)
+
+
+async def _existing_pod(client: AsyncClient, job: JobRef, name: str) -> Pod:
+    """Pod ``name``, which a create just found taken: ours if an earlier pass made it (the cache was behind)."""
+    try:
+        pod = await client.get(Pod, name, namespace=job.namespace)
+    except KUBE_ERRORS as e:
+        raise kube_error(e, doing=f"reading pod {job.namespace}/{name}") from e
+    if not _owned(job, [pod]):
+        raise Unavailable(
+            f"Pod {job.namespace}/{name} exists but does not belong to this TetherJob (an older job of the "
+            "same name still being deleted?); retrying.",
+            code="PodNameTaken",
+        )
+    return pod
+
+
+async def _create_pod(client: AsyncClient, reads: ClusterReads, job: JobRef, manifest: dict[str, Any]) -> Pod:
+    name = manifest["metadata"]["name"]
+    try:
+        return await client.create(cast(Pod, Pod.from_dict(manifest)))
+    except KUBE_ERRORS as e:
+        if _is(e, 409):
+            return await _existing_pod(client, job, name)
+        if _is(e, 403) and "service account" in str(e).lower():
+            # The ServiceAccount admission refused it: the account believed current is gone. Read it again next pass.
+            reads.forget_account(job.namespace, str(manifest["spec"].get("serviceAccountName")))
+            raise Unavailable(f"pod {job.namespace}/{name}: {e}; recreating its ServiceAccount.") from e
+        raise
 
 
 async def _create_pods(
     client: AsyncClient,
+    reads: ClusterReads,
     job: JobRef,
     spec: JobSpec,
     *,
@@ -206,44 +209,25 @@ async def _create_pods(
     """Create the pods ``indexes`` (and the ServiceAccount first); returns the created pods.
 
     ``account``: the ServiceAccount as ``_read_service_account`` returned it, if already read."""
-    await _ensure_service_account(client, job.namespace, spec, account)
+    await _ensure_service_account(client, reads, job.namespace, spec, account)
     created: list[Pod] = []
     for index in indexes:
         manifest = render_pod(
             job, spec, index=index, instance_type=instance_type, extension_node_selector=settings.node_selector
         )
-        name = manifest["metadata"]["name"]
         try:
-            created.append(await client.create(cast(Pod, Pod.from_dict(manifest))))
+            pod = await _create_pod(client, reads, job, manifest)
         except KUBE_ERRORS as e:
+            name = manifest["metadata"]["name"]
             if _is(e, 400, 422):
                 await _delete_pods(client, job, created)
                 text = e.status.message if isinstance(e, ApiError) else str(e)
                 raise JobFailed(f"The API server refused pod {name}: {text}") from e
-            if _is(e, 409):
-                raise Unavailable(
-                    f"Pod {job.namespace}/{name} exists but does not belong to this TetherJob (an older job of the "
-                    "same name still being deleted?); retrying.",
-                    code="PodNameTaken",
-                ) from e
             raise kube_error(e, doing=f"creating pod {job.namespace}/{name}") from e
+        reads.remember_pod(pod)
+        created.append(pod)
     log.info("created %d pod(s) of TetherJob %s/%s", len(created), job.namespace, job.name)
     return created
-
-
-async def _list_nodes(client: AsyncClient) -> list[Node]:
-    try:
-        return [n async for n in client.list(Node)]
-    except KUBE_ERRORS as e:
-        raise kube_error(e, doing="listing nodes and pods for placement") from e
-
-
-async def _list_active_pods(client: AsyncClient) -> list[Pod]:
-    try:
-        unfinished = not_in(["Succeeded", "Failed"])
-        return [p async for p in client.list(Pod, namespace="*", fields={"status.phase": unfinished})]
-    except KUBE_ERRORS as e:
-        raise kube_error(e, doing="listing nodes and pods for placement") from e
 
 
 def _raise_if_error(result: Any) -> Any:
@@ -252,20 +236,18 @@ def _raise_if_error(result: Any) -> Any:
     return result
 
 
-async def _admit(
-    client: AsyncClient, job: JobRef, spec: JobSpec, *, release_namespace: str
-) -> tuple[GangPlan, list[Pod]]:
+async def _admit(client: AsyncClient, reads: ClusterReads, job: JobRef, spec: JobSpec) -> tuple[GangPlan, list[Pod]]:
     """Check training, instance type and room; create every pod if the whole gang fits (returned).
 
-    Every read is fresh and they run concurrently: the settings, the InstanceTypes, the nodes and active
-    pods for placement and the job's ServiceAccount. Callers serialize calls (placement is only correct
-    if no other placement creates pods between the reads and the creates)."""
+    The reads run concurrently (instantly, when cached): the settings, the InstanceTypes, the nodes and
+    active pods for placement and the job's ServiceAccount. Callers serialize calls (placement is only
+    correct if no other placement creates pods between the reads and the creates)."""
     read = await asyncio.gather(
-        _settings(client, release_namespace),
-        read_instance_types(client),
-        _list_nodes(client),
-        _list_active_pods(client),
-        _read_service_account(client, job.namespace, spec),
+        reads.settings(),
+        reads.instance_types(),
+        reads.nodes(),
+        reads.active_pods(),
+        _read_service_account(reads, job.namespace, spec),
         return_exceptions=True,
     )
     # Failures surface in the order the reads used to be made one after the other.
@@ -284,7 +266,7 @@ async def _admit(
         account = _raise_if_error(account)
         indexes = range(spec.instance_count)
         created = await _create_pods(
-            client, job, spec, indexes=indexes, instance_type=instance_type, settings=settings, account=account
+            client, reads, job, spec, indexes=indexes, instance_type=instance_type, settings=settings, account=account
         )
     return plan, created
 
@@ -295,8 +277,15 @@ async def _no_lock() -> AsyncIterator[None]:
 
 
 class _StatusWriter:
-    def __init__(self, client: AsyncClient, job: JobRef, previous: Mapping[str, Any], generation: int | None) -> None:
-        self.client, self.job, self.previous, self.generation = client, job, previous, generation
+    def __init__(
+        self,
+        client: AsyncClient,
+        reads: ClusterReads,
+        job: JobRef,
+        previous: Mapping[str, Any],
+        generation: int | None,
+    ) -> None:
+        self.client, self.reads, self.job, self.previous, self.generation = client, reads, job, previous, generation
 
     async def write(
         self, verdict: Verdict, *, pods: Sequence[Mapping[str, Any]], admitted: bool, count: int = 1
@@ -315,7 +304,7 @@ class _StatusWriter:
         patch: dict[str, Any] = {k: None for k in self.previous if k not in status} | status
         where = f"{self.job.namespace}/{self.job.name}"
         try:
-            await self.client.patch(
+            written = await self.client.patch(
                 TetherJob.Status,
                 self.job.name,
                 {"status": patch},
@@ -326,6 +315,7 @@ class _StatusWriter:
             if _is(e, 404):
                 return  # deleted meanwhile
             raise kube_error(e, doing=f"writing the status of TetherJob {where}") from e
+        self.reads.remember_job(written)
         if (verdict.phase, verdict.reason) != (self.previous.get("phase"), self.previous.get("reason")):
             log.info("TetherJob %s: %s (%s) %s", where, verdict.phase, verdict.reason, verdict.message)
             waiting = verdict.phase == STARTING and verdict.reason != "PodsStarting"  # e.g. Unschedulable
@@ -344,6 +334,33 @@ def _missing(spec: JobSpec, job: JobRef, pods: Sequence[Pod]) -> set[int]:
     return {i for i in range(spec.instance_count) if pod_name(job.name, i) not in names}
 
 
+async def _finish_creation(
+    client: AsyncClient, reads: ClusterReads, job: JobRef, spec: JobSpec, previous: Mapping[str, Any]
+) -> list[Pod]:
+    """Some pods of an admitted job are missing: create those never seen (an interrupted creation), fail the
+    job if one that was seen has vanished (``PodDeleted``). Returns the job's pods.
+
+    Only the API server may say pods are missing: a cache may not show pods created a moment ago."""
+    pods = await list_job_pods(reads, job, fresh=True)
+    missing = _missing(spec, job, pods)
+    if not missing:
+        return pods
+    recorded = {str(p.get("name")) for p in previous.get("pods") or []}
+    lost = sorted(pod_name(job.name, i) for i in missing if pod_name(job.name, i) in recorded)
+    if lost or not pods:
+        raise JobFailed(
+            f"pod(s) {', '.join(lost) or 'of the job'} were deleted before the job finished", code="PodDeleted"
+        )
+    # The job was admitted already (training was enabled then).
+    settings = await reads.settings()
+    training = OperatorSettings(True, settings.enable_inference, settings.node_selector)
+    instance_type = admit_instance_type(training, spec.instance_type, await reads.instance_types())
+    await _create_pods(
+        client, reads, job, spec, indexes=sorted(missing), instance_type=instance_type, settings=settings
+    )
+    return await list_job_pods(reads, job, fresh=True)
+
+
 async def reconcile_job(
     client: AsyncClient,
     *,
@@ -351,20 +368,23 @@ async def reconcile_job(
     name: str,
     release_namespace: str,
     placement_lock: asyncio.Lock | None = None,
+    reads: ClusterReads | None = None,
 ) -> Outcome:
     """Bring one TetherJob one step closer to done; see the module docstring for the rules.
 
     ``placement_lock``: held around placement and the creation of the placed pods, so that concurrent
-    passes (of different jobs) never place against the same free room."""
+    passes (of different jobs) never place against the same free room. ``reads``: where the pass reads
+    the cluster (the controller's caches); fresh reads from ``client`` when not given."""
+    reads = reads or LiveReads(client, release_namespace)
     # The job and its labelled pods are read together; the pods are then filtered by the job's uid.
-    obj, labelled = await asyncio.gather(_get_job(client, namespace, name), _labelled_pods(client, namespace, name))
+    obj, labelled = await asyncio.gather(reads.job(namespace, name), reads.job_pods(namespace, name))
     if obj is None or obj.metadata is None or obj.metadata.deletionTimestamp is not None:
         return Outcome.GONE
     job = JobRef(namespace, name, str(obj.metadata.uid))
     previous: dict[str, Any] = dict(obj.get("status") or {})
     if previous.get("phase") in TERMINAL_PHASES:
         return Outcome.FINISHED
-    writer = _StatusWriter(client, job, previous, obj.metadata.generation)
+    writer = _StatusWriter(client, reads, job, previous, obj.metadata.generation)
     pods = _owned(job, labelled)
     try:
         spec = JobSpec.from_cr(obj.get("spec") or {})
@@ -379,27 +399,13 @@ async def reconcile_job(
             return Outcome.FINISHED
         if not pods and not previous.get("startTime"):
             async with placement_lock or _no_lock():
-                plan, created = await _admit(client, job, spec, release_namespace=release_namespace)
+                plan, created = await _admit(client, reads, job, spec)
             if not plan.fits:
                 await writer.write(Verdict(PENDING, "WaitingForCapacity", plan.message), pods=[], admitted=False)
                 return Outcome.WAITING
             pods = created
-        elif missing := _missing(spec, job, pods):
-            recorded = {str(p.get("name")) for p in previous.get("pods") or []}
-            lost = sorted(pod_name(name, i) for i in missing if pod_name(name, i) in recorded)
-            if lost or not pods:
-                raise JobFailed(
-                    f"pod(s) {', '.join(lost) or 'of the job'} were deleted before the job finished",
-                    code="PodDeleted",
-                )
-            # Finishing an interrupted creation: the job was admitted already (training was enabled).
-            settings = await _settings(client, release_namespace)
-            training = OperatorSettings(True, settings.enable_inference, settings.node_selector)
-            instance_type = admit_instance_type(training, spec.instance_type, await read_instance_types(client))
-            await _create_pods(
-                client, job, spec, indexes=sorted(missing), instance_type=instance_type, settings=settings
-            )
-            pods = await list_job_pods(client, job)
+        elif _missing(spec, job, pods):
+            pods = await _finish_creation(client, reads, job, spec, previous)
         views = [view_pod(p) for p in pods]
         verdict = judge(views, count=spec.instance_count)
         entries = [v.to_status() for v in views]
@@ -409,7 +415,7 @@ async def reconcile_job(
         await writer.write(verdict, pods=entries, admitted=True, count=spec.instance_count)
         return Outcome.FINISHED if verdict.phase in TERMINAL_PHASES else Outcome.ACTIVE
     except JobFailed as e:
-        pods = await list_job_pods(client, job)
+        pods = await list_job_pods(reads, job, fresh=True)
         seen = [view_pod(p) for p in pods]
         deleted = await _delete_pods(client, job, _unfinished(pods))
         entries = entries_after_deleting(previous, seen=seen, deleted=deleted, reason="JobFailed")

@@ -1,0 +1,182 @@
+"""What a job's dispatch needs to know, read from the store: the plan (``Dispatch``) for one job.
+
+The job and its compute are read fresh every time (they decide where the job goes). Facts that change
+rarely — the cluster's service-account issuer and whether its ML extension has training enabled, the
+compute identity's client and tenant ids, and that its federated credential for the cluster's service
+account exists — are reused for ``cache_s`` after they are read, which spares a dispatch four queries
+(and a write) in the transaction that creates the job. A changed fact takes that long to be noticed;
+the operator checks training itself (E45004), so a job never runs on a cluster that disabled it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from tether.domain import resource_types as rt
+from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.jobs import SIMULATION_TAG_PREFIX, cluster_job_name, service_account_name
+from tether.errors import NotFound
+from tether.store import Session, federated_credentials, principals, resources
+from tether.store.tables import ResourceRow
+
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    job_key: str
+    name: str
+    namespace: str
+    cluster_id: ResourceId
+    connected: bool
+    spec: dict[str, Any]
+    training_enabled: bool
+    dispatched: bool
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    issuer: str | None
+    training_enabled: bool
+
+
+@dataclass(frozen=True)
+class Identity:
+    object_id: str
+    client_id: str
+    tenant_id: str
+
+
+class Recent(Generic[K, V]):
+    """Values read less than ``ttl_s`` ago."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self._ttl_s = ttl_s
+        self._values: dict[K, tuple[V, float]] = {}
+
+    def get(self, key: K) -> V | None:
+        found = self._values.get(key)
+        if found is None or time.monotonic() - found[1] >= self._ttl_s:
+            return None
+        return found[0]
+
+    def put(self, key: K, value: V) -> V:
+        if self._ttl_s > 0:
+            self._values[key] = (value, time.monotonic())
+        return value
+
+
+def _identity_of(compute: ResourceRow) -> str | None:
+    """The object id the compute's workloads act as, if it has an identity."""
+    identity = compute.identity or {}
+    if identity.get("type") == "SystemAssigned":
+        return str(identity.get("principalId"))
+    if identity.get("type") == "UserAssigned":
+        (first,) = list((identity.get("userAssignedIdentities") or {}).values())[:1] or [{}]
+        return str(first.get("principalId")) if first.get("principalId") else None
+    return None
+
+
+def _spec(job: ResourceRow, compute: ResourceRow, compute_id: ResourceId) -> dict[str, Any]:
+    properties = job.properties
+    spec: dict[str, Any] = {
+        "jobName": job.name,
+        "command": properties["command"],
+        "image": properties["environment"]["image"],
+        "instanceCount": properties.get("resources", {}).get("instanceCount", 1),
+        "environmentVariables": properties.get("environmentVariables", {}),
+        "computeName": compute.name,
+        "workspaceId": str(compute_id.parent),
+        "podAnnotations": {
+            k: v for k, v in (properties.get("tags") or {}).items() if k.startswith(SIMULATION_TAG_PREFIX)
+        },
+    }
+    instance_type = properties.get("resources", {}).get("instanceType")
+    if instance_type:
+        spec["instanceType"] = instance_type
+    return spec
+
+
+class Planner:
+    """Plans dispatches (``plan``); one per server, holding the recently read facts."""
+
+    def __init__(self, *, authority: str, cache_s: float) -> None:
+        self._authority = authority
+        self._clusters: Recent[str, ClusterFacts] = Recent(cache_s)
+        self._identities: Recent[str, Identity | None] = Recent(cache_s)
+        self._trusted: Recent[tuple[str, str], bool] = Recent(cache_s)
+
+    async def plan(self, session: Session, job: ResourceRow) -> Dispatch:
+        compute_id = parse_resource_id(job.properties["computeId"])
+        compute = await resources.get(session, compute_id)
+        if compute is None:
+            raise NotFound(f"The job's compute '{compute_id.name}' no longer exists.", code="ComputeNotFound")
+        cluster_id = parse_resource_id(compute.properties["resourceId"])
+        cluster = await self._cluster(session, cluster_id)
+        namespace = compute.properties["properties"]["namespace"]
+        spec = _spec(job, compute, compute_id)
+        object_id = _identity_of(compute)
+        identity = await self._identity(session, object_id) if object_id is not None else None
+        if identity is not None and cluster.issuer:
+            account = service_account_name(compute.name)
+            await self._trust(session, identity, issuer=cluster.issuer, namespace=namespace, account=account)
+            spec["identity"] = {
+                "clientId": identity.client_id,
+                "tenantId": identity.tenant_id,
+                "authorityHost": self._authority,
+                "serviceAccountName": account,
+            }
+        return Dispatch(
+            job_key=job.key,
+            name=cluster_job_name(job.key, job.name),
+            namespace=namespace,
+            cluster_id=cluster_id,
+            connected=cluster_id.full_type == rt.CONNECTED_CLUSTERS,
+            spec=spec,
+            training_enabled=cluster.training_enabled,
+            dispatched=bool(job.properties.get("clusterJobName")),
+        )
+
+    async def _cluster(self, session: Session, cluster_id: ResourceId) -> ClusterFacts:
+        if (known := self._clusters.get(cluster_id.key)) is not None:
+            return known
+        cluster = await resources.get(session, cluster_id)
+        if cluster is None:
+            raise NotFound(f"The compute's cluster '{cluster_id}' no longer exists.", code="ClusterNotFound")
+        extensions = await resources.list_children(session, cluster_id, rt.EXTENSIONS)
+        settings = extensions[0].properties.get("configurationSettings", {}) if extensions else {}
+        facts = ClusterFacts(
+            issuer=(cluster.properties.get("oidcIssuerProfile") or {}).get("issuerURL"),
+            training_enabled=str(settings.get("enableTraining", "false")).lower() == "true",
+        )
+        return self._clusters.put(cluster_id.key, facts)
+
+    async def _identity(self, session: Session, object_id: str) -> Identity | None:
+        if (known := self._identities.get(object_id)) is not None:
+            return known
+        principal = await principals.get(session, object_id)
+        found = Identity(principal.object_id, principal.app_id, principal.tenant_id) if principal else None
+        return self._identities.put(object_id, found) if found is not None else None
+
+    async def _trust(self, session: Session, identity: Identity, *, issuer: str, namespace: str, account: str) -> None:
+        """A federated credential on the compute identity for exactly this cluster's service account."""
+        subject = f"system:serviceaccount:{namespace}:{account}"
+        digest = hashlib.sha256(f"{issuer}|{subject}".encode()).hexdigest()[:12]
+        name = f"tether-{digest}"
+        if self._trusted.get((identity.object_id, name)):
+            return
+        await federated_credentials.upsert(
+            session,
+            principal_id=identity.object_id,
+            name=name,
+            issuer=issuer,
+            subject=subject,
+            audiences=[TOKEN_AUDIENCE],
+        )
+        self._trusted.put((identity.object_id, name), True)

@@ -1,0 +1,153 @@
+"""Hand-offs: an operation leased and prepared in its creating transaction runs next, and stays safe.
+
+A real store (SQLite, migrated) and the real ``Reconciler`` and ``Hints``; the handler is a small one
+written here (the engine's own protocol), recording what it was given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+
+from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.states import OperationKind, OperationStatus, ProvisioningState
+from tether.errors import TetherError
+from tether.reconcile.engine import OperationView, Reconciler
+from tether.reconcile.hints import Claim, Hints
+from tether.settings import ReconcileSettings
+from tether.store import Session, Store, operations, resources
+from tether.store.tables import OperationRow
+
+THINGS = "Microsoft.Tests/things"
+
+
+class Recorder:
+    """Prepares ``{"for": key}`` and records each ``execute``: (key, prepared, attempts)."""
+
+    resource_types: tuple[str, ...] = (THINGS,)
+
+    def __init__(self) -> None:
+        self.executed: list[tuple[str, Any, int]] = []
+        self.applied: list[str] = []
+
+    async def prepare(self, session: Session, operation: OperationRow) -> Any:
+        return {"for": operation.resource_key}
+
+    async def execute(self, operation: OperationView) -> Any:
+        self.executed.append((operation.resource_key, operation.prepared, operation.attempts))
+        return operation.resource_key
+
+    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+        self.applied.append(result)
+
+    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+        raise AssertionError(f"unexpected failure: {error}")
+
+    async def after_commit(self, operation: OperationView) -> None:
+        return None
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'tether.db'}")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def _thing(name: str) -> ResourceId:
+    return parse_resource_id(f"/subscriptions/00000000-0000-0000-0000-000000000001/providers/{THINGS}/{name}")
+
+
+async def _create(store: Store, hints: Hints, name: str) -> tuple[str, Claim | None]:
+    """What a provider does: write the resource and its operation, and claim it, in one transaction."""
+    async with store.transaction() as session:
+        row = await resources.insert(
+            session,
+            _thing(name),
+            location=None,
+            tags={},
+            identity=None,
+            properties={},
+            state=ProvisioningState.SUCCEEDED,
+            principal_id="00000000-0000-0000-0000-0000000000aa",
+        )
+        operation = await operations.create(session, row, OperationKind.CREATE)
+        claim = await hints.claim(session, operation)
+        return operation.id, claim
+
+
+async def _status(store: Store, operation_id: str) -> str:
+    async with store.transaction() as session:
+        row = await operations.get(session, operation_id)
+        assert row is not None
+        return row.status
+
+
+def _reconciler(store: Store, hints: Hints, handler: Recorder, *, lease_s: float = 30.0) -> Reconciler:
+    return Reconciler(handler, store=store, hints=hints, settings=ReconcileSettings(lease_s=lease_s))
+
+
+async def test_a_handed_off_operation_runs_next_with_what_was_prepared_and_is_not_leased_again(store: Store) -> None:
+    hints, handler = Hints(), Recorder()
+    reconciler = _reconciler(store, hints, handler)
+    operation_id, claim = await _create(store, hints, "a")
+    assert claim is not None
+
+    hints.hand_off(claim, THINGS)
+    assert await reconciler.run_once()
+
+    key = _thing("a").key
+    assert handler.executed == [(key, {"for": key}, 1)]
+    assert handler.applied == [key]
+    assert await _status(store, operation_id) == OperationStatus.SUCCEEDED.value
+    assert not await reconciler.run_once()  # nothing left: the claim was the only copy of the work
+
+
+async def test_without_a_reconciler_that_accepts_them_nothing_is_claimed(store: Store) -> None:
+    hints = Hints()
+    operation_id, claim = await _create(store, hints, "b")
+
+    assert claim is None
+    handler = Recorder()
+    assert await _reconciler(store, hints, handler).run_once()  # found by the ordinary lease
+    assert handler.executed == [(_thing("b").key, None, 1)]
+    assert await _status(store, operation_id) == OperationStatus.SUCCEEDED.value
+
+
+async def test_a_claim_never_run_is_taken_by_any_reconciler_once_its_lease_expires(store: Store) -> None:
+    hints, first = Hints(), Recorder()
+    _reconciler(store, hints, first, lease_s=0.2)
+    operation_id, claim = await _create(store, hints, "c")
+    assert claim is not None  # ... and then the server stops before handing it off
+
+    second = Recorder()
+    survivor = _reconciler(store, Hints(), second)
+    assert not await survivor.run_once()  # leased by the claim: not yet
+    await asyncio.sleep(0.3)
+    assert await survivor.run_once()
+
+    assert second.executed == [(_thing("c").key, None, 2)]
+    assert await _status(store, operation_id) == OperationStatus.SUCCEEDED.value
+
+
+async def test_a_claim_whose_lease_was_taken_over_is_not_applied(store: Store) -> None:
+    hints, late = Hints(), Recorder()
+    reconciler = _reconciler(store, hints, late, lease_s=0.2)
+    _, claim = await _create(store, hints, "d")
+    assert claim is not None
+    await asyncio.sleep(0.3)
+    other = Recorder()
+    assert await _reconciler(store, Hints(), other).run_once()  # took the expired lease and finished
+
+    hints.hand_off(claim, THINGS)
+    assert await reconciler.run_once()
+
+    assert len(late.executed) == 1  # it ran (it could not know) ...
+    assert late.applied == []  # ... but its result was not written over the new owner's
+    assert other.applied == [_thing("d").key]
