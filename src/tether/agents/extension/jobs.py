@@ -22,28 +22,21 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 from lightkube import AsyncClient
-from lightkube.core.exceptions import ApiError
-from lightkube.resources.core_v1 import Node, Pod, ServiceAccount
-from lightkube.types import PatchType
+from lightkube.resources.core_v1 import Node, Pod
 
 from tether.agents.extension.checks import OperatorSettings
-from tether.agents.extension.events import record_event
 from tether.agents.extension.job_status import (
     CANCELED,
     FAILED,
     PENDING,
-    STARTING,
-    SUCCEEDED,
     TERMINAL_PHASES,
     Verdict,
     entries_after_deleting,
     judge,
-    next_status,
     view_pod,
 )
 from tether.agents.extension.jobspec import JobFailed, JobSpec, check_job_name, pod_name
@@ -53,14 +46,18 @@ from tether.agents.extension.pods import (
     JobRef,
     node_selector_for,
     pod_requests,
-    render_pod,
-    render_service_account,
 )
-from tether.agents.extension.reads import UP_TO_DATE, ClusterReads, LiveReads
-from tether.errors import Unavailable
-from tether.kube.errors import KUBE_ERRORS, kube_error
+from tether.agents.extension.reads import ClusterReads, LiveReads
+from tether.agents.extension.status_writer import StatusWriter
+from tether.agents.extension.workloads import (
+    create_pods,
+    delete_pods,
+    list_job_pods,
+    owned,
+    read_service_account,
+    unfinished,
+)
 from tether.kube.extension_status import InstanceTypeInfo
-from tether.kube.resources import TetherJob
 
 log = logging.getLogger(__name__)
 
@@ -74,38 +71,6 @@ class Outcome(StrEnum):
     WAITING = "waiting"  # Pending for capacity: look again when pods finish
     ACTIVE = "active"  # pods running: their events will bring it back
     FINISHED = "finished"  # terminal
-
-
-def _is(error: Exception, *codes: int) -> bool:
-    return isinstance(error, ApiError) and error.status.code in codes
-
-
-def _owned(job: JobRef, pods: Iterable[Pod]) -> list[Pod]:
-    return [p for p in pods if p.metadata and any(o.uid == job.uid for o in p.metadata.ownerReferences or [])]
-
-
-async def list_job_pods(reads: ClusterReads, job: JobRef, *, fresh: bool = False) -> list[Pod]:
-    """The job's pods: labelled with its name and owned by this very object (not an older namesake)."""
-    return _owned(job, await reads.job_pods(job.namespace, job.name, fresh=fresh))
-
-
-async def _delete_pods(client: AsyncClient, job: JobRef, pods: Iterable[Pod]) -> list[str]:
-    deleted = []
-    for pod in pods:
-        name = pod.metadata.name if pod.metadata and pod.metadata.name else ""
-        deleted.append(name)
-        if pod.metadata is not None and pod.metadata.deletionTimestamp is not None:
-            continue
-        try:
-            await client.delete(Pod, name, namespace=job.namespace)
-        except KUBE_ERRORS as e:
-            if not _is(e, 404):
-                raise kube_error(e, doing=f"deleting pod {job.namespace}/{name}") from e
-    return deleted
-
-
-def _unfinished(pods: Iterable[Pod]) -> list[Pod]:
-    return [p for p in pods if not (p.status and p.status.phase in (SUCCEEDED, FAILED))]
 
 
 def admit_instance_type(
@@ -122,112 +87,6 @@ def admit_instance_type(
             code="UnknownInstanceType",
         )
     return types[name]
-
-
-_NO_ACCOUNT = object()  # the job needs no ServiceAccount
-_UNREAD = object()  # not read yet
-
-
-async def _read_service_account(reads: ClusterReads, namespace: str, spec: JobSpec) -> Any:
-    """The job's ServiceAccount as ``reads.service_account`` answers, or ``_NO_ACCOUNT`` if the job needs none."""
-    body = render_service_account(namespace, spec)
-    if body is None:
-        return _NO_ACCOUNT
-    return await reads.service_account(namespace, body)
-
-
-async def _ensure_service_account(
-    client: AsyncClient, reads: ClusterReads, namespace: str, spec: JobSpec, existing: Any = _UNREAD
-) -> None:
-    """Create or update the job's ServiceAccount; ``existing`` is what ``_read_service_account`` returned
-    (read here when not given)."""
-    body = render_service_account(namespace, spec)
-    if body is None:
-        return
-    if existing is _UNREAD:
-        existing = await _read_service_account(reads, namespace, spec)
-    if existing is _NO_ACCOUNT or existing is UP_TO_DATE:
-        return
-    name = body["metadata"]["name"]
-    doing = f"ensuring ServiceAccount {namespace}/{name}"
-    try:
-        if existing is None:
-            await client.create(cast(ServiceAccount, ServiceAccount.from_dict(body)))
-        else:
-            meta = existing.metadata
-            have = {**((meta.labels if meta else None) or {}), **((meta.annotations if meta else None) or {})}
-            want = {**body["metadata"]["labels"], **body["metadata"]["annotations"]}
-            if any(have.get(k) != v for k, v in want.items()):
-                patch = {"metadata": {k: body["metadata"][k] for k in ("labels", "annotations")}}
-                await client.patch(ServiceAccount, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
-    except KUBE_ERRORS as e:
-        if not _is(e, 409):  # created meanwhile by another pass: fine
-            raise kube_error(e, doing=doing) from e
-    reads.remember_account(namespace, body)
-
-
-async def _existing_pod(client: AsyncClient, job: JobRef, name: str) -> Pod:
-    """Pod ``name``, which a create just found taken: ours if an earlier pass made it (the cache was behind)."""
-    try:
-        pod = await client.get(Pod, name, namespace=job.namespace)
-    except KUBE_ERRORS as e:
-        raise kube_error(e, doing=f"reading pod {job.namespace}/{name}") from e
-    if not _owned(job, [pod]):
-        raise Unavailable(
-            f"Pod {job.namespace}/{name} exists but does not belong to this TetherJob (an older job of the "
-            "same name still being deleted?); retrying.",
-            code="PodNameTaken",
-        )
-    return pod
-
-
-async def _create_pod(client: AsyncClient, reads: ClusterReads, job: JobRef, manifest: dict[str, Any]) -> Pod:
-    name = manifest["metadata"]["name"]
-    try:
-        return await client.create(cast(Pod, Pod.from_dict(manifest)))
-    except KUBE_ERRORS as e:
-        if _is(e, 409):
-            return await _existing_pod(client, job, name)
-        if _is(e, 403) and "service account" in str(e).lower():
-            # The ServiceAccount admission refused it: the account believed current is gone. Read it again next pass.
-            reads.forget_account(job.namespace, str(manifest["spec"].get("serviceAccountName")))
-            raise Unavailable(f"pod {job.namespace}/{name}: {e}; recreating its ServiceAccount.") from e
-        raise
-
-
-async def _create_pods(
-    client: AsyncClient,
-    reads: ClusterReads,
-    job: JobRef,
-    spec: JobSpec,
-    *,
-    indexes: Iterable[int],
-    instance_type: InstanceTypeInfo,
-    settings: OperatorSettings,
-    account: Any = _UNREAD,
-) -> list[Pod]:
-    """Create the pods ``indexes`` (and the ServiceAccount first); returns the created pods.
-
-    ``account``: the ServiceAccount as ``_read_service_account`` returned it, if already read."""
-    await _ensure_service_account(client, reads, job.namespace, spec, account)
-    created: list[Pod] = []
-    for index in indexes:
-        manifest = render_pod(
-            job, spec, index=index, instance_type=instance_type, extension_node_selector=settings.node_selector
-        )
-        try:
-            pod = await _create_pod(client, reads, job, manifest)
-        except KUBE_ERRORS as e:
-            name = manifest["metadata"]["name"]
-            if _is(e, 400, 422):
-                await _delete_pods(client, job, created)
-                text = e.status.message if isinstance(e, ApiError) else str(e)
-                raise JobFailed(f"The API server refused pod {name}: {text}") from e
-            raise kube_error(e, doing=f"creating pod {job.namespace}/{name}") from e
-        reads.remember_pod(pod)
-        created.append(pod)
-    log.info("created %d pod(s) of TetherJob %s/%s", len(created), job.namespace, job.name)
-    return created
 
 
 def _raise_if_error(result: Any) -> Any:
@@ -247,7 +106,7 @@ async def _admit(client: AsyncClient, reads: ClusterReads, job: JobRef, spec: Jo
         reads.instance_types(),
         reads.nodes(),
         reads.active_pods(),
-        _read_service_account(reads, job.namespace, spec),
+        read_service_account(reads, job.namespace, spec),
         return_exceptions=True,
     )
     # Failures surface in the order the reads used to be made one after the other.
@@ -265,7 +124,7 @@ async def _admit(client: AsyncClient, reads: ClusterReads, job: JobRef, spec: Jo
     if plan.fits:
         account = _raise_if_error(account)
         indexes = range(spec.instance_count)
-        created = await _create_pods(
+        created = await create_pods(
             client, reads, job, spec, indexes=indexes, instance_type=instance_type, settings=settings, account=account
         )
     return plan, created
@@ -274,59 +133,6 @@ async def _admit(client: AsyncClient, reads: ClusterReads, job: JobRef, spec: Jo
 @contextlib.asynccontextmanager
 async def _no_lock() -> AsyncIterator[None]:
     yield
-
-
-class _StatusWriter:
-    def __init__(
-        self,
-        client: AsyncClient,
-        reads: ClusterReads,
-        job: JobRef,
-        previous: Mapping[str, Any],
-        generation: int | None,
-    ) -> None:
-        self.client, self.reads, self.job, self.previous, self.generation = client, reads, job, previous, generation
-
-    async def write(
-        self, verdict: Verdict, *, pods: Sequence[Mapping[str, Any]], admitted: bool, count: int = 1
-    ) -> None:
-        status = next_status(
-            self.previous,
-            verdict=verdict,
-            pods=pods,
-            admitted=admitted,
-            count=count,
-            generation=self.generation,
-            now=datetime.now(UTC),
-        )
-        if status == self.previous:
-            return
-        patch: dict[str, Any] = {k: None for k in self.previous if k not in status} | status
-        where = f"{self.job.namespace}/{self.job.name}"
-        try:
-            written = await self.client.patch(
-                TetherJob.Status,
-                self.job.name,
-                {"status": patch},
-                namespace=self.job.namespace,
-                patch_type=PatchType.MERGE,
-            )
-        except KUBE_ERRORS as e:
-            if _is(e, 404):
-                return  # deleted meanwhile
-            raise kube_error(e, doing=f"writing the status of TetherJob {where}") from e
-        self.reads.remember_job(written)
-        if (verdict.phase, verdict.reason) != (self.previous.get("phase"), self.previous.get("reason")):
-            log.info("TetherJob %s: %s (%s) %s", where, verdict.phase, verdict.reason, verdict.message)
-            waiting = verdict.phase == STARTING and verdict.reason != "PodsStarting"  # e.g. Unschedulable
-            warning = verdict.phase in (FAILED, PENDING) or waiting
-            await record_event(
-                self.client,
-                self.job,
-                warning=warning,
-                reason=verdict.reason,
-                message=verdict.message,
-            )
 
 
 def _missing(spec: JobSpec, job: JobRef, pods: Sequence[Pod]) -> set[int]:
@@ -355,9 +161,7 @@ async def _finish_creation(
     settings = await reads.settings()
     training = OperatorSettings(True, settings.enable_inference, settings.node_selector)
     instance_type = admit_instance_type(training, spec.instance_type, await reads.instance_types())
-    await _create_pods(
-        client, reads, job, spec, indexes=sorted(missing), instance_type=instance_type, settings=settings
-    )
+    await create_pods(client, reads, job, spec, indexes=sorted(missing), instance_type=instance_type, settings=settings)
     return await list_job_pods(reads, job, fresh=True)
 
 
@@ -384,14 +188,14 @@ async def reconcile_job(
     previous: dict[str, Any] = dict(obj.get("status") or {})
     if previous.get("phase") in TERMINAL_PHASES:
         return Outcome.FINISHED
-    writer = _StatusWriter(client, reads, job, previous, obj.metadata.generation)
-    pods = _owned(job, labelled)
+    writer = StatusWriter(client, reads, job, previous, obj.metadata.generation)
+    pods = owned(job, labelled)
     try:
         spec = JobSpec.from_cr(obj.get("spec") or {})
         check_job_name(name)
         if spec.cancel_requested:
             seen = [view_pod(p) for p in pods]
-            deleted = await _delete_pods(client, job, pods)
+            deleted = await delete_pods(client, job, pods)
             message = f"canceled on request; deleted pods: {', '.join(deleted)}" if deleted else "canceled on request"
             entries = entries_after_deleting(previous, seen=seen, deleted=deleted, reason="Canceled")
             admitted = bool(pods) or bool(previous.get("startTime"))
@@ -410,14 +214,14 @@ async def reconcile_job(
         verdict = judge(views, count=spec.instance_count)
         entries = [v.to_status() for v in views]
         if verdict.phase == FAILED:
-            deleted = await _delete_pods(client, job, _unfinished(pods))
+            deleted = await delete_pods(client, job, unfinished(pods))
             entries = entries_after_deleting(previous, seen=views, deleted=deleted, reason="JobFailed")
         await writer.write(verdict, pods=entries, admitted=True, count=spec.instance_count)
         return Outcome.FINISHED if verdict.phase in TERMINAL_PHASES else Outcome.ACTIVE
     except JobFailed as e:
         pods = await list_job_pods(reads, job, fresh=True)
         seen = [view_pod(p) for p in pods]
-        deleted = await _delete_pods(client, job, _unfinished(pods))
+        deleted = await delete_pods(client, job, unfinished(pods))
         entries = entries_after_deleting(previous, seen=seen, deleted=deleted, reason="JobFailed")
         admitted = bool(pods) or bool(previous.get("startTime"))
         await writer.write(Verdict(FAILED, e.code, e.message), pods=entries, admitted=admitted)
