@@ -26,7 +26,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from tests.cluster.conftest import AZUREML, Cli, Clusters, log_in, register_clusters, stop_local_agents
-from tether.cli.roles import create_assignment
+from tether.cli.roles.assignment_requests import create_assignment
 from tether.client import ClientError
 from tether.client.principals import get_by_object_id
 from tether.domain.roles import (

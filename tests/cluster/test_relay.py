@@ -44,16 +44,16 @@ from websockets.exceptions import ConnectionClosed
 
 from tether import pki
 from tether.agents.connect import AgentOptions, AgentState, ConnectAgent, manifests
-from tether.protocol.tunnel import (
+from tether.protocol.tunnel.codec import decode_frame
+from tether.protocol.tunnel.connection import (
     AUTHORIZATION_HEADER,
     CLOSE_ALREADY_CONNECTED,
     CLOSE_FORBIDDEN,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_UNAUTHENTICATED,
     CLUSTER_HEADER,
-    Hello,
-    decode_frame,
 )
+from tether.protocol.tunnel.frames import Hello
 from tether.relay import ClusterNotReachable, RelayHub, RelaySettings
 from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
 

@@ -8,14 +8,20 @@ import struct
 import pytest
 
 from tether.errors import InvalidRequest
-from tether.protocol.tunnel import (
+from tether.protocol.tunnel.codec import (
     HEADER,
     MAX_PAYLOAD,
     VERSION,
+    MalformedFrame,
+    decode_frame,
+    decode_frames,
+    encode_frame,
+    encode_frames,
+)
+from tether.protocol.tunnel.frames import (
     Frame,
     FrameType,
     Hello,
-    MalformedFrame,
     Ping,
     Pong,
     RequestBody,
@@ -27,10 +33,6 @@ from tether.protocol.tunnel import (
     ResponseEnd,
     ResponseHead,
     Window,
-    decode_frame,
-    decode_frames,
-    encode_frame,
-    encode_frames,
 )
 
 FRAMES: list[Frame] = [

@@ -12,7 +12,9 @@ from typing import Any
 import click
 
 from tether.cli.context import output_options, print_result, with_client
-from tether.cli.roles import create_assignment, resolve_role, split_values
+from tether.cli.roles.assignment_requests import create_assignment
+from tether.cli.roles.definitions import resolve_role
+from tether.cli.roles.options import split_values
 from tether.client import ClientError, TetherClient, ids
 from tether.client.principals import (
     SERVICE_PRINCIPALS,

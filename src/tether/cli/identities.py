@@ -14,7 +14,7 @@ import click
 
 from tether.cli.context import confirm_or_abort, output_options, print_result, with_client
 from tether.cli.groups import parse_tags
-from tether.cli.roles import resource_group_of, split_values
+from tether.cli.roles.options import resource_group_of, split_values
 from tether.client import TetherClient, ids
 
 DEFAULT_AUDIENCE = "api://AzureADTokenExchange"

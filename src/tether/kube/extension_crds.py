@@ -4,18 +4,26 @@ The CRD schemas are the contract the API server enforces: an invalid ``InstanceT
 a 422 before anything reads it. Rules the structural schema cannot say are CEL
 (``x-kubernetes-validations``; needs kube-apiserver >= 1.29 for ``quantity()``).
 ``tether.kube.extension_manifests.render`` puts these into the installation; the group, kind and
-names they use are the constants there.
-
-Import cycle, on purpose: ``extension_manifests`` imports this module for ``render`` and this module
-imports it back as a module object, reading its constants only inside functions, so either may be
-imported first. Keep it that way (no ``from ... import NAME`` of those constants here).
+names they use are the constants of ``tether.kube.extension_names``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tether.kube import extension_manifests as m
+from tether.kube.extension_names import (
+    DEFAULT_INSTANCE_TYPE_NAME,
+    GPU_RESOURCE,
+    INSTANCE_TYPE_GROUP,
+    INSTANCE_TYPE_KIND,
+    INSTANCE_TYPE_PLURAL,
+    INSTANCE_TYPE_VERSION,
+    JOB_GROUP,
+    JOB_KIND,
+    JOB_PLURAL,
+    JOB_VERSION,
+    object_meta,
+)
 
 
 def _validations(*rules: tuple[str, str]) -> list[dict[str, str]]:
@@ -58,7 +66,7 @@ def instance_type_crd() -> dict[str, Any]:
             "cpu": _quantity("resources.requests.cpu", positive=True),
             "memory": _quantity("resources.requests.memory", positive=True),
             # Listed only so that it is refused with a clear message instead of silently pruned.
-            m.GPU_RESOURCE: {"x-kubernetes-int-or-string": True},
+            GPU_RESOURCE: {"x-kubernetes-int-or-string": True},
         },
         "x-kubernetes-validations": _validations(
             (
@@ -74,7 +82,7 @@ def instance_type_crd() -> dict[str, Any]:
         "properties": {
             "cpu": _quantity("resources.limits.cpu", positive=False),
             "memory": _quantity("resources.limits.memory", positive=False),
-            m.GPU_RESOURCE: {"type": "integer", "minimum": 0, "description": "Whole GPUs per pod."},
+            GPU_RESOURCE: {"type": "integer", "minimum": 0, "description": "Whole GPUs per pod."},
         },
     }
     spec = {
@@ -104,11 +112,11 @@ def instance_type_crd() -> dict[str, Any]:
         ("GPU", ".spec.resources.limits.nvidia\\.com/gpu"),
     ]
     return _crd(
-        group=m.INSTANCE_TYPE_GROUP,
-        kind=m.INSTANCE_TYPE_KIND,
-        plural=m.INSTANCE_TYPE_PLURAL,
+        group=INSTANCE_TYPE_GROUP,
+        kind=INSTANCE_TYPE_KIND,
+        plural=INSTANCE_TYPE_PLURAL,
         scope="Cluster",
-        version=m.INSTANCE_TYPE_VERSION,
+        version=INSTANCE_TYPE_VERSION,
         schema={"type": "object", "required": ["spec"], "properties": {"spec": spec}},
         columns=[{"name": n, "type": "string", "jsonPath": p} for n, p in columns],
         status=False,
@@ -142,7 +150,7 @@ def _job_spec() -> dict[str, Any]:
             "image": {"type": "string", "minLength": 1, "maxLength": 1024},
             "instanceType": {
                 "type": "string",
-                "default": m.DEFAULT_INSTANCE_TYPE_NAME,
+                "default": DEFAULT_INSTANCE_TYPE_NAME,
                 "maxLength": 253,
                 "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
                 "description": "Name of an InstanceType (or the built-in defaultinstancetype).",
@@ -258,11 +266,11 @@ def tether_job_crd() -> dict[str, Any]:
         "properties": {"spec": _job_spec(), "status": _job_status()},
     }
     return _crd(
-        group=m.JOB_GROUP,
-        kind=m.JOB_KIND,
-        plural=m.JOB_PLURAL,
+        group=JOB_GROUP,
+        kind=JOB_KIND,
+        plural=JOB_PLURAL,
         scope="Namespaced",
-        version=m.JOB_VERSION,
+        version=JOB_VERSION,
         schema=schema,
         columns=columns,
         status=True,
@@ -297,6 +305,6 @@ def _crd(
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": m.object_meta(f"{plural}.{group}"),
+        "metadata": object_meta(f"{plural}.{group}"),
         "spec": {"group": group, "names": names, "scope": scope, "versions": [served]},
     }

@@ -4,9 +4,9 @@
 ``TetherJob``; built by ``tether.kube.extension_crds``), the operator's ServiceAccount, its RBAC
 (``tether.kube.extension_rbac``), the settings ConfigMap and — only when the operator runs in the
 cluster — its Deployment (plus the NVIDIA device plugin DaemonSet when asked for). This module also
-holds the names shared by the installer, the operator and the readers, and ``ExtensionConfig``:
-``ExtensionConfig.from_configuration_settings`` turns an ARM extension's ``configurationSettings`` into
-a config, refusing what Azure refuses.
+holds ``ExtensionConfig``: ``ExtensionConfig.from_configuration_settings`` turns an ARM extension's
+``configurationSettings`` into a config, refusing what Azure refuses. It re-exports the names shared by
+the installer, the operator and the readers, which live in ``tether.kube.extension_names``.
 
 Hazards: names of cluster-scoped objects are fixed, so one cluster holds one installation;
 ``deploy/ml-extension.yaml`` is generated from ``render`` and a unit test fails when it drifts.
@@ -25,43 +25,75 @@ import yaml
 from tether import __version__
 from tether.errors import InvalidRequest
 from tether.kube import extension_crds, extension_rbac
+from tether.kube.extension_names import (
+    CLUSTER_ROLE_NAME,
+    CONFIG_MAP_NAME,
+    CRD_NAMES,
+    DEFAULT_INSTANCE_TYPE_NAME,
+    DEFAULT_NAMESPACE,
+    DEFAULT_OPERATOR_IMAGE,
+    DEPLOYMENT_NAME,
+    EXTENSION_NAME,
+    GPU_RESOURCE,
+    HEARTBEAT_LEASE_NAME,
+    INSTANCE_TYPE_GROUP,
+    INSTANCE_TYPE_KIND,
+    INSTANCE_TYPE_PLURAL,
+    INSTANCE_TYPE_VERSION,
+    INSTANCE_TYPES_CRD_NAME,
+    JOB_GROUP,
+    JOB_KIND,
+    JOB_PLURAL,
+    JOB_VERSION,
+    LABELS,
+    MANAGED_BY_LABEL,
+    NVIDIA_DEVICE_PLUGIN_IMAGE,
+    NVIDIA_DEVICE_PLUGIN_NAME,
+    SERVICE_ACCOUNT_NAME,
+    STATUS_CONFIG_MAP_NAME,
+    TETHER_JOBS_CRD_NAME,
+    WORKLOADS_CLUSTER_ROLE_NAME,
+    object_meta,
+)
 
-# Names shared by the installer, the operator and the readers (docs/ml-extension.md is the contract).
-DEFAULT_NAMESPACE = "azureml"
-EXTENSION_NAME = "tether-extension"
-SERVICE_ACCOUNT_NAME = EXTENSION_NAME
-DEPLOYMENT_NAME = EXTENSION_NAME
-HEARTBEAT_LEASE_NAME = EXTENSION_NAME
-CONFIG_MAP_NAME = "tether-extension-config"
-STATUS_CONFIG_MAP_NAME = "tether-extension-status"
-CLUSTER_ROLE_NAME = EXTENSION_NAME
-WORKLOADS_CLUSTER_ROLE_NAME = "tether-extension-workloads"
-NVIDIA_DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
-NVIDIA_DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"
-DEFAULT_OPERATOR_IMAGE = f"tether:{__version__}"
-
-INSTANCE_TYPE_GROUP = "amlarc.azureml.com"
-INSTANCE_TYPE_VERSION = "v1alpha1"
-INSTANCE_TYPE_KIND = "InstanceType"
-INSTANCE_TYPE_PLURAL = "instancetypes"
-INSTANCE_TYPES_CRD_NAME = f"{INSTANCE_TYPE_PLURAL}.{INSTANCE_TYPE_GROUP}"
-
-JOB_GROUP = "tether.dev"
-JOB_VERSION = "v1"
-JOB_KIND = "TetherJob"
-JOB_PLURAL = "tetherjobs"
-TETHER_JOBS_CRD_NAME = f"{JOB_PLURAL}.{JOB_GROUP}"
-CRD_NAMES = (INSTANCE_TYPES_CRD_NAME, TETHER_JOBS_CRD_NAME)
-
-GPU_RESOURCE = "nvidia.com/gpu"
-DEFAULT_INSTANCE_TYPE_NAME = "defaultinstancetype"
-
-LABELS: Mapping[str, str] = {
-    "app.kubernetes.io/name": EXTENSION_NAME,
-    "app.kubernetes.io/part-of": "tether",
-    "app.kubernetes.io/managed-by": "tether",
-}
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# The shared names are re-exported: most code reads them as ``extension_manifests.NAME``.
+__all__ = [
+    "CLUSTER_ROLE_NAME",
+    "CONFIG_MAP_NAME",
+    "CRD_NAMES",
+    "DEFAULT_INSTANCE_TYPE_NAME",
+    "DEFAULT_NAMESPACE",
+    "DEFAULT_OPERATOR_IMAGE",
+    "DEPLOYMENT_NAME",
+    "EXTENSION_NAME",
+    "GPU_RESOURCE",
+    "HEARTBEAT_LEASE_NAME",
+    "INSTANCE_TYPES_CRD_NAME",
+    "INSTANCE_TYPE_GROUP",
+    "INSTANCE_TYPE_KIND",
+    "INSTANCE_TYPE_PLURAL",
+    "INSTANCE_TYPE_VERSION",
+    "JOB_GROUP",
+    "JOB_KIND",
+    "JOB_PLURAL",
+    "JOB_VERSION",
+    "LABELS",
+    "MANAGED_BY_LABEL",
+    "NVIDIA_DEVICE_PLUGIN_IMAGE",
+    "NVIDIA_DEVICE_PLUGIN_NAME",
+    "REGENERATE_DEPLOY_YAML",
+    "SERVICE_ACCOUNT_NAME",
+    "STATUS_CONFIG_MAP_NAME",
+    "TETHER_JOBS_CRD_NAME",
+    "WORKLOADS_CLUSTER_ROLE_NAME",
+    "ExtensionConfig",
+    "nvidia_device_plugin",
+    "object_meta",
+    "operator_deployment",
+    "render",
+    "render_yaml",
+    "settings_data",
+]
 
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$")
@@ -155,14 +187,6 @@ class ExtensionConfig:
     @property
     def operator_mode(self) -> str:
         return "in-cluster" if self.in_cluster else "local-process"
-
-
-def object_meta(name: str, *, namespace: str | None = None) -> dict[str, Any]:
-    """``metadata`` for one of the installation's objects, with the installation's labels."""
-    meta: dict[str, Any] = {"name": name, "labels": dict(LABELS)}
-    if namespace is not None:
-        meta["namespace"] = namespace
-    return meta
 
 
 def settings_data(config: ExtensionConfig) -> dict[str, str]:
@@ -268,7 +292,7 @@ def render(config: ExtensionConfig) -> list[dict[str, Any]]:
         extension_crds.instance_type_crd(),
         extension_crds.tether_job_crd(),
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": object_meta(SERVICE_ACCOUNT_NAME, namespace=ns)},
-        *extension_rbac.rbac(config),
+        *extension_rbac.rbac(ns),
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",

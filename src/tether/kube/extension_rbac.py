@@ -2,18 +2,29 @@
 
 Hazard: this is the operator's whole power in the cluster, so a new verb is a security decision
 (docs/ml-extension.md says why each one exists). ``tether.kube.extension_manifests.render`` puts these
-into the installation, after the operator's ServiceAccount.
-
-Import cycle, on purpose: ``extension_manifests`` imports this module for ``render`` and this module
-imports it back as a module object, reading its constants only inside functions, so either may be
-imported first. Keep it that way (no ``from ... import NAME`` of those constants here).
+into the installation, after the operator's ServiceAccount; the names come from
+``tether.kube.extension_names``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tether.kube import extension_manifests as m
+from tether.kube.extension_names import (
+    CLUSTER_ROLE_NAME,
+    CONFIG_MAP_NAME,
+    CRD_NAMES,
+    EXTENSION_NAME,
+    HEARTBEAT_LEASE_NAME,
+    INSTANCE_TYPE_GROUP,
+    INSTANCE_TYPE_PLURAL,
+    JOB_GROUP,
+    JOB_PLURAL,
+    SERVICE_ACCOUNT_NAME,
+    STATUS_CONFIG_MAP_NAME,
+    WORKLOADS_CLUSTER_ROLE_NAME,
+    object_meta,
+)
 
 
 def _rule(groups: list[str], resources: list[str], verbs: list[str], names: list[str] | None = None) -> dict[str, Any]:
@@ -23,15 +34,14 @@ def _rule(groups: list[str], resources: list[str], verbs: list[str], names: list
     return rule
 
 
-def rbac(config: m.ExtensionConfig) -> list[dict[str, Any]]:
+def rbac(release_namespace: str) -> list[dict[str, Any]]:
     """Least privilege for the operator; docs/ml-extension.md gives the reason for every rule."""
-    ns = config.namespace
     cluster_rules = [
-        _rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], ["get"], list(m.CRD_NAMES)),
-        _rule([m.INSTANCE_TYPE_GROUP], [m.INSTANCE_TYPE_PLURAL], ["get", "list", "watch"]),
-        _rule([m.JOB_GROUP], [m.JOB_PLURAL], ["get", "list", "watch"]),
-        _rule([m.JOB_GROUP], [f"{m.JOB_PLURAL}/status"], ["get", "update", "patch"]),
-        _rule([m.JOB_GROUP], [f"{m.JOB_PLURAL}/finalizers"], ["update"]),
+        _rule(["apiextensions.k8s.io"], ["customresourcedefinitions"], ["get"], list(CRD_NAMES)),
+        _rule([INSTANCE_TYPE_GROUP], [INSTANCE_TYPE_PLURAL], ["get", "list", "watch"]),
+        _rule([JOB_GROUP], [JOB_PLURAL], ["get", "list", "watch"]),
+        _rule([JOB_GROUP], [f"{JOB_PLURAL}/status"], ["get", "update", "patch"]),
+        _rule([JOB_GROUP], [f"{JOB_PLURAL}/finalizers"], ["update"]),
         _rule([""], ["nodes"], ["get", "list", "watch"]),
     ]
     workload_rules = [
@@ -42,12 +52,12 @@ def rbac(config: m.ExtensionConfig) -> list[dict[str, Any]]:
     ]
     own_rules = [
         _rule(["coordination.k8s.io"], ["leases"], ["create"]),
-        _rule(["coordination.k8s.io"], ["leases"], ["get", "update", "patch"], [m.HEARTBEAT_LEASE_NAME]),
+        _rule(["coordination.k8s.io"], ["leases"], ["get", "update", "patch"], [HEARTBEAT_LEASE_NAME]),
         _rule([""], ["configmaps"], ["create"]),
-        _rule([""], ["configmaps"], ["get", "update", "patch"], [m.STATUS_CONFIG_MAP_NAME]),
-        _rule([""], ["configmaps"], ["get", "list", "watch"], [m.CONFIG_MAP_NAME]),
+        _rule([""], ["configmaps"], ["get", "update", "patch"], [STATUS_CONFIG_MAP_NAME]),
+        _rule([""], ["configmaps"], ["get", "list", "watch"], [CONFIG_MAP_NAME]),
     ]
-    subject = [{"kind": "ServiceAccount", "name": m.SERVICE_ACCOUNT_NAME, "namespace": ns}]
+    subject = [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT_NAME, "namespace": release_namespace}]
     rbac_api = "rbac.authorization.k8s.io/v1"
 
     def binding(kind: str, name: str, role_kind: str, namespace: str | None = None) -> dict[str, Any]:
@@ -55,7 +65,7 @@ def rbac(config: m.ExtensionConfig) -> list[dict[str, Any]]:
         return {
             "apiVersion": rbac_api,
             "kind": kind,
-            "metadata": m.object_meta(name, namespace=namespace),
+            "metadata": object_meta(name, namespace=namespace),
             "roleRef": role_ref,
             "subjects": subject,
         }
@@ -64,22 +74,22 @@ def rbac(config: m.ExtensionConfig) -> list[dict[str, Any]]:
         {
             "apiVersion": rbac_api,
             "kind": "ClusterRole",
-            "metadata": m.object_meta(m.CLUSTER_ROLE_NAME),
+            "metadata": object_meta(CLUSTER_ROLE_NAME),
             "rules": cluster_rules,
         },
         {
             "apiVersion": rbac_api,
             "kind": "ClusterRole",
-            "metadata": m.object_meta(m.WORKLOADS_CLUSTER_ROLE_NAME),
+            "metadata": object_meta(WORKLOADS_CLUSTER_ROLE_NAME),
             "rules": workload_rules,
         },
-        binding("ClusterRoleBinding", m.CLUSTER_ROLE_NAME, "ClusterRole"),
-        binding("ClusterRoleBinding", m.WORKLOADS_CLUSTER_ROLE_NAME, "ClusterRole"),
+        binding("ClusterRoleBinding", CLUSTER_ROLE_NAME, "ClusterRole"),
+        binding("ClusterRoleBinding", WORKLOADS_CLUSTER_ROLE_NAME, "ClusterRole"),
         {
             "apiVersion": rbac_api,
             "kind": "Role",
-            "metadata": m.object_meta(m.EXTENSION_NAME, namespace=ns),
+            "metadata": object_meta(EXTENSION_NAME, namespace=release_namespace),
             "rules": own_rules,
         },
-        binding("RoleBinding", m.EXTENSION_NAME, "Role", ns),
+        binding("RoleBinding", EXTENSION_NAME, "Role", release_namespace),
     ]

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
-from tether.protocol.tunnel import (
+from tether.protocol.tunnel.codec import MalformedFrame
+from tether.protocol.tunnel.connection import (
     AUTHORIZATION_HEADER,
     CLOSE_ALREADY_CONNECTED,
     CLOSE_FORBIDDEN,
@@ -37,7 +38,6 @@ from tether.protocol.tunnel import (
     CLOSE_INTERNAL_ERROR,
     CLOSE_UNAUTHENTICATED,
     CLUSTER_HEADER,
-    MalformedFrame,
 )
 from tether.relay.errors import not_connected
 from tether.relay.transport import RelayTransport

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx2
 
-from tether.protocol.tunnel import ResetCode
+from tether.protocol.tunnel.frames import ResetCode
 from tether.relay.errors import ClusterNotReachable
 from tether.relay.tunnel import HubStream, StreamFailed, Tunnel
 

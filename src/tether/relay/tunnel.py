@@ -23,17 +23,17 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from tether.protocol.tunnel import (
-    BODY_CHUNK,
+from tether.protocol.tunnel.codec import BODY_CHUNK, MAX_STREAM_ID, MalformedFrame, decode_frames, encode_frames
+from tether.protocol.tunnel.connection import (
     CLOSE_GOING_AWAY,
     CLOSE_KEEPALIVE_TIMEOUT,
     CLOSE_NORMAL,
     CLOSE_PROTOCOL_ERROR,
-    MAX_STREAM_ID,
+)
+from tether.protocol.tunnel.frames import (
     Frame,
     Headers,
     Hello,
-    MalformedFrame,
     Ping,
     Pong,
     RequestBody,
@@ -45,8 +45,6 @@ from tether.protocol.tunnel import (
     ResponseEnd,
     ResponseHead,
     Window,
-    decode_frames,
-    encode_frames,
 )
 
 log = logging.getLogger(__name__)

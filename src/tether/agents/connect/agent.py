@@ -34,14 +34,13 @@ from websockets.version import version as websockets_version
 from tether.agents.connect.session import AgentSession, SessionLimits, receive_hello
 from tether.agents.connect.upstream import UpstreamConfig, load_upstream, upstream_client
 from tether.errors import InvalidRequest, TetherError
-from tether.protocol.tunnel import (
+from tether.protocol.tunnel.codec import MAX_PAYLOAD, MalformedFrame
+from tether.protocol.tunnel.connection import (
     AUTHORIZATION_HEADER,
     CLOSE_ALREADY_CONNECTED,
     CLOSE_GOING_AWAY,
     CLUSTER_HEADER,
-    MAX_PAYLOAD,
     REFUSAL_CODES,
-    MalformedFrame,
 )
 
 log = logging.getLogger("tether.agents.connect")

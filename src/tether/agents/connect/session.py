@@ -24,13 +24,11 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from tether.agents.connect.upstream import forwardable_headers, upstream_url
-from tether.protocol.tunnel import (
-    BODY_CHUNK,
-    CLOSE_KEEPALIVE_TIMEOUT,
-    CLOSE_PROTOCOL_ERROR,
+from tether.protocol.tunnel.codec import BODY_CHUNK, MalformedFrame, decode_frame, decode_frames, encode_frames
+from tether.protocol.tunnel.connection import CLOSE_KEEPALIVE_TIMEOUT, CLOSE_PROTOCOL_ERROR
+from tether.protocol.tunnel.frames import (
     Frame,
     Hello,
-    MalformedFrame,
     Ping,
     Pong,
     RequestBody,
@@ -42,9 +40,6 @@ from tether.protocol.tunnel import (
     ResponseEnd,
     ResponseHead,
     Window,
-    decode_frame,
-    decode_frames,
-    encode_frames,
 )
 
 log = logging.getLogger(__name__)

@@ -1,38 +1,34 @@
-"""The relay tunnel's frames: how the control plane and a connect agent talk over one WebSocket.
+"""The relay tunnel's wire format: frames (:mod:`tether.protocol.tunnel.frames`) to bytes and back.
 
 Each binary WebSocket message carries one or more frames back to back. Integers are big-endian::
 
     byte 0      protocol version (``VERSION``)
-    byte 1      frame type (:class:`FrameType`)
+    byte 1      frame type (:class:`~tether.protocol.tunnel.frames.FrameType`)
     bytes 2..5  stream id (uint32); 0 is the connection itself, 1.. are HTTP exchanges
     bytes 6..9  payload length (uint32, at most ``MAX_PAYLOAD``)
     bytes 10..  payload, by type:
 
-    REQUEST_HEAD   hub->agent  JSON {"method", "target" (origin-form "/path?query"), "headers": [[n, v], ...]}
-    REQUEST_BODY   hub->agent  raw bytes
-    REQUEST_END    hub->agent  empty
-    RESPONSE_HEAD  agent->hub  JSON {"status", "headers": [[n, v], ...]}
-    RESPONSE_BODY  agent->hub  raw bytes, counted against the stream's window
-    RESPONSE_END   agent->hub  empty
-    RESET          both        1 byte :class:`ResetCode` + UTF-8 reason; ends the stream at once
-    WINDOW         hub->agent  uint32 credit: the agent may send that many more RESPONSE_BODY bytes
-    HELLO          hub->agent  stream 0, JSON {"session", "ping_interval_s", "idle_timeout_s", "window"}
-    PING / PONG    both        stream 0, 8 opaque bytes echoed back
+    REQUEST_HEAD   JSON {"method", "target", "headers": [[n, v], ...]}
+    REQUEST_BODY   raw bytes
+    REQUEST_END    empty
+    RESPONSE_HEAD  JSON {"status", "headers": [[n, v], ...]}
+    RESPONSE_BODY  raw bytes
+    RESPONSE_END   empty
+    RESET          1 byte reset code + UTF-8 reason
+    WINDOW         uint32 credit
+    HELLO          JSON {"session", "ping_interval_s", "idle_timeout_s", "window"}
+    PING / PONG    8 opaque bytes
 
-Only the hub opens streams. Header values travel as Latin-1 decoded strings (HTTP's own octets).
 Several frames per message let a small request (head, body, end) go out as one write, which keeps
 Nagle's algorithm from holding back its tail on sockets without TCP_NODELAY.
 
 This module is pure: encode and decode only, no I/O. Anything that does not parse raises
-:class:`MalformedFrame` (the receiver closes the tunnel with ``CLOSE_PROTOCOL_ERROR``). Hazards:
-PING/PONG exist because the hub runs behind ASGI, which cannot send WebSocket pings (the agent also
-uses WebSocket's own); ``MAX_PAYLOAD`` bounds what a receiver accepts, senders cut bodies into
-``BODY_CHUNK`` pieces.
+:class:`MalformedFrame` (the receiver closes the tunnel with ``CLOSE_PROTOCOL_ERROR``). Hazard:
+``MAX_PAYLOAD`` bounds what a receiver accepts, senders cut bodies into ``BODY_CHUNK`` pieces.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 import struct
@@ -41,6 +37,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.errors import InvalidRequest
+from tether.protocol.tunnel.frames import (
+    Frame,
+    FrameType,
+    Headers,
+    Hello,
+    Ping,
+    Pong,
+    RequestBody,
+    RequestEnd,
+    RequestHead,
+    Reset,
+    ResetCode,
+    ResponseBody,
+    ResponseEnd,
+    ResponseHead,
+    Window,
+)
 
 VERSION = 1
 HEADER = struct.Struct(">BBII")
@@ -50,22 +63,6 @@ MAX_PAYLOAD = 1024 * 1024
 BODY_CHUNK = 64 * 1024
 MAX_REASON = 1024
 
-# WebSocket close codes used by the relay (4000-4999 are for applications).
-CLOSE_NORMAL = 1000
-CLOSE_GOING_AWAY = 1001
-CLOSE_INTERNAL_ERROR = 1011
-CLOSE_PROTOCOL_ERROR = 4400
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_KEEPALIVE_TIMEOUT = 4408
-CLOSE_ALREADY_CONNECTED = 4409
-#: Close codes that mean "this agent was refused": it backs off and tries again (credentials may rotate).
-REFUSAL_CODES = frozenset({CLOSE_PROTOCOL_ERROR, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_ALREADY_CONNECTED})
-
-# Handshake headers of the agent's WebSocket upgrade request.
-CLUSTER_HEADER = "X-Tether-Cluster"
-AUTHORIZATION_HEADER = "Authorization"
-
 
 @dataclass
 class MalformedFrame(InvalidRequest):
@@ -73,119 +70,6 @@ class MalformedFrame(InvalidRequest):
 
     code: str = "MalformedTunnelFrame"
 
-
-class FrameType(enum.IntEnum):
-    REQUEST_HEAD = 1
-    REQUEST_BODY = 2
-    REQUEST_END = 3
-    RESPONSE_HEAD = 4
-    RESPONSE_BODY = 5
-    RESPONSE_END = 6
-    RESET = 7
-    WINDOW = 8
-    HELLO = 9
-    PING = 10
-    PONG = 11
-
-
-class ResetCode(enum.IntEnum):
-    """Why a stream was reset."""
-
-    CANCEL = 1  # the hub's caller closed the response or gave up (timeout, cancellation)
-    UPSTREAM_UNREACHABLE = 2  # the agent could not send the request to its API server
-    UPSTREAM_FAILED = 3  # the API server's response broke off mid-body
-    PROTOCOL_ERROR = 4  # a frame arrived that the stream's state does not allow
-    REFUSED = 5  # the agent will not forward this request (bad target, body too large, too many streams)
-    SHUTDOWN = 6  # the agent is stopping
-
-
-Headers = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RequestHead:
-    stream_id: int
-    method: str
-    target: str
-    headers: Headers = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RequestBody:
-    stream_id: int
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class RequestEnd:
-    stream_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseHead:
-    stream_id: int
-    status: int
-    headers: Headers = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseBody:
-    stream_id: int
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ResponseEnd:
-    stream_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class Reset:
-    stream_id: int
-    code: ResetCode
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    stream_id: int
-    increment: int
-
-
-@dataclass(frozen=True, slots=True)
-class Hello:
-    session: str
-    ping_interval_s: float
-    idle_timeout_s: float
-    window: int
-    stream_id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Ping:
-    opaque: bytes
-    stream_id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Pong:
-    opaque: bytes
-    stream_id: int = 0
-
-
-Frame = (
-    RequestHead
-    | RequestBody
-    | RequestEnd
-    | ResponseHead
-    | ResponseBody
-    | ResponseEnd
-    | Reset
-    | Window
-    | Hello
-    | Ping
-    | Pong
-)
 
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _TARGET = re.compile(r"^/(?!/)[\x21-\x7e]*$")
@@ -443,41 +327,3 @@ def _check_hello(hello: Hello) -> None:
         raise MalformedFrame("HELLO needs a session string and positive ping_interval_s and idle_timeout_s")
     if not isinstance(hello.window, int) or isinstance(hello.window, bool) or not 0 < hello.window <= MAX_STREAM_ID:
         raise MalformedFrame(f"HELLO window must be an integer in 1..{MAX_STREAM_ID}")
-
-
-__all__ = [
-    "AUTHORIZATION_HEADER",
-    "BODY_CHUNK",
-    "CLOSE_ALREADY_CONNECTED",
-    "CLOSE_FORBIDDEN",
-    "CLOSE_GOING_AWAY",
-    "CLOSE_INTERNAL_ERROR",
-    "CLOSE_KEEPALIVE_TIMEOUT",
-    "CLOSE_NORMAL",
-    "CLOSE_PROTOCOL_ERROR",
-    "CLOSE_UNAUTHENTICATED",
-    "CLUSTER_HEADER",
-    "MAX_PAYLOAD",
-    "REFUSAL_CODES",
-    "VERSION",
-    "Frame",
-    "FrameType",
-    "Headers",
-    "Hello",
-    "MalformedFrame",
-    "Ping",
-    "Pong",
-    "RequestBody",
-    "RequestEnd",
-    "RequestHead",
-    "Reset",
-    "ResetCode",
-    "ResponseBody",
-    "ResponseEnd",
-    "ResponseHead",
-    "Window",
-    "decode_frame",
-    "decode_frames",
-    "encode_frame",
-    "encode_frames",
-]
