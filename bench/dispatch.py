@@ -11,7 +11,10 @@ that namespace, opened before anything is timed, records when each pod is first 
   rendered for the first warm-up job, under a new name and without the job's label) created directly
   with the Kubernetes client. Each is timed from just before the PUT (or the pod create) until the
   watch yields the pod. Prints p50/p99 of both and their ratio (goal: at most 2x), and the part the
-  server's timeline attributes to the dispatcher (Queued -> Dispatched).
+  server's timeline attributes to the dispatcher (Queued -> Dispatched). Beside them, the bound of the
+  design without Tether's server: the first warm-up job's TetherJob created directly (new name, no
+  ``managed-by`` label, so the server ignores it) until the watch yields the pod the operator made,
+  two API-server writes in a row where the floor has one.
 * Throughput, ``--burst`` jobs submitted at once (``--concurrency`` requests in flight): jobs
   dispatched per second, first PUT to last pod seen; and the same for the floor's pods.
 
@@ -42,7 +45,7 @@ from lightkube.resources.core_v1 import Namespace, Pod
 from _common import Cli, local_or_given_cluster, percentile, summary
 from tether.client import TetherClient
 from tether.client.profile import profile_from_bootstrap
-from tether.kube.resources import InstanceType
+from tether.kube.resources import InstanceType, TetherJob
 from tether.testing.localcluster import NODE_POOL_LABEL
 from tether.testing.server_process import ServerProcess
 
@@ -179,6 +182,7 @@ class Bench:
     watch: PodWatch
     workspace_id: str
     template: Pod | None = None
+    job_spec: dict[str, Any] | None = None
 
     async def put_job(self, name: str) -> float:
         started = time.perf_counter()
@@ -205,6 +209,21 @@ class Bench:
     async def one_pod(self, name: str) -> float:
         started = await self.create_pod(name)
         return await self.watch.wait(name) - started
+
+    async def one_tether_job(self, name: str) -> float:
+        """A TetherJob created directly (the operator's part alone): create -> its pod seen."""
+        assert self.job_spec is not None
+        spec = {**self.job_spec, "jobName": name}
+        job = TetherJob(metadata=ObjectMeta(name=name, namespace=NAMESPACE), spec=spec)
+        started = time.perf_counter()
+        await self.kube.create(job)
+        return await self.watch.wait(name) - started
+
+    async def warm_up_job_spec(self) -> dict[str, Any]:
+        async for job in self.kube.list(TetherJob, namespace=NAMESPACE):
+            if (job.get("spec") or {}).get("jobName") == "warmup-0":
+                return dict(job["spec"])
+        raise RuntimeError("the first warm-up job's TetherJob is missing")
 
     async def burst(self, start: Callable[[str], Awaitable[float]], names: list[str], *, concurrency: int) -> float:
         """Start all ``names``, ``concurrency`` at a time; seconds from the first start to the last pod seen."""
@@ -257,13 +276,17 @@ async def measure(server: ServerProcess, workspace_id: str, kubeconfig: Path, ar
             for i in range(args.warmup):
                 await bench.one_job(f"warmup-{i}")
             bench.template = watch.pods["warmup-0"]
+            bench.job_spec = await bench.warm_up_job_spec()
             await bench.one_pod("floor-warmup")
+            await bench.one_tether_job("direct-warmup")
 
             jobs: dict[str, float] = {}
             pods: list[float] = []
+            direct: list[float] = []
             for i in range(args.n):
                 jobs[f"job-{i:04d}"] = await bench.one_job(f"job-{i:04d}")
                 pods.append(await bench.one_pod(f"floor-{i:04d}"))
+                direct.append(await bench.one_tether_job(f"direct-{i:04d}"))
             shares = await bench.dispatch_share(set(jobs))
 
             job_names = [f"burst-{i:04d}" for i in range(args.burst)]
@@ -279,6 +302,7 @@ async def measure(server: ServerProcess, workspace_id: str, kubeconfig: Path, ar
         [s * 1000 for s in pods],
         [shares[name] * 1000 for name in jobs if name in shares],
         [(jobs[name] - shares[name]) * 1000 for name in jobs if name in shares],
+        [s * 1000 for s in direct],
         burst=args.burst,
         concurrency=args.concurrency,
         jobs_s=jobs_s,
@@ -291,6 +315,7 @@ def report(
     pods_ms: list[float],
     shares_ms: list[float],
     rest_ms: list[float],
+    direct_ms: list[float],
     *,
     burst: int,
     concurrency: int,
@@ -307,6 +332,12 @@ def report(
     print(
         f"ratio job/floor: p50 {p50 / floor50:.1f}x, p99 {p99 / floor99:.1f}x "
         f"(goal: at most {GOAL_RATIO:.0f}x at p50): {verdict}"
+    )
+    direct50 = percentile(direct_ms, 0.5)
+    print(summary(f"design bound: TetherJob created directly ({len(direct_ms)})", direct_ms))
+    print(
+        f"  = {direct50 / floor50:.1f}x the floor with no Tether server in the path; "
+        f"the server adds {p50 - direct50:.1f} ms at p50"
     )
     print(
         f"throughput, {burst} at once ({concurrency} in flight): {burst / jobs_s:.1f} jobs dispatched/s "
