@@ -19,7 +19,7 @@ from lightkube.types import PatchType
 
 from tether.errors import NotFound
 from tether.kube.access import ClusterConnection
-from tether.kube.errors import KUBE_ERRORS, kube_error
+from tether.kube.errors import KUBE_ERRORS, get_or_none, kube_error
 from tether.kube.informer import Informer
 from tether.kube.resources import TetherJob
 
@@ -106,6 +106,12 @@ async def follow_jobs(jobs: Informer[Any], namespace: str) -> None:
         await jobs.run()
     except KUBE_ERRORS as e:
         raise kube_error(e, doing=f"watching TetherJobs in {namespace}") from e
+
+
+async def read_status(connection: ClusterConnection, namespace: str, name: str) -> dict[str, Any] | None:
+    """The TetherJob's ``status`` as the API server has it now; None if there is no such TetherJob."""
+    job = await get_or_none(connection.kube, TetherJob, name, namespace=namespace)
+    return None if job is None else dict(job.get("status") or {})
 
 
 def job_status(jobs: Informer[Any], namespace: str, name: str) -> dict[str, Any] | None:

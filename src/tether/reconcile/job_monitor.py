@@ -9,7 +9,8 @@ watches of newly dispatched jobs and stops those no longer needed. Passes are at
 apart, so that changes arriving together are written together. A quiet cluster costs an idle watch,
 and finished jobs are never read again: unfinished ones are selected in the database.
 
-A TetherJob missing from a cache that is current (listed, then watched) fails its job (``JobLost``);
+A TetherJob missing from a cache that is current (listed, then watched), and then from the API server
+asked directly (a watch may lag behind a TetherJob created a moment ago), fails its job (``JobLost``);
 so does every unfinished job of a namespace whose TetherJob CRD is gone. While a watch is down (the
 cluster unreachable) its jobs are left as they are and it is restarted with back-off.
 """
@@ -30,7 +31,7 @@ from tether.domain.jobs import PHASE_TO_STATUS, JobStatus, with_event
 from tether.errors import NotFound, TetherError
 from tether.kube.access import ClusterAccess
 from tether.kube.informer import Informer
-from tether.kube.jobs import follow_jobs, job_status, watch_jobs
+from tether.kube.jobs import follow_jobs, job_status, read_status, watch_jobs
 from tether.store import Store, resources
 from tether.store.tables import ResourceRow
 
@@ -170,15 +171,20 @@ class JobMonitor:
         self._watch_only(set(unfinished))
         updates: dict[str, dict[str, Any] | None] = {}
         for (cluster, namespace), rows in unfinished.items():
-            found = self._watches[(cluster, namespace)].statuses(
-                namespace, [row.properties["clusterJobName"] for row in rows]
-            )
-            if found is None:
+            watch = self._watches[(cluster, namespace)]
+            cached = watch.statuses(namespace, [row.properties["clusterJobName"] for row in rows])
+            if cached is None:
                 continue
+            known: dict[str, dict[str, Any] | None] = {n: s for n, s in cached.items() if s is not None}
+            missing = [name for name, status in cached.items() if status is None]
+            if missing:
+                known.update(
+                    dict.fromkeys(missing) if watch.crd_gone else await self._confirm(cluster, namespace, missing)
+                )
             for row in rows:
-                status = found[row.properties["clusterJobName"]]
-                if job_update(row.properties, status) is not None:
-                    updates[row.key] = status
+                name = row.properties["clusterJobName"]
+                if name in known and job_update(row.properties, known[name]) is not None:
+                    updates[row.key] = known[name]
         if updates:
             await self._write(updates)
 
@@ -192,6 +198,20 @@ class JobMonitor:
             if props.get("clusterJobName"):
                 by_place[(props["clusterId"], props["namespace"])].append(row)
         return by_place
+
+    async def _confirm(self, cluster: str, namespace: str, names: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Ask the API server about TetherJobs the cache does not hold; any it cannot answer for stay unknown
+        (left out), so that only a TetherJob the cluster says is gone fails its job."""
+        cluster_id = parse_resource_id(cluster)
+        connected = cluster_id.full_type == rt.CONNECTED_CLUSTERS
+        answers: dict[str, dict[str, Any] | None] = {}
+        try:
+            async with self._access.connect(cluster_id.key, connected=connected) as connection:
+                for name in names:
+                    answers[name] = await read_status(connection, namespace, name)
+        except TetherError as e:
+            log.info("job monitor: cannot read jobs of %s/%s: %s", cluster_id.name, namespace, e)
+        return answers
 
     async def _write(self, updates: dict[str, dict[str, Any] | None]) -> None:
         async with self._store.transaction() as session:
