@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from tether.domain.states import OperationKind, OperationStatus
 from tether.errors import DeadlineExceeded, TetherError
 from tether.reconcile.errors import PermanentError, TemporaryError
-from tether.reconcile.hints import Claim, Hints, Preparing
+from tether.reconcile.hints import HAND_OFF_LEASE_S, Claim, Hints, Preparing
 from tether.settings import ReconcileSettings
 from tether.store import Session, Store, operations
 from tether.store.tables import OperationRow
@@ -79,7 +79,7 @@ class Reconciler:
         self._owner = f"reconciler-{uuid.uuid4().hex[:12]}"
         self._types = list(handler.resource_types)
         if isinstance(handler, Preparing):
-            lease = dt.timedelta(seconds=settings.lease_s)
+            lease = dt.timedelta(seconds=min(settings.lease_s, HAND_OFF_LEASE_S))
             hints.accept_hand_offs(self._types, owner=self._owner, lease=lease, handler=handler)
 
     async def run_forever(self) -> None:

@@ -6,7 +6,10 @@ for a step whose latency users see (a job's dispatch): in the transaction that c
 the commit, ``hand_off`` queues it for its reconciler, which runs it next without leasing it in a
 transaction of its own. A claim never handed off (the creating transaction failed) is simply dropped;
 one handed off to a server that stops before running it is taken by any reconciler once its lease
-expires, like any operation interrupted halfway.
+expires, like any operation interrupted halfway. That lease is short (``HAND_OFF_LEASE_S``), so a
+job submitted just before a crash is dispatched seconds after the restart, not after a whole lease;
+should a claim wait in the queue longer than that, another reconciler may run it too, which the lease
+token check at apply and the idempotent steps make harmless.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import Any, Protocol, runtime_checkable
 from tether.errors import TetherError
 from tether.store import Session, operations
 from tether.store.tables import OperationRow
+
+HAND_OFF_LEASE_S = 5.0
 
 
 @runtime_checkable
