@@ -20,7 +20,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -306,6 +306,97 @@ async def test_a_slow_reader_stalls_only_its_own_stream(
         items = {i["metadata"]["name"]: i["data"]["blob"] for i in json.loads(body)["items"] if "blob" in i["data"]}
         assert items == payloads
         assert relay.hub.open_streams(key) == 0
+
+
+@asynccontextmanager
+async def fake_api_server(
+    relay: Relay, respond: Callable[[asyncio.StreamWriter], Awaitable[None]]
+) -> AsyncIterator[tuple[str, list[str]]]:
+    """A TLS server that answers every request with ``respond`` (keeping connections alive); yields the
+    agent's upstream kubeconfig and the list of connections it accepted."""
+    ca = pki.create_ca("fake-api-server-ca")
+    serving = pki.issue_certificate(ca, "fake-api-server", ip_addresses=["127.0.0.1"])
+    directory = relay.workdir / f"fake-api-{secrets.token_hex(4)}"
+    directory.mkdir()
+    pki.write_pem(directory / "ca.pem", ca.cert_pem)
+    pki.write_pem(directory / "tls.crt", serving.cert_pem)
+    pki.write_pem(directory / "tls.key", serving.key_pem, private=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(directory / "tls.crt", directory / "tls.key")
+
+    accepted: list[str] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(str(writer.get_extra_info("peername")))
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                await respond(writer)
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "c", "cluster": {"server": f"https://127.0.0.1:{port}", "certificate-authority": "ca.pem"}}
+        ],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "c",
+    }
+    (directory / "kubeconfig").write_text(yaml.safe_dump(config))
+    try:
+        yield str(directory / "kubeconfig"), accepted
+    finally:
+        server.close()
+
+
+@asynccontextmanager
+async def agent_for(relay: Relay, kubeconfig: str) -> AsyncIterator[tuple[httpx2.AsyncClient, ConnectAgent]]:
+    """An agent forwarding to ``kubeconfig``'s server, and a plain httpx2 client through the relay to it."""
+    key, credential = relay.new_cluster()
+    agent = ConnectAgent(
+        relay_url=relay.url, cluster_key=key, credential=credential, upstream=kubeconfig, ca_file=relay.ca_file
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        await _eventually(lambda: relay.hub.connected(key), what="the agent connected")
+        async with httpx2.AsyncClient(transport=relay.hub.transport(key), base_url="https://relay.invalid") as http:
+            yield http, agent
+    finally:
+        stop.set()
+        await task
+
+
+async def test_an_upstream_body_cut_midway_is_a_read_error_for_the_caller(relay: Relay) -> None:
+    async def cut(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + b"x" * 1000)
+        await writer.drain()
+        writer.transport.abort()
+
+    async with (
+        fake_api_server(relay, cut) as (kubeconfig, _accepted),
+        agent_for(relay, kubeconfig) as (http, _agent),
+        http.stream("GET", "/api/v1/namespaces") as response,
+    ):
+        assert response.status_code == 200
+        with pytest.raises(httpx2.ReadError, match="broke off"):
+            await response.aread()
+
+
+async def test_the_agent_keeps_one_upstream_connection_for_many_requests(relay: Relay) -> None:
+    async def ok(writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+
+    async with fake_api_server(relay, ok) as (kubeconfig, accepted), agent_for(relay, kubeconfig) as (http, _):
+        for _ in range(10):
+            assert (await http.get("/api/v1/namespaces")).status_code == 200
+
+    assert len(accepted) == 1, f"the agent dialled its API server {len(accepted)} times"
 
 
 async def test_wrong_credential_is_refused(relay: Relay, local_cluster: LocalCluster) -> None:

@@ -192,13 +192,84 @@ def test_malformed_message_raises_a_typed_error(case: str) -> None:
         RequestHead(1, "GET", "http://elsewhere/", ()),
         RequestHead(0, "GET", "/", ()),
         RequestHead(1, "GET", "/", (("X", "a\nb"),)),
+        RequestHead(1, "GET", "/x\n", ()),
+        ResponseHead(1, 200, (("X\n", "v"),)),
         ResponseHead(1, 99),
         RequestBody(2**32, b""),
         Window(1, 0),
         Ping(b"short"),
     ],
-    ids=["absolute target", "stream 0", "header newline", "status 99", "stream id too big", "zero window", "ping"],
+    ids=[
+        "absolute target",
+        "stream 0",
+        "header newline",
+        "target newline",
+        "header name newline",
+        "status 99",
+        "stream id too big",
+        "zero window",
+        "ping",
+    ],
 )
 def test_encoding_refuses_what_decoding_would_refuse(frame: Frame) -> None:
     with pytest.raises(MalformedFrame):
         encode_frame(frame)
+
+
+def test_the_wire_format_is_pinned() -> None:
+    request = encode_frames(
+        [RequestHead(1, "GET", "/api?x=1", (("Accept", "application/json"), ("X", "caf\xe9"))), RequestEnd(1)]
+    )
+    head = '{"method":"GET","target":"/api?x=1","headers":[["Accept","application/json"],["X","café"]]}'.encode()
+    assert request == raw(FrameType.REQUEST_HEAD, 1, head) + raw(FrameType.REQUEST_END, 1)
+    response = encode_frames([ResponseHead(7, 200, (("Content-Length", "2"),)), ResponseBody(7, b"{}"), ResponseEnd(7)])
+    head = b'{"status":200,"headers":[["Content-Length","2"]]}'
+    assert response == raw(FrameType.RESPONSE_HEAD, 7, head) + raw(FrameType.RESPONSE_BODY, 7, b"{}") + raw(
+        FrameType.RESPONSE_END, 7
+    )
+
+
+def test_a_whole_exchange_is_one_message_each_way() -> None:
+    request: list[Frame] = [RequestHead(3, "GET", "/api/v1/namespaces/default", ()), RequestEnd(3)]
+    response: list[Frame] = [
+        ResponseHead(3, 200, (("Content-Type", "application/json"),)),
+        ResponseBody(3, b"{}"),
+        ResponseEnd(3),
+    ]
+    assert decode_frames(encode_frames(request)) == request
+    assert decode_frames(encode_frames(response)) == response
+
+
+@pytest.mark.parametrize(
+    ("tail", "says"),
+    [
+        (raw(FrameType.RESPONSE_END, 3, b"x"), "carries no payload"),
+        (raw(99, 3), "unknown tunnel frame type 99"),
+        (raw(FrameType.RESPONSE_BODY, 0, b"x"), "needs a stream id"),
+        (raw(FrameType.RESPONSE_BODY, 3, b"abc", length=4), "announces 4 payload bytes"),
+    ],
+    ids=["end with payload", "unknown type", "body on stream 0", "truncated"],
+)
+def test_a_malformed_frame_after_good_ones_refuses_the_whole_message(tail: bytes, says: str) -> None:
+    good = encode_frames([ResponseHead(3, 200), ResponseBody(3, b"{}")])
+    with pytest.raises(MalformedFrame, match=says):
+        decode_frames(good + tail)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        raw(FrameType.REQUEST_HEAD, 1, head_payload(method="GET\n", target="/", headers=[])),
+        raw(FrameType.REQUEST_HEAD, 1, head_payload(method="GET", target="/x\n", headers=[])),
+        raw(FrameType.RESPONSE_HEAD, 1, head_payload(status=200, headers=[["X-A\n", "b"]])),
+    ],
+    ids=["method", "target", "header name"],
+)
+def test_a_trailing_newline_is_refused(message: bytes) -> None:
+    with pytest.raises(MalformedFrame, match=r"not an HTTP token|not an origin-form path"):
+        decode_frames(message)
+
+
+def test_only_frames_encode() -> None:
+    with pytest.raises(TypeError, match="not a tunnel frame"):
+        encode_frame("GET /")  # type: ignore[arg-type]

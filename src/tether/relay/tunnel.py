@@ -101,9 +101,10 @@ class HubStream:
     def __init__(self, tunnel: Tunnel, stream_id: int) -> None:
         self.id = stream_id
         self._tunnel = tunnel
-        # Resolved with the head, or with the failure; never cancelled (consumers await it shielded).
-        self._head: asyncio.Future[ResponseHead | StreamFailed] = asyncio.get_running_loop().create_future()
+        self._head: ResponseHead | None = None
         self._chunks: deque[bytes] = deque()
+        # Set on any news for the consumer (head, body, end, failure). One event rather than a future
+        # per head: a waiter is woken in one step, and a timed-out wait leaves nothing cancelled behind.
         self._ready = asyncio.Event()
         self._buffered = 0
         self._unacked = 0
@@ -113,12 +114,13 @@ class HubStream:
 
     # --- called by the tunnel's reader (never blocks) ------------------------------------------
     def on_head(self, head: ResponseHead) -> None:
-        if self._head.done():
+        if self._head is not None:
             raise MalformedFrame(f"second RESPONSE_HEAD on stream {self.id}")
-        self._head.set_result(head)
+        self._head = head
+        self._ready.set()
 
     def on_body(self, data: bytes) -> None:
-        if not self._head.done() or self._finished:
+        if self._head is None or self._finished:
             raise MalformedFrame(f"RESPONSE_BODY on stream {self.id} outside its response")
         self._buffered += len(data)
         if self._buffered > self._tunnel.settings.window:
@@ -127,7 +129,7 @@ class HubStream:
         self._ready.set()
 
     def on_end(self) -> None:
-        if not self._head.done():
+        if self._head is None:
             raise MalformedFrame(f"RESPONSE_END on stream {self.id} before its RESPONSE_HEAD")
         self._finished = True
         self._ready.set()
@@ -136,18 +138,18 @@ class HubStream:
         if self._failure is None and not self._finished:
             self._failure = failure
         self.open = False
-        if not self._head.done():
-            self._head.set_result(self._failure or failure)
         self._ready.set()
 
     # --- called by the consumer ---------------------------------------------------------------
     async def response_head(self, *, timeout: float | None) -> ResponseHead:
         """The agent's response head; StreamFailed, or TimeoutError after ``timeout`` seconds."""
         async with asyncio.timeout(timeout):
-            outcome = await asyncio.shield(self._head)
-        if isinstance(outcome, StreamFailed):
-            raise outcome
-        return outcome
+            while self._head is None:
+                if self._failure is not None:
+                    raise self._failure
+                self._ready.clear()
+                await self._ready.wait()
+        return self._head
 
     async def read(self, *, timeout: float | None) -> bytes | None:
         """The next body chunk, ``None`` at the end; StreamFailed, or TimeoutError when nothing comes."""

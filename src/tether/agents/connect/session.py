@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx2
@@ -101,6 +102,7 @@ class AgentSession:
         self._limits = limits or SessionLimits()
         self._streams: dict[int, _Stream] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # every forwarding task, reset ones included
+        self._last_seen = 0.0  # loop time of the last message from the relay
 
     @property
     def open_streams(self) -> int:
@@ -113,15 +115,13 @@ class AgentSession:
 
     async def run(self) -> None:
         """Serve frames until the WebSocket closes; raises ConnectionClosed with the relay's close frame."""
+        loop = asyncio.get_running_loop()
+        self._last_seen = loop.time()
+        watchdog = asyncio.create_task(self._close_when_silent(), name="connect-idle-watchdog")
         try:
             while True:
-                try:
-                    async with asyncio.timeout(self._hello.idle_timeout_s):
-                        message = await self._ws.recv()
-                except TimeoutError:
-                    log.warning("connect agent: nothing from the relay for %.1f s", self._hello.idle_timeout_s)
-                    await self._ws.close(CLOSE_KEEPALIVE_TIMEOUT, "keepalive timeout")
-                    continue  # recv() now raises ConnectionClosed
+                message = await self._ws.recv()  # raises ConnectionClosed once the watchdog closed the connection
+                self._last_seen = loop.time()
                 if isinstance(message, str):
                     await self._ws.close(CLOSE_PROTOCOL_ERROR, "text message on the tunnel")
                     continue
@@ -132,11 +132,23 @@ class AgentSession:
                     log.warning("connect agent: protocol error from the relay: %s", e.message)
                     await self._ws.close(CLOSE_PROTOCOL_ERROR, e.message[:120])
         finally:
-            tasks = list(self._tasks)
+            tasks = [watchdog, *self._tasks]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._streams.clear()
+
+    async def _close_when_silent(self) -> None:
+        # One sleeping task rather than a timeout around every recv(): no timer armed per message.
+        loop = asyncio.get_running_loop()
+        idle_timeout = self._hello.idle_timeout_s
+        while True:
+            silent = loop.time() - self._last_seen
+            if silent >= idle_timeout:
+                break
+            await asyncio.sleep(idle_timeout - silent)  # the last message may have come meanwhile: check again
+        log.warning("connect agent: nothing from the relay for %.1f s", silent)
+        await self._ws.close(CLOSE_KEEPALIVE_TIMEOUT, "keepalive timeout")
 
     async def _send(self, *frames: Frame) -> None:
         """Send ``frames`` as one WebSocket message."""
@@ -210,11 +222,11 @@ class AgentSession:
                 response_head = ResponseHead(sid, response.status_code, tuple(headers))
                 if _announced_length(response) <= min(BODY_CHUNK, self._hello.window):
                     # A short, complete body (never a watch: those have no Content-Length) goes as one message.
-                    body = b"".join([chunk async for chunk in response.aiter_raw()])
+                    body = b"".join([chunk async for chunk in _raw_body(response)])
                     await self._send_whole(sid, stream, response_head, body)
                 else:
                     await self._send(response_head)
-                    async for chunk in response.aiter_raw():
+                    async for chunk in _raw_body(response):
                         await self._send_body(sid, stream, chunk)
                     await self._send(ResponseEnd(sid))
             except httpx2.HTTPError as e:
@@ -244,6 +256,18 @@ class AgentSession:
             taken = await stream.credit.take(min(len(view), BODY_CHUNK))
             await self._send(ResponseBody(sid, bytes(view[:taken])))
             view = view[taken:]
+
+
+def _raw_body(response: httpx2.Response) -> AsyncIterator[bytes]:
+    """The response's raw body bytes, leaving the connection checked out until ``response.aclose()``.
+
+    Not ``aiter_raw()``: it returns the connection to the pool (keep-alive checks, pool bookkeeping)
+    before it ends, which would delay the RESPONSE_END; ``_forward`` closes the response once it is sent.
+    """
+    stream = response.stream
+    if not isinstance(stream, httpx2.AsyncByteStream):  # pragma: no cover - the agent's client is async
+        raise TypeError("the upstream response has no async body stream")
+    return aiter(stream)
 
 
 def _announced_length(response: httpx2.Response) -> float:
