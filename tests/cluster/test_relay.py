@@ -53,8 +53,9 @@ from tether.protocol.tunnel.connection import (
     CLOSE_UNAUTHENTICATED,
     CLUSTER_HEADER,
 )
-from tether.protocol.tunnel.frames import Hello
+from tether.protocol.tunnel.frames import Hello, ResetCode
 from tether.relay import ClusterNotReachable, RelayHub, RelaySettings
+from tether.relay.tunnel import StreamFailed
 from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
 
 pytestmark = pytest.mark.cluster
@@ -277,6 +278,26 @@ async def test_pod_log_read_and_followed_stream_cancelled(
             lambda: relay.hub.open_streams(key) == 0 and _session_streams(agent) == 0,
             what="closing the followed log cancelled the stream at the agent",
         )
+
+
+async def test_a_target_the_agent_cannot_forward_is_refused_not_left_hanging(
+    relay: Relay, local_cluster: LocalCluster
+) -> None:
+    async def no_body() -> AsyncIterator[bytes]:
+        return
+        yield b""
+
+    async with connected_agent(relay, local_cluster) as (key, agent):
+        # Valid on the wire (origin-form), but not a URL path httpx2 will send: the agent must answer.
+        stream = await relay.hub.tunnel(key).open_stream(
+            method="GET", target="/api/v1/namespaces#fragment", headers=(), body=no_body()
+        )
+        with pytest.raises(StreamFailed) as failed:
+            await stream.response_head(timeout=5)
+
+        assert failed.value.code is ResetCode.REFUSED
+        assert "cannot forward '/api/v1/namespaces#fragment'" in failed.value.message
+        await _eventually(lambda: _session_streams(agent) == 0, what="the agent forgot the stream")
 
 
 async def test_a_slow_reader_stalls_only_its_own_stream(

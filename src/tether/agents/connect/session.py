@@ -209,7 +209,11 @@ class AgentSession:
                     headers=forwardable_headers(head.headers, request=True),
                     content=bytes(stream.body) if stream.body else None,
                 )
-                stream.body.clear()
+            except (httpx2.InvalidURL, ValueError) as e:  # the frame checks pass it, httpx2 does not
+                await self._send(Reset(sid, ResetCode.REFUSED, f"cannot forward {head.target!r}: {e}"))
+                return
+            stream.body.clear()
+            try:
                 response = await self._upstream.send(request, stream=True)
             except httpx2.HTTPError as e:
                 log.warning("connect agent: %s %s failed upstream: %s", head.method, head.target, e)
@@ -235,6 +239,10 @@ class AgentSession:
                 await response.aclose()
         except ConnectionClosed:
             return  # the session is ending; run() notices on its own
+        except Exception:  # a bug: say so, and end the stream rather than leave its caller waiting
+            log.exception("connect agent: forwarding %s %s failed unexpectedly", head.method, head.target)
+            with contextlib.suppress(ConnectionClosed):
+                await self._send(Reset(sid, ResetCode.UPSTREAM_FAILED, "the connect agent failed; see its log"))
         finally:
             if self._streams.get(sid) is stream:
                 del self._streams[sid]
