@@ -7,6 +7,7 @@ a scratch PostgreSQL database of its own instead: the same tests, the other dial
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tether.store import Store
 from tether.testing.databases import scratch_database
 from tether.testing.server import InProcessServer, in_process_server, settings_for_tests
 
@@ -32,6 +34,20 @@ async def server(tmp_path: Path) -> AsyncIterator[InProcessServer]:
         in_process_server(data_dir, settings=settings_for_tests(data_dir, db_url=url)) as running,
     ):
         yield running
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A migrated store of its own (no server): SQLite, or a scratch PostgreSQL database."""
+    async with contextlib.AsyncExitStack() as stack:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'tether.db'}"
+        if POSTGRES_URL is not None:
+            url = await stack.enter_async_context(scratch_database(POSTGRES_URL))
+        opened = await Store.open(url)
+        try:
+            yield opened
+        finally:
+            await opened.close()
 
 
 @pytest.fixture

@@ -1,17 +1,14 @@
 """Hand-offs: an operation leased and prepared in its creating transaction runs next, and stays safe.
 
-A real store (SQLite, migrated) and the real ``Reconciler`` and ``Hints``; the handler is a small one
-written here (the engine's own protocol), recording what it was given.
+A real store (SQLite, or PostgreSQL with ``TETHER_TEST_POSTGRES_URL``) and the real ``Reconciler``
+and ``Hints``; the handler is a small one written here (the engine's own protocol), recording what it
+was given.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest_asyncio
 
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.states import OperationKind, OperationStatus, ProvisioningState
@@ -49,15 +46,6 @@ class Recorder:
 
     async def after_commit(self, operation: OperationView) -> None:
         return None
-
-
-@pytest_asyncio.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'tether.db'}")
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def _thing(name: str) -> ResourceId:
