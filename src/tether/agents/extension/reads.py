@@ -128,7 +128,8 @@ def _fingerprint(body: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
 
 
 class CachedReads:
-    """Reads answered from informers; ``run`` keeps them current (see ``informers``)."""
+    """Reads answered from informers, which the caller keeps running (``informers``); reads wait for
+    nothing, so callers start only once ``synced`` returns."""
 
     def __init__(
         self,
