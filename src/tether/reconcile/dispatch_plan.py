@@ -109,7 +109,7 @@ class Planner:
     def __init__(self, *, authority: str, cache_s: float) -> None:
         self._authority = authority
         self._clusters: Recent[str, ClusterFacts] = Recent(cache_s)
-        self._identities: Recent[str, Identity | None] = Recent(cache_s)
+        self._identities: Recent[str, Identity] = Recent(cache_s)
         self._trusted: Recent[tuple[str, str], bool] = Recent(cache_s)
 
     async def plan(self, session: Session, job: ResourceRow) -> Dispatch:
