@@ -9,7 +9,6 @@ also expire after ``ttl_s`` so that several server processes on one database con
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from tether.domain.ids import ResourceId
 from tether.domain.principals import Caller
 from tether.domain.roles import RoleDefinition, role_by_guid
 from tether.errors import Forbidden, NotFound, Unauthenticated
+from tether.recent import Recent
 from tether.store import Store, role_assignments, tenancy
 
 
@@ -44,15 +44,12 @@ class AssignmentIndex:
 
     def __init__(self, store: Store, *, ttl_s: float) -> None:
         self._store = store
-        self._ttl_s = ttl_s
-        self._entries: dict[str, tuple[float, tuple[Assignment, ...]]] = {}
+        self._entries: Recent[str, tuple[Assignment, ...]] = Recent(ttl_s)
 
     async def of(self, principal_id: str) -> tuple[Assignment, ...]:
         key = principal_id.lower()
-        entry = self._entries.get(key)
-        now = time.monotonic()
-        if entry is not None and entry[0] > now:
-            return entry[1]
+        if (known := self._entries.get(key)) is not None:
+            return known
         async with self._store.transaction() as session:
             rows = await role_assignments.for_principal(session, key)
         assignments = tuple(
@@ -60,15 +57,11 @@ class AssignmentIndex:
             for r in rows
             if (role := role_by_guid(r.role_definition_guid)) is not None
         )
-        self._entries[key] = (now + self._ttl_s, assignments)
-        return assignments
+        return self._entries.put(key, assignments)
 
     def invalidate(self, principal_id: str | None = None) -> None:
         """Forget one principal's entry (after a write for it), or every entry."""
-        if principal_id is None:
-            self._entries.clear()
-        else:
-            self._entries.pop(principal_id.lower(), None)
+        self._entries.forget(principal_id.lower() if principal_id is not None else None)
 
 
 def first_grant(

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import click
 
-from tether.cli.context import confirm_or_abort, output_options, print_result, wait_with_progress, with_client
+from tether.cli.context import (
+    confirm_or_abort,
+    list_in_scope,
+    output_options,
+    print_result,
+    put_and_wait,
+    with_client,
+)
 from tether.cli.groups import parse_tags
 from tether.cli.kubeconfig_files import flattened_kubeconfig
 from tether.client import TetherClient, ids
@@ -59,13 +66,9 @@ def create(
     body: dict[str, object] = {"tags": parse_tags(tags), "properties": properties}
     if location:
         body["location"] = location
-    answer, operation = client.put(resource_id, body)
-    if no_wait:
-        return
-    if operation:
-        wait_with_progress(client, operation, message=f"Registering cluster {name}")
-        answer = client.get(resource_id)
-    print_result(answer, output=output, query=query)
+    answer = put_and_wait(client, resource_id, body, no_wait=no_wait, message=f"Registering cluster {name}")
+    if answer is not None:
+        print_result(answer, output=output, query=query)
 
 
 @aks.command("show")
@@ -84,10 +87,8 @@ def show(name: str, resource_group: str, output: str, query: str | None, client:
 @with_client
 def list_(resource_group: str | None, output: str, query: str | None, client: TetherClient) -> None:
     """List managed clusters."""
-    scope = ids.group_or_subscription(client.profile, resource_group)
-    print_result(
-        list(client.list(f"{scope}/providers/Microsoft.ContainerService/managedClusters")), output=output, query=query
-    )
+    clusters = list_in_scope(client, resource_group, "Microsoft.ContainerService/managedClusters")
+    print_result(clusters, output=output, query=query)
 
 
 @aks.command("delete")

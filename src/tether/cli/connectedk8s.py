@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from tether.cli import local_agents
-from tether.cli.context import confirm_or_abort, output_options, print_result, state, with_client
+from tether.cli.context import confirm_or_abort, list_in_scope, output_options, print_result, state, with_client
 from tether.cli.groups import parse_tags
 from tether.client import ClientError, TetherClient, ids
 
@@ -142,10 +142,8 @@ def show(name: str, resource_group: str, output: str, query: str | None, client:
 @with_client
 def list_(resource_group: str | None, output: str, query: str | None, client: TetherClient) -> None:
     """List connected clusters."""
-    scope = ids.group_or_subscription(client.profile, resource_group)
-    print_result(
-        list(client.list(f"{scope}/providers/Microsoft.Kubernetes/connectedClusters")), output=output, query=query
-    )
+    clusters = list_in_scope(client, resource_group, "Microsoft.Kubernetes/connectedClusters")
+    print_result(clusters, output=output, query=query)
 
 
 @connectedk8s.command("delete")

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from tether.cli.output import FORMATS, emit
-from tether.client import Profile, TetherClient, load_profile
+from tether.client import Profile, TetherClient, ids, load_profile
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,6 +62,26 @@ def wait_with_progress(client: TetherClient, operation_url: str, *, message: str
         return
     with console.status(message) as status:
         client.wait(operation_url, on_poll=lambda s: status.update(f"{message} ({s.get('status')})"))
+
+
+def put_and_wait(
+    client: TetherClient, resource_id: str, body: dict[str, Any], *, no_wait: bool, message: str
+) -> dict[str, Any] | None:
+    """PUT ``body``; with ``no_wait`` return None at once (az prints nothing then), else wait for its
+    operation, if any, and return the resource as it is at the end."""
+    answer, operation = client.put(resource_id, body)
+    if no_wait:
+        return None
+    if operation:
+        wait_with_progress(client, operation, message=message)
+        answer = client.get(resource_id)
+    return answer
+
+
+def list_in_scope(client: TetherClient, resource_group: str | None, provider_type: str) -> list[dict[str, Any]]:
+    """Every resource of ``provider_type`` (``Microsoft.X/things``) in the group, or in the whole subscription."""
+    scope = ids.group_or_subscription(client.profile, resource_group)
+    return list(client.list(f"{scope}/providers/{provider_type}"))
 
 
 def confirm_or_abort(yes: bool, prompt: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from tether.cli.context import confirm_or_abort, output_options, print_result, with_client
+from tether.cli.context import confirm_or_abort, list_in_scope, output_options, print_result, with_client
 from tether.cli.groups import parse_tags
 from tether.cli.roles.options import resource_group_of, split_values
 from tether.client import TetherClient, ids
@@ -104,8 +104,7 @@ def show(name: str, resource_group: str, output: str, query: str | None, client:
 @with_client
 def list_(resource_group: str | None, output: str, query: str | None, client: TetherClient) -> None:
     """List user-assigned identities of a resource group, or of the whole subscription."""
-    scope = ids.group_or_subscription(client.profile, resource_group)
-    items = client.list(f"{scope}/providers/Microsoft.ManagedIdentity/userAssignedIdentities")
+    items = list_in_scope(client, resource_group, "Microsoft.ManagedIdentity/userAssignedIdentities")
     print_result([flat_identity(i) for i in items], output=output, query=query)
 
 

@@ -14,7 +14,15 @@ from pathlib import Path
 import click
 
 from tether.cli import local_agents
-from tether.cli.context import confirm_or_abort, output_options, print_result, state, wait_with_progress, with_client
+from tether.cli.context import (
+    confirm_or_abort,
+    output_options,
+    print_result,
+    put_and_wait,
+    state,
+    wait_with_progress,
+    with_client,
+)
 from tether.cli.kubeconfig_files import flattened_kubeconfig
 from tether.cli.options import MultiValueOption
 from tether.client import TetherClient, ids
@@ -269,10 +277,11 @@ def update(
             **_settings(config, "--configuration-settings"),
         },
     }
-    _, operation = client.put(resource_id, {"properties": properties})
-    if operation and not no_wait:
-        wait_with_progress(client, operation, message=f"Updating extension {name}")
-    print_result(client.get(resource_id), output=output, query=query)
+    answer = put_and_wait(
+        client, resource_id, {"properties": properties}, no_wait=no_wait, message=f"Updating extension {name}"
+    )
+    if answer is not None:
+        print_result(answer, output=output, query=query)
 
 
 @k8s_extension.command("delete")

@@ -14,6 +14,8 @@ from typing import Any
 import click
 import yaml
 
+from tether.kube.access import one_context
+
 _FILE_FIELDS = {
     "certificate-authority": "certificate-authority-data",
     "client-certificate": "client-certificate-data",
@@ -50,21 +52,9 @@ def flattened_kubeconfig(path: Path, *, context: str | None) -> str:
     if chosen not in contexts:
         known = ", ".join(sorted(str(k) for k in contexts)) or "none"
         raise click.BadParameter(f"context '{chosen}' is not in {path} (contexts: {known})", param_hint="--context")
-    ctx = contexts[chosen]
-    cluster_name, user_name = ctx["context"].get("cluster"), ctx["context"].get("user")
-    base = path.parent
-    clusters = [c for c in document.get("clusters") or [] if c.get("name") == cluster_name]
-    users = [u for u in document.get("users") or [] if u.get("name") == user_name]
-    for item in clusters:
-        _inline(item.setdefault("cluster", {}), base)
-    for item in users:
-        _inline(item.setdefault("user", {}), base)
-    reduced = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": chosen,
-        "contexts": [ctx],
-        "clusters": clusters,
-        "users": users,
-    }
+    reduced = one_context(document, str(chosen))
+    for item in reduced["clusters"]:
+        _inline(item.setdefault("cluster", {}), path.parent)
+    for item in reduced["users"]:
+        _inline(item.setdefault("user", {}), path.parent)
     return str(yaml.safe_dump(reduced, sort_keys=False))

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx2
 import yaml
@@ -32,6 +31,7 @@ from lightkube.config.models import Cluster, Context, User
 
 from tether.errors import InvalidRequest, Unavailable
 from tether.kube.pool import ConnectionPool
+from tether.recent import Recent
 
 # Placeholder server for clients that reach the API server through a tunnel: the transport ignores it.
 _RELAYED_SERVER = "https://relay.tether.invalid"
@@ -111,8 +111,7 @@ class ClusterAccess:
         self._kubeconfigs = kubeconfigs
         self._relay = relay
         self._pool: ConnectionPool[ClusterConnection] = ConnectionPool(idle_s=idle_s)
-        self._kubeconfig_ttl_s = kubeconfig_ttl_s
-        self._read: dict[str, tuple[str, float]] = {}  # cluster key -> (kubeconfig, read at)
+        self._read: Recent[str, str] = Recent(kubeconfig_ttl_s)  # cluster key -> kubeconfig
 
     @asynccontextmanager
     async def connect(
@@ -144,20 +143,14 @@ class ClusterAccess:
             yield connection
 
     async def _kubeconfig(self, cluster_key: str) -> str | None:
-        now = time.monotonic()
-        cached = self._read.get(cluster_key.casefold())
-        if cached is not None and now - cached[1] < self._kubeconfig_ttl_s:
-            return cached[0]
+        if (known := self._read.get(cluster_key.casefold())) is not None:
+            return known
         text = await self._kubeconfigs(cluster_key)
-        if text is None:
-            self._read.pop(cluster_key.casefold(), None)
-        elif self._kubeconfig_ttl_s > 0:
-            self._read[cluster_key.casefold()] = (text, now)
-        return text
+        return self._read.put(cluster_key.casefold(), text) if text is not None else None
 
     async def forget(self, cluster_key: str) -> None:
         """Drop the cluster's pooled connections (closed now, or when the blocks using them exit)."""
-        self._read.pop(cluster_key.casefold(), None)
+        self._read.forget(cluster_key.casefold())
         await self._pool.forget(cluster_key)
 
     async def aclose(self) -> None:
@@ -195,12 +188,11 @@ def minimal_kubeconfig(text: str, *, context: str | None = None) -> str:
     """
     parse_kubeconfig(text, context=context)  # same validation and errors as everywhere else
     document = yaml.safe_load(text)
-    chosen = context or document.get("current-context")
-    ctx = next(c for c in document.get("contexts", []) if c.get("name") == chosen)
-    cluster_name, user_name = ctx["context"].get("cluster"), ctx["context"].get("user")
-    clusters = [c for c in document.get("clusters", []) if c.get("name") == cluster_name]
-    users = [u for u in document.get("users", []) if u.get("name") == user_name]
-    for entry, fields in ((clusters, ("certificate-authority",)), (users, ("client-certificate", "client-key"))):
+    reduced = one_context(document, context or document.get("current-context"))
+    for entry, fields in (
+        (reduced["clusters"], ("certificate-authority",)),
+        (reduced["users"], ("client-certificate", "client-key")),
+    ):
         for item in entry:
             body = item.get("cluster") or item.get("user") or {}
             for field in fields:
@@ -210,12 +202,19 @@ def minimal_kubeconfig(text: str, *, context: str | None = None) -> str:
                         "(kubectl config view --raw --flatten --minify), which tether aks create does for you.",
                         code="InvalidKubeconfig",
                     )
-    reduced = {
+    return str(yaml.safe_dump(reduced, sort_keys=False))
+
+
+def one_context(document: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A kubeconfig document reduced to its context ``name`` (which must exist), that context's cluster
+    and its user: what ``kubectl config view --minify`` keeps."""
+    ctx = next(c for c in document.get("contexts") or [] if c.get("name") == name)
+    cluster_name, user_name = ctx["context"].get("cluster"), ctx["context"].get("user")
+    return {
         "apiVersion": "v1",
         "kind": "Config",
-        "current-context": chosen,
+        "current-context": name,
         "contexts": [ctx],
-        "clusters": clusters,
-        "users": users,
+        "clusters": [c for c in document.get("clusters") or [] if c.get("name") == cluster_name],
+        "users": [u for u in document.get("users") or [] if u.get("name") == user_name],
     }
-    return str(yaml.safe_dump(reduced, sort_keys=False))

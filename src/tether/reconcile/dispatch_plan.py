@@ -11,21 +11,18 @@ the operator checks training itself (E45004), so a job never runs on a cluster t
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.jobs import SIMULATION_TAG_PREFIX, cluster_job_name, service_account_name
 from tether.errors import NotFound
+from tether.recent import Recent
 from tether.store import Session, federated_credentials, principals, resources
 from tether.store.tables import ResourceRow
 
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
-
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -51,25 +48,6 @@ class Identity:
     object_id: str
     client_id: str
     tenant_id: str
-
-
-class Recent(Generic[K, V]):
-    """Values read less than ``ttl_s`` ago."""
-
-    def __init__(self, ttl_s: float) -> None:
-        self._ttl_s = ttl_s
-        self._values: dict[K, tuple[V, float]] = {}
-
-    def get(self, key: K) -> V | None:
-        found = self._values.get(key)
-        if found is None or time.monotonic() - found[1] >= self._ttl_s:
-            return None
-        return found[0]
-
-    def put(self, key: K, value: V) -> V:
-        if self._ttl_s > 0:
-            self._values[key] = (value, time.monotonic())
-        return value
 
 
 def _identity_of(compute: ResourceRow) -> str | None:

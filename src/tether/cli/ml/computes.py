@@ -15,7 +15,14 @@ from typing import Any
 import click
 import yaml
 
-from tether.cli.context import confirm_or_abort, output_options, print_result, wait_with_progress, with_client
+from tether.cli.context import (
+    confirm_or_abort,
+    output_options,
+    print_result,
+    put_and_wait,
+    wait_with_progress,
+    with_client,
+)
 from tether.cli.ml.options import workspace_options
 from tether.client import ClientError, OperationFailed, TetherClient, ids
 
@@ -240,11 +247,9 @@ def update(
             "properties": {"namespace": current["properties"]["properties"]["namespace"]},
         },
     }
-    _, operation = client.put(compute_id, body)
-    if operation and not no_wait:
-        wait_with_progress(client, operation, message=f"Updating {name}")
-    if not no_wait:
-        print_result(client.get(compute_id), output=output, query=query)
+    answer = put_and_wait(client, compute_id, body, no_wait=no_wait, message=f"Updating {name}")
+    if answer is not None:
+        print_result(answer, output=output, query=query)
 
 
 @compute.command("detach")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from tether.cli.context import confirm_or_abort, output_options, print_result, wait_with_progress, with_client
+from tether.cli.context import (
+    confirm_or_abort,
+    list_in_scope,
+    output_options,
+    print_result,
+    put_and_wait,
+    wait_with_progress,
+    with_client,
+)
 from tether.cli.groups import parse_tags
 from tether.client import TetherClient, ids
 
@@ -59,13 +67,9 @@ def create(
     body: dict[str, object] = {"identity": identity, "tags": parse_tags(tags), "properties": properties}
     if location:
         body["location"] = location
-    answer, operation = client.put(resource_id, body)
-    if no_wait:
-        return
-    if operation:
-        wait_with_progress(client, operation, message=f"Creating workspace {name}")
-        answer = client.get(resource_id)
-    print_result(answer, output=output, query=query)
+    answer = put_and_wait(client, resource_id, body, no_wait=no_wait, message=f"Creating workspace {name}")
+    if answer is not None:
+        print_result(answer, output=output, query=query)
 
 
 @workspace.command("show")
@@ -84,9 +88,8 @@ def show(name: str, resource_group: str, output: str, query: str | None, client:
 @with_client
 def list_(resource_group: str | None, output: str, query: str | None, client: TetherClient) -> None:
     """List workspaces of a resource group, or of the whole subscription."""
-    scope = ids.group_or_subscription(client.profile, resource_group)
-    items = list(client.list(f"{scope}/providers/Microsoft.MachineLearningServices/workspaces"))
-    print_result(items, output=output, query=query)
+    workspaces = list_in_scope(client, resource_group, "Microsoft.MachineLearningServices/workspaces")
+    print_result(workspaces, output=output, query=query)
 
 
 @workspace.command("delete")
