@@ -13,8 +13,9 @@ from typing import Any
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.states import OperationKind, OperationStatus, ProvisioningState
 from tether.errors import TetherError
-from tether.reconcile.engine import OperationView, Reconciler
+from tether.reconcile.engine import Reconciler
 from tether.reconcile.hints import Claim, Hints
+from tether.reconcile.views import OperationView
 from tether.settings import ReconcileSettings
 from tether.store import Session, Store, operations, resources
 from tether.store.tables import OperationRow

@@ -19,8 +19,9 @@ from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import TetherError, Unavailable
 from tether.kube.access import ClusterAccess
 from tether.reconcile.attach import AttachFacts, check_permissions, inspect_cluster, load_target
-from tether.reconcile.engine import OperationView, error_body
+from tether.reconcile.engine import error_body
 from tether.reconcile.errors import PermanentError, TemporaryError
+from tether.reconcile.views import OperationView
 from tether.store import Session, Store, principals, resources, role_assignments, tenancy
 from tether.store.tables import OperationRow, ResourceRow
 

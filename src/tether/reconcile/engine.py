@@ -16,31 +16,18 @@ import contextlib
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tether.domain.states import OperationKind, OperationStatus
 from tether.errors import DeadlineExceeded, TetherError
 from tether.reconcile.errors import PermanentError, TemporaryError
-from tether.reconcile.hints import HAND_OFF_LEASE_S, Claim, Hints, Preparing
+from tether.reconcile.hints import HAND_OFF_LEASE_S, Hints, Preparing
+from tether.reconcile.views import OperationView
 from tether.settings import ReconcileSettings
 from tether.store import Session, Store, operations
 from tether.store.tables import OperationRow
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OperationView:
-    """What a handler may know of the operation while it works, detached from any session."""
-
-    id: str
-    resource_key: str
-    resource_type: str
-    kind: OperationKind
-    attempts: int
-    prepared: Any = None
-    """What the handler's ``prepare`` read when the operation was handed off (None otherwise)."""
 
 
 class OperationHandler(Protocol):
@@ -92,7 +79,7 @@ class Reconciler:
         """Take and process one operation (a handed-off one first); False when there was none."""
         claim = self._hints.next_claim(self._types)
         if claim is not None:
-            await self._process(_view_of(claim), claim.token)
+            await self._process(claim.view, claim.token)
             return True
 
         lease = dt.timedelta(seconds=self._settings.lease_s)
@@ -153,13 +140,6 @@ class Reconciler:
                 w.cancel()
             for e in events:
                 e.clear()
-
-
-def _view_of(claim: Claim) -> OperationView:
-    kind = OperationKind(claim.kind)
-    return OperationView(
-        claim.operation_id, claim.resource_key, claim.resource_type, kind, claim.attempts, claim.prepared
-    )
 
 
 class ReconcilerSet:

@@ -19,9 +19,9 @@ from tether.kube.access import ClusterAccess
 from tether.kube.extension_install import install, uninstall
 from tether.providers.extensions import config_of
 from tether.providers.relays import ensure_relay, remove_relay
-from tether.reconcile.engine import OperationView
 from tether.reconcile.errors import PermanentError, TemporaryError
 from tether.reconcile.resource_groups import delete_tree, mark_failed
+from tether.reconcile.views import OperationView
 from tether.store import Session, Store, resources
 from tether.store.tables import OperationRow
 

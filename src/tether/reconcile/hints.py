@@ -21,7 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from tether.domain.states import OperationKind
 from tether.errors import TetherError
+from tether.reconcile.views import OperationView
 from tether.store import Session, operations
 from tether.store.tables import OperationRow
 
@@ -38,15 +40,10 @@ class Preparing(Protocol):
 
 @dataclass(frozen=True)
 class Claim:
-    """A leased operation with its prepared input, waiting for its reconciler."""
+    """A leased operation (its ``prepared`` input in the view) waiting for its reconciler."""
 
-    operation_id: str
-    resource_key: str
-    resource_type: str
-    kind: str
-    attempts: int
+    view: OperationView
     token: str
-    prepared: Any
 
 
 @dataclass(frozen=True)
@@ -88,15 +85,11 @@ class Hints:
         if prepared is None:
             return None
         token = operations.take(operation, owner=taker.owner, lease=taker.lease)
-        return Claim(
-            operation.id,
-            operation.resource_key,
-            operation.resource_type,
-            operation.kind,
-            operation.attempts,
-            token,
-            prepared,
+        kind = OperationKind(operation.kind)
+        view = OperationView(
+            operation.id, operation.resource_key, operation.resource_type, kind, operation.attempts, prepared
         )
+        return Claim(view, token)
 
     def hand_off(self, claim: Claim | None, full_type: str) -> None:
         """After the commit: queue the claim for its reconciler (or, without one, just ``wake`` it)."""

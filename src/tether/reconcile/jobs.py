@@ -25,8 +25,9 @@ from tether.errors import TetherError, Unavailable
 from tether.kube.access import ClusterAccess
 from tether.kube.jobs import JOB_ID_LABEL, NamespaceUnusable, request_cancel, submit
 from tether.reconcile.dispatch_plan import Dispatch, Planner
-from tether.reconcile.engine import OperationView, error_body
+from tether.reconcile.engine import error_body
 from tether.reconcile.errors import PermanentError, TemporaryError
+from tether.reconcile.views import OperationView
 from tether.store import Session, Store, resources
 from tether.store.tables import OperationRow
 

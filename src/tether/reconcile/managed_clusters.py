@@ -10,9 +10,9 @@ from tether.domain.states import ProvisioningState
 from tether.errors import TetherError, Unavailable
 from tether.kube.access import ClusterAccess
 from tether.kube.probe import ClusterFacts, probe
-from tether.reconcile.engine import OperationView
 from tether.reconcile.errors import PermanentError, TemporaryError
 from tether.reconcile.resource_groups import mark_failed
+from tether.reconcile.views import OperationView
 from tether.store import Session, federated_credentials, resources, tenancy
 from tether.store.tables import OperationRow
 

@@ -8,7 +8,7 @@ from tether.authz.service import AssignmentIndex
 from tether.domain import resource_types as rt
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import TetherError
-from tether.reconcile.engine import OperationView
+from tether.reconcile.views import OperationView
 from tether.store import Session, principals, resources, role_assignments
 from tether.store.tables import OperationRow
 

@@ -8,8 +8,8 @@ from tether.domain import resource_types as rt
 from tether.domain.principals import PrincipalKind
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import TetherError
-from tether.reconcile.engine import OperationView
 from tether.reconcile.resource_groups import DeletesInvalidateAccess, delete_tree, mark_failed
+from tether.reconcile.views import OperationView
 from tether.store import Session, principals, resources, tenancy
 from tether.store.tables import OperationRow, ResourceRow
 
