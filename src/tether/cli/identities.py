@@ -16,8 +16,7 @@ from tether.cli.context import confirm_or_abort, list_in_scope, output_options, 
 from tether.cli.groups import parse_tags
 from tether.cli.roles.options import resource_group_of, split_values
 from tether.client import TetherClient, ids
-
-DEFAULT_AUDIENCE = "api://AzureADTokenExchange"
+from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
 
 _GROUP = click.option("-g", "--resource-group", "resource_group", required=True, help="Resource group of the identity.")
 _NAME = click.option("-n", "--name", "name", required=True, help="Name of the identity.")
@@ -124,7 +123,7 @@ def federated_credential() -> None:
 
 
 def _audiences(values: tuple[str, ...]) -> list[str]:
-    return split_values(values) or [DEFAULT_AUDIENCE]
+    return split_values(values) or [TOKEN_EXCHANGE_AUDIENCE]
 
 
 def _ca_pem(path: Path | None) -> str | None:
@@ -170,7 +169,7 @@ _ISSUER_CA = click.option(
     "--audiences",
     multiple=True,
     metavar="AUDIENCE",
-    help=f"The tokens' aud claim (one value; default {DEFAULT_AUDIENCE}).",
+    help=f"The tokens' aud claim (one value; default {TOKEN_EXCHANGE_AUDIENCE}).",
 )
 @_ISSUER_CA
 @output_options
@@ -223,7 +222,7 @@ def fic_update(
         resource_id,
         issuer or str(current["issuer"]),
         subject or str(current["subject"]),
-        split_values(audiences) or list(current["audiences"] or [DEFAULT_AUDIENCE]),
+        split_values(audiences) or list(current["audiences"] or [TOKEN_EXCHANGE_AUDIENCE]),
         _ca_pem(issuer_ca_file),
     )
     print_result(updated, output=output, query=query)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
+"""The audience of the tokens exchanged for an identity's (federated credentials, workload identity)."""
+
 
 class PrincipalKind(StrEnum):
     SERVICE_PRINCIPAL = "ServicePrincipal"

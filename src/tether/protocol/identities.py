@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
 from tether.protocol.arm import StrictModel
 
 
@@ -16,7 +17,7 @@ class CreateIdentityRequest(StrictModel):
 class FederatedCredentialProperties(StrictModel):
     issuer: str = Field(min_length=8, max_length=1024, pattern=r"^https://")
     subject: str = Field(min_length=1, max_length=1024)
-    audiences: list[str] = Field(default_factory=lambda: ["api://AzureADTokenExchange"], min_length=1, max_length=1)
+    audiences: list[str] = Field(default_factory=lambda: [TOKEN_EXCHANGE_AUDIENCE], min_length=1, max_length=1)
     # Tether's addition: the CA bundle (PEM) that verifies the issuer's TLS certificate, for issuers
     # such as a cluster's API server whose certificate no public CA signs.
     issuerCaCertificate: str | None = Field(None, max_length=65536)  # noqa: N815

@@ -17,12 +17,11 @@ from typing import Any
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.jobs import SIMULATION_TAG_PREFIX, cluster_job_name, service_account_name
+from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
 from tether.errors import NotFound
 from tether.recent import Recent
 from tether.store import Session, federated_credentials, principals, resources
 from tether.store.tables import ResourceRow
-
-TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 
 
 @dataclass(frozen=True)
@@ -155,6 +154,6 @@ class Planner:
             name=name,
             issuer=issuer,
             subject=subject,
-            audiences=[TOKEN_AUDIENCE],
+            audiences=[TOKEN_EXCHANGE_AUDIENCE],
         )
         self._trusted.put((identity.object_id, name), True)

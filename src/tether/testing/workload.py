@@ -22,7 +22,9 @@ from lightkube.models.authentication_v1 import TokenRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod, ServiceAccount
 
-AUDIENCE = "api://AzureADTokenExchange"
+from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
+
+AUDIENCE = TOKEN_EXCHANGE_AUDIENCE
 _WORKLOAD = """
 import json, os, sys
 from azure.identity import WorkloadIdentityCredential

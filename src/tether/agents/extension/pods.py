@@ -34,11 +34,11 @@ from tether.agents.extension.jobspec import (
     pod_name,
     workspace_label,
 )
+from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
 from tether.kube import extension_manifests as m
 from tether.kube.extension_status import InstanceTypeInfo
 
 CONTAINER_NAME = "main"
-TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 TOKEN_EXPIRATION_S = 3600
 TOKEN_VOLUME = "azure-identity-token"
 TOKEN_DIR = "/var/run/secrets/azure/tokens"
@@ -132,7 +132,7 @@ def render_pod(
         pod_spec["tolerations"] = [dict(GPU_TOLERATION)]
     if spec.identity is not None:
         container["volumeMounts"] = [{"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}]
-        token = {"audience": TOKEN_AUDIENCE, "expirationSeconds": TOKEN_EXPIRATION_S, "path": TOKEN_PATH}
+        token = {"audience": TOKEN_EXCHANGE_AUDIENCE, "expirationSeconds": TOKEN_EXPIRATION_S, "path": TOKEN_PATH}
         pod_spec["volumes"] = [{"name": TOKEN_VOLUME, "projected": {"sources": [{"serviceAccountToken": token}]}}]
     labels = {
         **MANAGED_BY,
