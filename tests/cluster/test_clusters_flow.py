@@ -40,7 +40,7 @@ from tether.api.services import Services
 from tether.client import ClientError
 from tether.errors import Unavailable
 from tether.kube.resources import InstanceType
-from tether.settings import ServerSettings, Settings
+from tether.settings import ReconcileSettings, ServerSettings, Settings
 from tether.testing import kubeversions
 from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
 
@@ -113,7 +113,10 @@ class LiveServer:
             self._error = e
 
     async def _serve(self) -> None:
-        settings = Settings(server=ServerSettings(data_dir=self.data_dir, port=0))
+        # Stored kubeconfigs are reused for a long time here, so that re-registering a cluster shows it never
+        # checks a remembered kubeconfig instead of the new one (the default is a few seconds).
+        reuse = ReconcileSettings(read_cache_s=600)
+        settings = Settings(server=ServerSettings(data_dir=self.data_dir, port=0), reconcile=reuse)
         prepared = await prepare(settings)
         try:
             self._services = await build_services(settings, store=prepared.store, public_url=prepared.public_url)
@@ -516,3 +519,30 @@ def test_an_invalid_instance_type_is_rejected_by_the_api_server_and_a_valid_one_
 
     assert "flow-invalid" not in reported
     assert reported["flow-small"]["resources"]["requests"] == {"cpu": "1", "memory": "4Gi"}
+
+
+# --- registering again ----------------------------------------------------------------------------------------
+
+
+async def _version(services: Services, key: str) -> str:
+    async with services.access.connect(key, connected=False) as connection:
+        response = await connection.http.get("/version")
+        return str(response.json()["gitVersion"])
+
+
+def test_registering_a_cluster_again_checks_the_new_kubeconfig_not_a_remembered_one(flow: Flow) -> None:
+    # The server reuses a stored kubeconfig for a few seconds; make sure it holds the good one now.
+    assert flow.server.call(_version(flow.server.services, flow.clusters.managed_id().lower())).startswith("v1.")
+    document = yaml.safe_load(flow.local_cluster.kubeconfig_path.read_text())
+    for user in document["users"]:
+        user["user"] = {"token": "not-a-token-this-cluster-accepts"}
+    rejected = flow.tmp / "rejected.kubeconfig"
+    rejected.write_text(yaml.safe_dump(document))
+    try:
+        result = flow.cli.run("aks", "create", "-g", RG, "-n", "flow-aks", "--kubeconfig", str(rejected), check=False)
+
+        assert result.returncode == 1, result.stdout
+        assert "401" in result.stderr, result.stderr
+    finally:
+        flow.cli.line(f"aks create -g {RG} -n flow-aks --kubeconfig {flow.local_cluster.kubeconfig_path} -o none")
+    assert flow.server.call(_version(flow.server.services, flow.clusters.managed_id().lower())).startswith("v1.")

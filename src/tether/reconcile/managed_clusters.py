@@ -36,6 +36,8 @@ class ManagedClusterOperations:
         self._access = access
 
     async def execute(self, operation: OperationView) -> Any:
+        # A (re-)registration is about the kubeconfig just stored: never probe with a remembered one.
+        await self._access.forget(operation.resource_key)
         try:
             async with self._access.connect(operation.resource_key, connected=False) as connection:
                 ca_pem = connection.ca_pem()
