@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 import pytest_asyncio
-from lightkube import AsyncClient
+from lightkube import AsyncClient, Client
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap
 
 from tether.kube.informer import Informer
+from tether.testing.localcluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 
@@ -75,10 +76,16 @@ async def test_the_list_fills_the_cache_and_the_watch_follows_creates_updates_an
 
 
 async def test_a_write_through_is_visible_at_once_and_the_watch_does_not_report_it_again(
-    running: tuple[Informer[ConfigMap], Changes], kube_client: AsyncClient, namespace: str
+    running: tuple[Informer[ConfigMap], Changes],
+    kube_client: AsyncClient,
+    namespace: str,
+    local_cluster: LocalCluster,
 ) -> None:
     informer, changes = running
-    created = await kube_client.create(_config_map(namespace, "mine", c="3"))
+    # Created with a blocking client, so that the informer's watch (on this event loop) cannot take the
+    # ADDED event before the write-through: the order a writer sees when its answer comes first.
+    with Client(local_cluster.kubeconfig(), trust_env=False) as blocking:
+        created = blocking.create(_config_map(namespace, "mine", c="3"))
     informer.remember(created)
 
     assert informer.get((namespace, "mine")) is created
