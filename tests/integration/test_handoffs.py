@@ -111,14 +111,14 @@ async def test_without_a_reconciler_that_accepts_them_nothing_is_claimed(store: 
 
 async def test_a_claim_never_run_is_taken_by_any_reconciler_once_its_lease_expires(store: Store) -> None:
     hints, first = Hints(), Recorder()
-    _reconciler(store, hints, first, lease_s=0.2)
+    _reconciler(store, hints, first, lease_s=1.0)
     operation_id, claim = await _create(store, hints, "c")
     assert claim is not None  # ... and then the server stops before handing it off
 
     second = Recorder()
     survivor = _reconciler(store, Hints(), second)
     assert not await survivor.run_once()  # leased by the claim: not yet
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.1)
     assert await survivor.run_once()
 
     assert second.executed == [(_thing("c").key, None, 2)]
@@ -127,10 +127,10 @@ async def test_a_claim_never_run_is_taken_by_any_reconciler_once_its_lease_expir
 
 async def test_a_claim_whose_lease_was_taken_over_is_not_applied(store: Store) -> None:
     hints, late = Hints(), Recorder()
-    reconciler = _reconciler(store, hints, late, lease_s=0.2)
+    reconciler = _reconciler(store, hints, late, lease_s=1.0)
     _, claim = await _create(store, hints, "d")
     assert claim is not None
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.1)
     other = Recorder()
     assert await _reconciler(store, Hints(), other).run_once()  # took the expired lease and finished
 
