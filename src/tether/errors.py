@@ -73,6 +73,15 @@ class Conflict(TetherError):
 
 
 @dataclass
+class AlreadyExists(Conflict):
+    """A write lost a race: another request created the same row first (a unique key was taken).
+
+    Providers answer a PUT that meets this as ARM does: run it again, as an update of what now exists."""
+
+    code: str = "Conflict"
+
+
+@dataclass
 class PayloadTooLarge(TetherError):
     """The request body exceeds the server's limit."""
 

@@ -22,7 +22,7 @@ from tether.domain.actions import action_for
 from tether.domain.ids import ArmPath, ResourceId, parse_path
 from tether.domain.principals import Caller
 from tether.errors import InvalidRequest
-from tether.providers.base import ResourceProvider
+from tether.providers.base import ResourceProvider, put_resource
 
 router = APIRouter()
 
@@ -56,10 +56,14 @@ def _single(target: ArmPath, method: str) -> ResourceId:
     return target.resource_id
 
 
+_MAX_SKIP = 2**31 - 1
+
+
 def _skip_token(request: Request) -> int:
     token = request.query_params.get("$skipToken") or request.query_params.get("$skiptoken") or "0"
-    if not token.isdigit():
-        raise InvalidRequest(f"$skipToken '{token}' is invalid; use the nextLink of the previous page.")
+    # ASCII digits only ('²'.isdigit() is True), and small enough for every database's integer offset.
+    if not (token.isascii() and token.isdigit()) or int(token) > _MAX_SKIP:
+        raise InvalidRequest(f"$skipToken '{token[:40]}' is invalid; use the nextLink of the previous page.")
     return int(token)
 
 
@@ -87,7 +91,7 @@ async def _put(request: Request, svc: Services, caller: Caller, target: ArmPath)
     resource_id = _single(target, "PUT")
     provider = provider_for(svc, resource_id.full_type)
     await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "PUT"), resource_id)
-    result = await provider.put(request_context(svc, caller), resource_id, await json_body(request, svc))
+    result = await put_resource(provider, request_context(svc, caller), resource_id, await json_body(request, svc))
     headers = {**result.headers, **(_accepted(svc, resource_id, result.operation_id) if result.operation_id else {})}
     return JSONResponse(result.resource, status_code=201 if result.created else 200, headers=headers)
 

@@ -87,3 +87,8 @@ async def json_body(request: Request, svc: Services) -> Any:
         raise InvalidRequest(f"The request body is not valid JSON: {e}.", code="InvalidRequestContent") from e
     except RecursionError as e:
         raise InvalidRequest("The request body is nested too deeply.", code="InvalidRequestContent") from e
+    except ValueError as e:  # an integer past Python's digit limit (sys.get_int_max_str_digits)
+        raise InvalidRequest(
+            f"The request body holds a number Tether does not accept ({e}); send numbers of at most 4300 digits.",
+            code="InvalidRequestContent",
+        ) from e

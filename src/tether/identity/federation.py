@@ -19,6 +19,8 @@ Hazards:
   long. When the cache has expired and the issuer cannot be reached, exchanges fail (stale keys are
   not used).
 * Network fetches run outside any store transaction and are bounded by ``timeout_s``.
+* Why a fetch failed (refused, TLS, HTTP status) is logged, never answered: echoed, it would make the
+  token endpoint a port scanner of the server's network for anyone who may write a federated credential.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable
@@ -49,6 +52,13 @@ _MAX_DOCUMENT_BYTES = 256 * 1024
 _ACCEPT = "application/json, application/jwk-set+json"  # the apiserver answers 406 to JSON alone for its JWKS
 _MAX_ASSERTION_CHARS = 16 * 1024
 _MAX_CACHED_ISSUERS = 1024
+_ISSUER_FIX = (
+    "Check that the issuer URL is right, that the server reaches it over HTTPS at "
+    "'<issuer>/.well-known/openid-configuration' and the 'jwks_uri' it names, and that the credential's "
+    "issuerCaCertificate is the PEM CA that signed the issuer's certificate; the server log has the cause."
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -259,8 +269,11 @@ class FederatedTokens:
         try:
             key = await self._issuer_keys.key(issuer, header["kid"], tenant_id=principal.tenant_id)
         except Unavailable as e:
+            # The cause (connection refused, TLS failure, HTTP status...) would let a caller probe which ports
+            # answer what from the server's network: it goes to the log only, the caller gets the fix.
+            log.warning("keys of issuer %r (tenant %s) could not be fetched: %s", issuer, principal.tenant_id, e)
             raise _refused(
-                f"AADSTS90061: The signing keys of issuer '{_show(issuer)}' could not be fetched: {e.message}."
+                f"AADSTS90061: The signing keys of issuer '{_show(issuer)}' could not be fetched. {_ISSUER_FIX}"
             ) from e
         if key is None:
             raise _refused(

@@ -181,9 +181,24 @@ class TokenService:
             ) from e
         except jwt.InvalidTokenError as e:
             raise Unauthenticated(f"The access token is invalid: {e}.") from e
+        _check_claim_types(claims)
         if claims["iss"] != self.issuer(claims["tid"]):
             raise Unauthenticated(
                 "The access token's issuer does not match its tenant.",
                 code="InvalidAuthenticationTokenTenant",
             )
         return claims
+
+
+_STRING_CLAIMS = ("iss", "tid", "oid", "appid")
+_KINDS = frozenset(k.value for k in PrincipalKind)
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    """Claims of the wrong type are an invalid token (401), not a crash further down the request."""
+    wrong = [name for name in _STRING_CLAIMS if not isinstance(claims[name], str) or not claims[name]]
+    if wrong:
+        raise Unauthenticated(f"The access token is invalid: the claims {', '.join(wrong)} must be non-empty strings.")
+    kind = claims.get("xms_mirid", PrincipalKind.SERVICE_PRINCIPAL.value)
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise Unauthenticated("The access token is invalid: the claim xms_mirid names no kind of principal.")

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Protocol
 from tether.authz.service import Authorizer
 from tether.domain.ids import ResourceId
 from tether.domain.principals import Caller
+from tether.errors import AlreadyExists
 from tether.settings import Settings
 from tether.store import Session, Store
 from tether.store.tables import OperationRow
@@ -81,3 +82,18 @@ class ResourceProvider(Protocol):
     async def delete(
         self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]
     ) -> DeleteResult: ...
+
+
+async def put_resource(
+    provider: ResourceProvider, ctx: RequestContext, resource_id: ResourceId, body: Any
+) -> WriteResult:
+    """A PUT, as ARM answers it under concurrency: create-or-update, whoever inserts first.
+
+    Providers read, then insert when nothing is there; two concurrent PUTs can both read nothing, and
+    the database refuses the second insert (``AlreadyExists``; its transaction rolled back whole). The
+    loser runs again once and now finds the winner's row, so it answers as an update (200) or as the
+    provider's conflict for that state (409, e.g. still Creating) — never a 500."""
+    try:
+        return await provider.put(ctx, resource_id, body)
+    except AlreadyExists:
+        return await provider.put(ctx, resource_id, body)

@@ -13,7 +13,7 @@ import logging
 
 from tether.crypto import secret_matches
 from tether.domain import resource_types as rt
-from tether.errors import TetherError
+from tether.errors import Conflict, TetherError
 from tether.kube.access import ClusterAccess
 from tether.kube.probe import cluster_ca, probe
 from tether.providers.envelope import rfc3339
@@ -89,9 +89,12 @@ class ConnectivityRecorder:
                 subscription = await tenancy.get_subscription(session, row.subscription_id)
                 if facts.issuer and ca_pem and subscription is not None:
                     # Workload identity: the token service fetches this issuer's keys over TLS it must trust.
-                    await federated_credentials.trust_issuer(
-                        session, tenant_id=subscription.tenant_id, issuer=facts.issuer, ca_pem=ca_pem, source=row.id
-                    )
+                    try:
+                        await federated_credentials.trust_issuer(
+                            session, tenant_id=subscription.tenant_id, issuer=facts.issuer, ca_pem=ca_pem, source=row.id
+                        )
+                    except Conflict as e:  # another cluster's issuer: its trust stays as it was
+                        log.warning("cluster %s names an issuer it may not register: %s", row.id, e.message)
 
     async def close(self) -> None:
         for task in list(self._probes):

@@ -3,11 +3,12 @@ what it answers (version, nodes, service-account issuer, and the issuer's CA for
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from tether.domain import resource_types as rt
 from tether.domain.states import ProvisioningState
-from tether.errors import TetherError, Unavailable
+from tether.errors import Conflict, TetherError, Unavailable
 from tether.kube.access import ClusterAccess
 from tether.kube.probe import ClusterFacts, probe
 from tether.reconcile.errors import PermanentError, TemporaryError
@@ -17,6 +18,8 @@ from tether.store import Session, federated_credentials, resources, tenancy
 from tether.store.tables import OperationRow
 
 _ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
 
 
 def cluster_properties(facts: ClusterFacts) -> dict[str, Any]:
@@ -56,9 +59,12 @@ class ManagedClusterOperations:
         if facts.issuer and ca_pem:
             subscription = await tenancy.get_subscription(session, row.subscription_id)
             if subscription is not None:
-                await federated_credentials.trust_issuer(
-                    session, tenant_id=subscription.tenant_id, issuer=facts.issuer, ca_pem=ca_pem, source=row.id
-                )
+                try:
+                    await federated_credentials.trust_issuer(
+                        session, tenant_id=subscription.tenant_id, issuer=facts.issuer, ca_pem=ca_pem, source=row.id
+                    )
+                except Conflict as e:  # another cluster's issuer: its trust stays as it was
+                    log.warning("cluster %s names an issuer it may not register: %s", row.id, e.message)
         resources.set_state(row, ProvisioningState.SUCCEEDED)
 
     async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:

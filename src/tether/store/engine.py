@@ -14,9 +14,10 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from tether.errors import Unavailable
+from tether.errors import AlreadyExists, Conflict, Unavailable
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,6 +38,21 @@ def _alembic_config(connection: Connection) -> Config:
 
 def _upgrade(connection: Connection) -> None:
     command.upgrade(_alembic_config(connection), "head")
+
+
+_UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE; SQLite says "UNIQUE constraint failed"
+
+
+def integrity_conflict(error: IntegrityError) -> Conflict:
+    """The typed error for a violated constraint: ``AlreadyExists`` for a unique key, else ``Conflict``."""
+    cause = error.orig
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if state == _UNIQUE_VIOLATION or "unique" in str(cause).lower():
+        return AlreadyExists("Another request created this at the same time; send the request again.")
+    return Conflict(
+        "The change conflicts with a concurrent change (a resource it refers to was changed or removed); "
+        "read the current state and send the request again."
+    )
 
 
 class Store:
@@ -63,9 +79,15 @@ class Store:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: committed on success, rolled back on any exception."""
-        async with self._sessions() as session, session.begin():
-            yield session
+        """One unit of work: committed on success, rolled back on any exception.
+
+        A constraint the database enforces (a unique key taken by a concurrent writer, a parent deleted
+        meanwhile) becomes a typed ``Conflict``; callers never see SQLAlchemy's exceptions."""
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except IntegrityError as e:
+            raise integrity_conflict(e) from e
 
     async def close(self) -> None:
         await self.engine.dispose()

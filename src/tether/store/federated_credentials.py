@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.store.tables import FederatedCredentialRow, TrustedIssuerRow
+from tether.errors import Conflict
+from tether.store.tables import FederatedCredentialRow, ResourceRow, TrustedIssuerRow
 
 
 async def upsert(
@@ -65,7 +66,13 @@ async def delete_row(session: AsyncSession, row: FederatedCredentialRow) -> None
 
 
 async def trust_issuer(session: AsyncSession, *, tenant_id: str, issuer: str, ca_pem: str, source: str) -> None:
-    """Record (or replace) the CA bundle that verifies ``issuer``'s TLS certificate, for one tenant only."""
+    """Record the CA bundle that verifies ``issuer``'s TLS certificate, for one tenant only.
+
+    The trust is bound to the resource that registered it (``source``: a cluster or a federated
+    credential): only that resource may change the CA later. Another resource naming the same issuer
+    with another CA is refused (``Conflict``) while the first still exists, so a connected cluster
+    cannot redirect the tenant's trust for an issuer it does not serve ("last one written wins" was
+    the hole). Naming it with the same CA changes nothing and is allowed."""
     row = await session.get(TrustedIssuerRow, (tenant_id, issuer))
     if row is None:
         session.add(
@@ -73,9 +80,25 @@ async def trust_issuer(session: AsyncSession, *, tenant_id: str, issuer: str, ca
                 tenant_id=tenant_id, issuer=issuer, ca_pem=ca_pem, source=source, created_at=dt.datetime.now(dt.UTC)
             )
         )
-    else:
+    elif row.source.lower() == source.lower() or row.ca_pem == ca_pem:
+        row.ca_pem = ca_pem
+    elif await _source_exists(session, row.source):
+        raise Conflict(
+            f"The issuer '{issuer}' is already trusted with another CA, registered by '{row.source}'. "
+            "Only that resource may change it; delete it first, or use the CA it registered.",
+            code="IssuerAlreadyTrusted",
+        )
+    else:  # the resource that registered it is gone: the binding passes to the new one
         row.ca_pem, row.source = ca_pem, source
     await session.flush()
+
+
+async def _source_exists(session: AsyncSession, source: str) -> bool:
+    key = source.lower()
+    if await session.get(ResourceRow, key) is not None:
+        return True
+    query = select(FederatedCredentialRow.id).where(FederatedCredentialRow.resource_key == key)
+    return (await session.execute(query)).first() is not None
 
 
 async def issuer_ca(session: AsyncSession, *, tenant_id: str, issuer: str) -> str | None:
