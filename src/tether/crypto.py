@@ -1,5 +1,5 @@
-"""Secrets at rest: sealed when the server must use them later (a managed cluster's kubeconfig), hashed
-when it only checks them (client secrets, agent credentials).
+"""Secrets at rest: sealed when the server must use them later (the token service's signing keys, a managed
+cluster's kubeconfig), hashed when it only checks them (client secrets, agent credentials).
 
 Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``) with one key kept in the data directory
 (``secrets.key``, mode 0600), created on first use. Whoever can read the data directory can read
@@ -40,8 +40,9 @@ class SecretBox:
             return self._fernet.decrypt(ciphertext.encode()).decode()
         except InvalidToken as e:
             raise Internal(
-                "A stored secret cannot be decrypted: secrets.key in the data directory is not the key it was "
-                "sealed with. Restore the original key, or register the cluster again.",
+                "A stored secret (a signing key or a cluster's kubeconfig) cannot be decrypted: secrets.key in the "
+                "data directory is not the key it was sealed with. Restore the original secrets.key from the same "
+                "backup as the database (see docs/security.md).",
                 code="SecretUnreadable",
             ) from e
 

@@ -44,14 +44,15 @@ from tether.store import Store, cluster_secrets
 async def build_services(settings: Settings, *, store: Store, public_url: str) -> Services:
     """Wire the server's parts together over an open store (keys are created if missing)."""
     public_url = public_url.rstrip("/")
+    secrets = SecretBox.from_key_file(settings.server.data_dir / "secrets.key")
     keys = KeyRing(
         store,
+        secrets=secrets,
         rotation_age=dt.timedelta(days=settings.tokens.key_rotation_days),
         token_lifetime=dt.timedelta(seconds=settings.tokens.access_token_lifetime_s),
     )
     await keys.ensure_current()
     tokens = TokenService(store=store, keys=keys, public_url=public_url, settings=settings.tokens)
-    secrets = SecretBox.from_key_file(settings.server.data_dir / "secrets.key")
     authorizer = Authorizer(store)
     connectivity = ConnectivityRecorder(store)
     hub = RelayHub(authenticate=connectivity.authenticate, on_status=connectivity.on_status)

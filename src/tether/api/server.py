@@ -14,7 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
-from tether import pki
+from tether import datadir, pki
 from tether.api.app import build_services, create_app
 from tether.identity.bootstrap import Bootstrap, ensure_bootstrap
 from tether.settings import Settings
@@ -77,7 +77,7 @@ class PreparedServer:
 async def prepare(settings: Settings) -> PreparedServer:
     """Everything before serving: data dir, TLS, socket, store (migrated), bootstrap file."""
     data_dir = settings.server.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.make_private(data_dir)
     tls = ensure_tls(data_dir, host=settings.server.host)
     sock = bind(settings.server.host, settings.server.port)
     port = sock.getsockname()[1]

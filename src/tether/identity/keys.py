@@ -2,6 +2,11 @@
 
 The newest key signs; every key not yet dropped verifies and is published in the JWKS, so rotating
 never invalidates live tokens. A retired key is dropped once no token it signed can still be valid.
+
+Private keys are sealed at rest (``tether.crypto.SecretBox``, the data directory's ``secrets.key``):
+the store holds Fernet tokens, never a PEM private key, so a copy of the database (a backup, a
+PostgreSQL dump) cannot mint tokens without that key file. Keys written in clear by older versions
+are sealed in place by ``ensure_current`` at start-up.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tether.crypto import SecretBox
 from tether.store import Store, signing_keys
 
 
@@ -37,6 +43,10 @@ def _new_private_pem() -> str:
     ).decode()
 
 
+def _is_clear_pem(stored: str) -> bool:
+    return stored.lstrip().startswith("-----BEGIN")
+
+
 def _load(pem: str) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -47,8 +57,11 @@ def _load(pem: str) -> rsa.RSAPrivateKey:
 class KeyRing:
     """The in-memory view of the signing keys. ``refresh`` reloads it from the store."""
 
-    def __init__(self, store: Store, *, rotation_age: dt.timedelta, token_lifetime: dt.timedelta) -> None:
+    def __init__(
+        self, store: Store, *, secrets: SecretBox, rotation_age: dt.timedelta, token_lifetime: dt.timedelta
+    ) -> None:
         self._store = store
+        self._secrets = secrets
         self._rotation_age = rotation_age
         self._token_lifetime = token_lifetime
         self._keys: dict[str, SigningKey] = {}
@@ -56,10 +69,23 @@ class KeyRing:
     async def refresh(self) -> None:
         async with self._store.transaction() as session:
             rows = await signing_keys.list_all(session)
-        self._keys = {r.kid: SigningKey(r.kid, _load(r.private_pem), r.created_at, r.retired_at) for r in rows}
+        self._keys = {
+            r.kid: SigningKey(r.kid, _load(self._unseal(r.private_pem)), r.created_at, r.retired_at) for r in rows
+        }
+
+    def _unseal(self, stored: str) -> str:
+        return stored if _is_clear_pem(stored) else self._secrets.open(stored)
+
+    async def _seal_clear_keys(self) -> None:
+        """Seal keys an older version stored as clear PEM (once, at start-up)."""
+        async with self._store.transaction() as session:
+            for row in await signing_keys.list_all(session):
+                if _is_clear_pem(row.private_pem):
+                    row.private_pem = self._secrets.seal(row.private_pem)
 
     async def ensure_current(self) -> None:
         """Make a key if there is none or the newest is older than the rotation age; drop stale ones."""
+        await self._seal_clear_keys()
         await self.refresh()
         now = dt.datetime.now(dt.UTC)
         active = self._active()
@@ -75,7 +101,7 @@ class KeyRing:
             for key in self._keys.values():
                 if key.retired_at is None:
                     await signing_keys.retire(session, key.kid)
-            await signing_keys.add(session, kid=kid, private_pem=_new_private_pem())
+            await signing_keys.add(session, kid=kid, sealed_pem=self._secrets.seal(_new_private_pem()))
         await self.refresh()
         return kid
 

@@ -1,4 +1,5 @@
-"""The token service's signing keys."""
+"""The token service's signing keys, stored sealed (``private_pem`` holds a ``SecretBox`` token of the PEM;
+sealing and unsealing happen in ``tether.identity.keys``, which holds the key that seals)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ async def list_all(session: AsyncSession) -> Sequence[SigningKeyRow]:
     return (await session.execute(select(SigningKeyRow).order_by(SigningKeyRow.created_at))).scalars().all()
 
 
-async def add(session: AsyncSession, *, kid: str, private_pem: str) -> SigningKeyRow:
-    row = SigningKeyRow(kid=kid, private_pem=private_pem, created_at=dt.datetime.now(dt.UTC), retired_at=None)
+async def add(session: AsyncSession, *, kid: str, sealed_pem: str) -> SigningKeyRow:
+    row = SigningKeyRow(kid=kid, private_pem=sealed_pem, created_at=dt.datetime.now(dt.UTC), retired_at=None)
     session.add(row)
     await session.flush()
     return row
