@@ -96,6 +96,14 @@ class Unavailable(TetherError):
 
 
 @dataclass
+class Throttled(TetherError):
+    """Too many requests (failed sign-ins, say) from one client or source; retry after ``retry_after_s``."""
+
+    code: str = "TooManyRequests"
+    retry_after_s: int = 1
+
+
+@dataclass
 class DeadlineExceeded(TetherError):
     """A step did not finish within its deadline."""
 

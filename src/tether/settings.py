@@ -44,6 +44,18 @@ class TokenSettings(BaseModel):
     key_rotation_days: int = Field(
         30, ge=1, description="Age after which a new signing key is made; old keys stay in JWKS until unused."
     )
+    secret_check_threads: int = Field(
+        2, ge=1, description="Client-secret checks (scrypt, ~80 ms of CPU each) run at most this many at once."
+    )
+    secret_check_queue: int = Field(
+        64, ge=0, description="Checks that may wait for a thread; more at once are answered 429 (Retry-After 1)."
+    )
+    failed_secrets_per_client: int = Field(
+        20, ge=1, description="Wrong secrets per client id (or connected cluster) per minute before 429."
+    )
+    failed_secrets_per_source: int = Field(
+        50, ge=1, description="Wrong secrets per source address per minute before its token requests get 429."
+    )
 
 
 class ReconcileSettings(BaseModel):

@@ -15,6 +15,7 @@ from tether.authz.service import Authorizer
 from tether.crypto import SecretBox
 from tether.identity.federation import FederatedTokens, IssuerKeys
 from tether.identity.keys import KeyRing
+from tether.identity.secret_checks import SecretChecks
 from tether.identity.tokens import TokenService
 from tether.kube.access import ClusterAccess
 from tether.providers.computes import Computes
@@ -52,9 +53,12 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         token_lifetime=dt.timedelta(seconds=settings.tokens.access_token_lifetime_s),
     )
     await keys.ensure_current()
-    tokens = TokenService(store=store, keys=keys, public_url=public_url, settings=settings.tokens)
+    secret_checks = SecretChecks(settings.tokens)
+    tokens = TokenService(
+        store=store, keys=keys, public_url=public_url, settings=settings.tokens, secret_checks=secret_checks
+    )
     authorizer = Authorizer(store)
-    connectivity = ConnectivityRecorder(store)
+    connectivity = ConnectivityRecorder(store, secret_checks=secret_checks)
     hub = RelayHub(authenticate=connectivity.authenticate, on_status=connectivity.on_status)
 
     async def sealed_kubeconfig(cluster_key: str) -> str | None:

@@ -27,6 +27,7 @@ STATUS: list[tuple[type[errors.TetherError], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
+    (errors.Throttled, 429),
     (errors.Unavailable, 503),
     (errors.DeadlineExceeded, 504),
     (errors.Internal, 500),
@@ -55,6 +56,8 @@ def error_response(error: errors.TetherError) -> JSONResponse:
     headers = {"x-ms-failure-cause": "gateway" if isinstance(error, errors.Unauthenticated) else "service"}
     if isinstance(error, errors.Unauthenticated):
         headers["WWW-Authenticate"] = f'Bearer error="invalid_token", error_description="{error.code}"'
+    if isinstance(error, errors.Throttled):
+        headers["Retry-After"] = str(error.retry_after_s)
     return JSONResponse(arm_body(error), status_code=status_of(error), headers=headers)
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from tether.api.deps import ServicesDep
-from tether.errors import NotFound, TokenRequestError
+from tether.errors import NotFound, Throttled, TokenRequestError
 from tether.identity.federation import JWT_BEARER
 
 router = APIRouter()
@@ -60,7 +60,17 @@ async def token(tenant: str, request: Request, svc: ServicesDep) -> JSONResponse
             tenant, client_id=client_id, assertion=_jwt_bearer(assertion, assertion_type), scope=scope
         )
     elif secret:
-        answer = await svc.tokens.client_credentials(tenant, client_id=client_id, client_secret=secret, scope=scope)
+        source = request.client.host if request.client else None
+        try:
+            answer = await svc.tokens.client_credentials(
+                tenant, client_id=client_id, client_secret=secret, scope=scope, source=source
+            )
+        except Throttled as e:  # OAuth's shape; azure-identity retries a 429 after Retry-After
+            return JSONResponse(
+                {"error": "temporarily_unavailable", "error_description": f"AADSTS50196: {e.message}"},
+                status_code=429,
+                headers={**_NO_STORE, "Retry-After": str(e.retry_after_s)},
+            )
     else:
         raise TokenRequestError(
             "client_secret or client_assertion (with client_assertion_type) is required for this client.",

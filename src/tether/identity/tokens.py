@@ -17,6 +17,7 @@ import jwt
 from tether.domain.principals import Caller, PrincipalKind
 from tether.errors import TokenRequestError, Unauthenticated
 from tether.identity.keys import KeyRing
+from tether.identity.secret_checks import SecretChecks
 from tether.settings import TokenSettings
 from tether.store import Store, principals, tenancy
 
@@ -38,13 +39,20 @@ def resource_from_scope(scope: str) -> str:
 class TokenService:
     """Mints tokens for principals and authenticates bearer tokens presented to the API."""
 
-    def __init__(self, *, store: Store, keys: KeyRing, public_url: str, settings: TokenSettings) -> None:
+    def __init__(
+        self, *, store: Store, keys: KeyRing, public_url: str, settings: TokenSettings, secret_checks: SecretChecks
+    ) -> None:
         self._store = store
+        self._secret_checks = secret_checks
         self._keys = keys
         self._public_url = public_url.rstrip("/")
         self._settings = settings
         self._api_audiences = [self._public_url, self._public_url + "/"]
         self._cache: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+
+    @property
+    def secret_checks(self) -> SecretChecks:
+        return self._secret_checks
 
     @property
     def api_audience(self) -> str:
@@ -105,16 +113,19 @@ class TokenService:
         }
 
     async def client_credentials(
-        self, tenant_id: str, *, client_id: str, client_secret: str, scope: str
+        self, tenant_id: str, *, client_id: str, client_secret: str, scope: str, source: str | None = None
     ) -> dict[str, Any]:
-        """The client-credentials grant with a client secret."""
+        """The client-credentials grant with a client secret (checked off the loop, after the transaction)."""
         audience = resource_from_scope(scope)
         async with self._store.transaction() as session:
             tenant = await tenancy.get_tenant(session, tenant_id)
             if tenant is None:
                 raise TokenRequestError(f"Tenant '{tenant_id}' not found.", code="invalid_request")
             principal = await principals.get_by_app_id(session, tenant.id, client_id)
-            valid = principal is not None and await principals.check_secret(session, principal, client_secret)
+            hashes = await principals.active_secret_hashes(session, principal) if principal is not None else []
+        valid = await self._secret_checks.verify(
+            client_secret, hashes, client=f"{tenant_id}/{client_id}".lower(), source=source
+        )
         if principal is None or not valid:
             raise TokenRequestError(
                 f"Invalid client secret or unknown client '{client_id}' in tenant '{tenant_id}'.",

@@ -11,9 +11,9 @@ import asyncio
 import datetime as dt
 import logging
 
-from tether.crypto import secret_matches
 from tether.domain import resource_types as rt
 from tether.errors import Conflict, TetherError
+from tether.identity.secret_checks import SecretChecks
 from tether.kube.access import ClusterAccess
 from tether.kube.probe import cluster_ca, probe
 from tether.providers.envelope import rfc3339
@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class ConnectivityRecorder:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, secret_checks: SecretChecks) -> None:
         self._store = store
+        self._secret_checks = secret_checks
         self._access: ClusterAccess | None = None
         self._probes: set[asyncio.Task[None]] = set()
 
@@ -40,13 +41,15 @@ class ConnectivityRecorder:
                     row.properties = {**row.properties, "connectivityStatus": "Offline"}
 
     async def authenticate(self, cluster_key: str, credential: str) -> bool:
+        """An agent's handshake: its credential checked off the loop and throttled per cluster
+        (``SecretChecks``; an unknown cluster costs the same check); ``Throttled`` past the limit."""
         key = cluster_key.lower()
         async with self._store.transaction() as session:
             row = await resources.get_by_key(session, key)
             stored = await cluster_secrets.get(session, resource_key=key, kind=cluster_secrets.AGENT_CREDENTIAL)
-        if row is None or row.type != rt.CONNECTED_CLUSTERS or stored is None:
-            return False
-        return secret_matches(credential, stored)
+        known = row is not None and row.type == rt.CONNECTED_CLUSTERS and stored is not None
+        hashes = [stored] if known and stored is not None else []
+        return await self._secret_checks.verify(credential, hashes, client=key)
 
     async def on_status(self, cluster_key: str, connected: bool) -> None:
         now = rfc3339(dt.datetime.now(dt.UTC))

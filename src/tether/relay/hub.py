@@ -4,7 +4,8 @@
 handshake carries ``X-Tether-Cluster: <cluster key>`` and ``Authorization: Bearer <credential>``; the
 injected ``authenticate(cluster_key, credential)`` decides. Refusals are sent as close codes after
 accepting (so the agent can read them): 4401 missing/malformed handshake, 4403 credential refused,
-4409 another live agent holds the cluster, 1011 ``authenticate`` itself failed, 1001 hub closing.
+4409 another live agent holds the cluster, 4429 too many refused credentials lately (``Throttled``),
+1011 ``authenticate`` itself failed, 1001 hub closing.
 
 One tunnel per cluster (keys compare case-insensitively, as ARM ids do). A second agent for a cluster
 that already has a tunnel is refused (4409) if the existing tunnel answers a probe PING within
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
+from tether.errors import Throttled
 from tether.protocol.tunnel.codec import MalformedFrame
 from tether.protocol.tunnel.connection import (
     AUTHORIZATION_HEADER,
@@ -36,6 +38,7 @@ from tether.protocol.tunnel.connection import (
     CLOSE_FORBIDDEN,
     CLOSE_GOING_AWAY,
     CLOSE_INTERNAL_ERROR,
+    CLOSE_THROTTLED,
     CLOSE_UNAUTHENTICATED,
     CLUSTER_HEADER,
 )
@@ -177,6 +180,10 @@ class RelayHub:
             return
         try:
             allowed = await self._authenticate(cluster_key, credential.strip())
+        except Throttled as e:
+            log.warning("relay: throttled an agent for cluster %s: %s", cluster_key, e.message)
+            await channel.close(CLOSE_THROTTLED, f"too many refused credentials; retry after {e.retry_after_s} s")
+            return
         except Exception:
             log.exception("relay: authenticate() failed for cluster %s", cluster_key)
             await channel.close(CLOSE_INTERNAL_ERROR, "the relay could not check the credential; retrying helps")

@@ -14,8 +14,11 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_KEEPALIVE_TIMEOUT = 4408
 CLOSE_ALREADY_CONNECTED = 4409
+CLOSE_THROTTLED = 4429  # too many wrong credentials for this cluster lately; the reason says when to retry
 #: Close codes that mean "this agent was refused": it backs off and tries again (credentials may rotate).
-REFUSAL_CODES = frozenset({CLOSE_PROTOCOL_ERROR, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_ALREADY_CONNECTED})
+REFUSAL_CODES = frozenset(
+    {CLOSE_PROTOCOL_ERROR, CLOSE_UNAUTHENTICATED, CLOSE_FORBIDDEN, CLOSE_ALREADY_CONNECTED, CLOSE_THROTTLED}
+)
 
 # Handshake headers of the agent's WebSocket upgrade request.
 CLUSTER_HEADER = "X-Tether-Cluster"
