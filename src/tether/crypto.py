@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from tether.errors import Internal
+from tether.errors import Internal, StartupError
 
 
 class SecretBox:
@@ -30,7 +30,13 @@ class SecretBox:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(Fernet.generate_key())
-        return cls(path.read_bytes().strip())
+        try:
+            return cls(path.read_bytes().strip())
+        except (OSError, ValueError) as e:
+            raise StartupError(
+                f"{path} is not a usable secrets key ({e}). Restore it from the backup of this data directory; "
+                "without it the signing keys and kubeconfigs sealed in the store cannot be opened."
+            ) from e
 
     def seal(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

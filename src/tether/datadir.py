@@ -18,7 +18,10 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
+
+from tether.errors import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +30,31 @@ PRIVATE_FILE = 0o600
 
 
 def make_private(data_dir: Path) -> None:
-    """Create ``data_dir`` (0700) if missing, and make it and the files in it readable by their owner only."""
+    """Create ``data_dir`` (0700) if missing, make it and its files readable by their owner only, and
+    check that the server can write there (``StartupError`` naming the directory otherwise)."""
     os.umask(0o077)
-    data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-    _restrict(data_dir, PRIVATE_DIR)
-    for path in data_dir.iterdir():
-        if path.is_file() and not path.is_symlink():
-            _restrict(path, PRIVATE_FILE)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        _check_writable(data_dir)
+        _restrict(data_dir, PRIVATE_DIR)
+        for path in data_dir.iterdir():
+            if path.is_file() and not path.is_symlink():
+                _restrict(path, PRIVATE_FILE)
+    except OSError as e:
+        raise StartupError(
+            f"The data directory {data_dir} cannot be used: {e.strerror or e}. The server must own it and write to "
+            "it (SQLite keeps its -wal and -shm files there; on a read-only directory it would fail at the first "
+            "request): run the server as the directory's owner, or pick another --data-dir."
+        ) from e
+
+
+def _check_writable(data_dir: Path) -> None:
+    with tempfile.NamedTemporaryFile(dir=data_dir, prefix=".write-check-"):
+        pass
+    for name in ("tether.db", "tether.db-wal", "tether.db-shm"):
+        path = data_dir / name
+        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            raise PermissionError(13, "the server cannot read and write it", str(path))
 
 
 def _restrict(path: Path, mode: int) -> None:

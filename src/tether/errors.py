@@ -118,6 +118,15 @@ class Internal(TetherError):
 
 
 @dataclass
+class StartupError(TetherError):
+    """The server cannot start: a file in its data directory is missing, unreadable or inconsistent.
+
+    The message names the file and says what to do; ``tether server`` prints it and exits 1."""
+
+    code: str = "StartupFailed"
+
+
+@dataclass
 class TokenRequestError(TetherError):
     """A rejected OAuth 2.0 token request, answered in OAuth's shape (``error``, ``error_description``).
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import uvicorn
 
 from tether import datadir, pki
 from tether.api.app import build_services, create_app
+from tether.errors import StartupError
 from tether.identity.bootstrap import Bootstrap, ensure_bootstrap
 from tether.settings import Settings
 from tether.store import Store
@@ -51,6 +53,17 @@ def ensure_tls(data_dir: Path, *, host: str) -> TlsFiles:
     return files
 
 
+def check_tls(files: TlsFiles) -> None:
+    """Load the serving certificate and key as uvicorn will, so a bad file fails before "serving at"."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(files.cert, files.key)
+    except (OSError, ssl.SSLError) as e:
+        raise StartupError(
+            f"The serving certificate {files.cert} or its key {files.key} cannot be loaded ({e}). Restore them, "
+            f"or move both away (and {files.ca.name}, which clients trust) to have new ones made."
+        ) from e
+
+
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -79,12 +92,22 @@ async def prepare(settings: Settings) -> PreparedServer:
     data_dir = settings.server.data_dir
     datadir.make_private(data_dir)
     tls = ensure_tls(data_dir, host=settings.server.host)
+    check_tls(tls)
     sock = bind(settings.server.host, settings.server.port)
     port = sock.getsockname()[1]
     shown_host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
     public_url = settings.server.public_url or f"https://{shown_host}:{port}"
-    store = await Store.open(settings.database_url())
-    bootstrap = await ensure_bootstrap(store, path=data_dir / "bootstrap.json", server=public_url, ca_file=tls.ca)
+    try:
+        store = await Store.open(settings.database_url())
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        bootstrap = await ensure_bootstrap(store, path=data_dir / "bootstrap.json", server=public_url, ca_file=tls.ca)
+    except BaseException:
+        sock.close()
+        await store.close()
+        raise
     return PreparedServer(settings, sock, tls, public_url.rstrip("/"), bootstrap, store)
 
 

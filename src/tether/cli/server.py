@@ -37,9 +37,13 @@ def server(data_dir: Path, host: str, port: int, db_url: str | None) -> None:
     """
     # Imported here so that every other command starts without loading the server stack.
     from tether.api.server import serve
+    from tether.errors import StartupError
     from tether.settings import ServerSettings, Settings
 
     logging.getLogger("tether").setLevel(logging.INFO)
     settings = Settings(server=ServerSettings(data_dir=data_dir, host=host, port=port, db_url=db_url))
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings))
+    except StartupError as e:
+        raise click.ClickException(e.message) from e

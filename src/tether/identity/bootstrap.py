@@ -2,6 +2,10 @@
 
 The file (mode 0600) is what ``tether login --bootstrap DIR`` reads. A later start finds the tenant
 already in the store and only rewrites the file's server address if it changed.
+
+Hazard: a file whose tenant the store does not know (a data directory pointed at another database, a
+restored file) is refused with an error naming the file. It is never replaced silently: that would
+create a second tenant, subscription and Owner and throw away the only copy of the old admin secret.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 from tether.domain.principals import PrincipalKind
 from tether.domain.roles import OWNER
+from tether.errors import StartupError
 from tether.store import Store, principals, role_assignments, tenancy
 
 ADMIN_NAME = "tether-admin"
@@ -39,17 +44,33 @@ def _write(path: Path, info: Bootstrap) -> None:
     os.chmod(path, 0o600)
 
 
+def _read(path: Path) -> Bootstrap:
+    try:
+        document = json.loads(path.read_text())
+        return Bootstrap(**document)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as e:
+        raise StartupError(
+            f"{path} cannot be read as a bootstrap file ({type(e).__name__}: {e}). Restore it from a backup, "
+            "or move it away to bootstrap a new tenant and admin."
+        ) from e
+
+
 async def ensure_bootstrap(store: Store, *, path: Path, server: str, ca_file: Path) -> Bootstrap:
     """Read the bootstrap from ``path`` if the store knows its tenant; otherwise create it."""
     if path.exists():
-        info = Bootstrap(**json.loads(path.read_text()))
+        info = _read(path)
         async with store.transaction() as session:
             known = await tenancy.get_tenant(session, info.tenant_id) is not None
-        if known:
-            if info.server != server or info.ca_file != str(ca_file):
-                info = Bootstrap(**{**asdict(info), "server": server, "ca_file": str(ca_file)})
-                _write(path, info)
-            return info
+        if not known:
+            raise StartupError(
+                f"{path} names tenant '{info.tenant_id}', which this server's store does not have: the file belongs "
+                "to another store. Start with the database it belongs to (--db-url), or move the file away to "
+                "bootstrap a new tenant and admin (the old admin secret in it will not work on this store)."
+            )
+        if info.server != server or info.ca_file != str(ca_file):
+            info = Bootstrap(**{**asdict(info), "server": server, "ca_file": str(ca_file)})
+            _write(path, info)
+        return info
     tenant_id, subscription_id = str(uuid.uuid4()), str(uuid.uuid4())
     async with store.transaction() as session:
         await tenancy.create_tenant(session, tenant_id=tenant_id, display_name="Tether")

@@ -7,6 +7,7 @@ across a network call (reconcilers read, release, call out, then apply in a new 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,10 +15,12 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from tether.errors import AlreadyExists, Conflict, Unavailable
+
+log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -88,6 +91,15 @@ class Store:
                 yield session
         except IntegrityError as e:
             raise integrity_conflict(e) from e
+        except (OperationalError, InterfaceError) as e:
+            # A read-only or full disk, a locked or unreachable database: the request may succeed later,
+            # and the operator needs the cause (503 with it, not a bare 500; the log has the rest).
+            log.error("store failure: %s", e.orig)
+            raise Unavailable(
+                f"The store cannot be used now: {e.orig}. Check the database (disk space, a read-only data "
+                "directory or file, the PostgreSQL server) and retry.",
+                code="StoreUnavailable",
+            ) from e
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,0 +1,156 @@
+"""Start-up refuses what it cannot use, naming the file, and store faults answer 503 with the cause.
+
+Before: a ``bootstrap.json`` naming a tenant the store lacks silently made a second tenant,
+subscription and Owner and overwrote the file; a corrupt file or key failed with a bare traceback; a
+bad TLS key failed after "serving at" was printed; a read-only database answered a generic 500.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.integration.helpers import API, rg_path
+from tether.api.app import build_services
+from tether.api.server import prepare
+from tether.errors import StartupError
+from tether.settings import ServerSettings, Settings
+from tether.store import Store
+from tether.testing.server import in_process_server, settings_for_tests
+
+
+def settings_for(data_dir: Path) -> Settings:
+    return Settings(server=ServerSettings(data_dir=data_dir, port=0))
+
+
+async def start_once(data_dir: Path) -> None:
+    prepared = await prepare(settings_for(data_dir))
+    try:
+        await build_services(prepared.settings, store=prepared.store, public_url=prepared.public_url)
+    finally:
+        prepared.sock.close()
+        await prepared.store.close()
+
+
+async def tenant_count(data_dir: Path) -> int:
+    store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'tether.db'}")
+    try:
+        async with store.transaction() as session:
+            return int((await session.execute(text("select count(*) from tenants"))).scalar_one())
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def umask_kept() -> Iterator[None]:
+    saved = os.umask(0o022)
+    os.umask(saved)
+    yield
+    os.umask(saved)
+
+
+async def test_a_bootstrap_file_of_another_store_is_refused_and_kept(tmp_path: Path, umask_kept: None) -> None:
+    data_dir = tmp_path / "data"
+    await start_once(data_dir)
+    for name in ("tether.db", "tether.db-wal", "tether.db-shm"):  # the store is gone; the file stays
+        (data_dir / name).unlink(missing_ok=True)
+    before = (data_dir / "bootstrap.json").read_bytes()
+
+    with pytest.raises(StartupError) as refused:
+        await start_once(data_dir)
+
+    assert str(data_dir / "bootstrap.json") in refused.value.message
+    assert json.loads(before)["tenant_id"] in refused.value.message
+    assert (data_dir / "bootstrap.json").read_bytes() == before
+    assert await tenant_count(data_dir) == 0
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"tenant_id": "x"}', "\udcff"])
+async def test_a_corrupt_bootstrap_file_is_named(tmp_path: Path, umask_kept: None, content: str) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "bootstrap.json").write_bytes(content.encode("utf-8", "surrogateescape"))
+
+    with pytest.raises(StartupError) as refused:
+        await start_once(data_dir)
+
+    assert str(data_dir / "bootstrap.json") in refused.value.message
+    assert (data_dir / "bootstrap.json").read_bytes() == content.encode("utf-8", "surrogateescape")
+
+
+async def test_a_corrupt_secrets_key_is_named(tmp_path: Path, umask_kept: None) -> None:
+    data_dir = tmp_path / "data"
+    await start_once(data_dir)
+    (data_dir / "secrets.key").write_text("not a fernet key")
+
+    with pytest.raises(StartupError) as refused:
+        await start_once(data_dir)
+
+    assert str(data_dir / "secrets.key") in refused.value.message
+
+
+def run_server(data_dir: Path, *, as_nobody: bool = False) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "tether", "server", "--data-dir", str(data_dir), "--port", "0"]
+    if as_nobody:
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+async def test_a_bad_tls_key_fails_before_serving_at(tmp_path: Path, umask_kept: None) -> None:
+    data_dir = tmp_path / "data"
+    await start_once(data_dir)
+    (data_dir / "server-key.pem").write_text("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n")
+
+    result = run_server(data_dir)
+
+    assert result.returncode == 1, result
+    assert "server-key.pem" in result.stderr
+    assert "serving at" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+async def test_a_data_directory_the_server_cannot_write_stops_start_up_with_its_name(umask_kept: None) -> None:
+    """Run as ``nobody`` against root's directory: read-only to the server (root writes anything)."""
+    parent = Path(tempfile.mkdtemp(prefix="tether-ro-"))
+    try:
+        parent.chmod(0o755)
+        data_dir = parent / "data"
+        await start_once(data_dir)
+        data_dir.chmod(0o755)
+        for path in data_dir.iterdir():
+            path.chmod(0o644)
+
+        result = run_server(data_dir, as_nobody=True)
+
+        assert result.returncode == 1, result  # not -7 (SIGBUS) nor a traceback
+        assert str(data_dir) in result.stderr
+        assert "cannot be used" in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        shutil.rmtree(parent)
+
+
+async def test_a_read_only_database_answers_503_with_the_cause(tmp_path: Path) -> None:
+    data_dir = tmp_path / "server"
+    async with in_process_server(data_dir) as first, first.client() as client:
+        assert (await client.put(rg_path(first.subscription, "rg1"), params=API, json={"location": "x"})).is_success
+    read_only = f"sqlite+aiosqlite:///file:{data_dir / 'tether.db'}?mode=ro&uri=true"
+
+    settings = settings_for_tests(data_dir, db_url=read_only)
+    async with in_process_server(data_dir, settings=settings) as server, server.client() as client:
+        read = await client.get(rg_path(server.subscription, "rg1"), params=API)
+        write = await client.put(rg_path(server.subscription, "rg2"), params=API, json={"location": "x"})
+
+    assert read.status_code == 200, read.text
+    assert write.status_code == 503, write.text
+    assert write.json()["error"]["code"] == "StoreUnavailable"
+    assert "readonly" in write.json()["error"]["message"]
