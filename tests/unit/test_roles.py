@@ -26,6 +26,7 @@ from tether.domain.roles import (
     READER,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
+    USER_ACCESS_ADMINISTRATOR,
     RoleDefinition,
     find_role,
     role_by_guid,
@@ -85,6 +86,7 @@ AZURE_ROLES = [
     (AKS_CLUSTER_ADMIN, "Azure Kubernetes Service Cluster Admin Role", "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8"),
     (AKS_CONTRIBUTOR, "Azure Kubernetes Service Contributor Role", "ed7f3fbd-7b88-4dd4-9017-9adb7ce333f8"),
     (AZURE_RELAY_OWNER, "Azure Relay Owner", "2787bf04-f1f5-4bfe-8383-c8a24483ee38"),
+    (USER_ACCESS_ADMINISTRATOR, "User Access Administrator", "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"),
 ]
 
 

@@ -151,6 +151,12 @@ AZURE_RELAY_OWNER = RoleDefinition(
     actions=("Microsoft.Relay/*",),
     data_actions=("Microsoft.Relay/*",),
 )
+USER_ACCESS_ADMINISTRATOR = RoleDefinition(
+    "User Access Administrator",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+    "Lets you manage user access to Azure resources.",
+    actions=("*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"),
+)
 
 BUILT_IN_ROLES: tuple[RoleDefinition, ...] = (
     OWNER,
@@ -164,6 +170,7 @@ BUILT_IN_ROLES: tuple[RoleDefinition, ...] = (
     AKS_CLUSTER_ADMIN,
     AKS_CONTRIBUTOR,
     AZURE_RELAY_OWNER,
+    USER_ACCESS_ADMINISTRATOR,
 )
 _BY_GUID = {r.guid: r for r in BUILT_IN_ROLES}
 _BY_NAME = {r.name.lower(): r for r in BUILT_IN_ROLES}
