@@ -82,6 +82,13 @@ class AlreadyExists(Conflict):
 
 
 @dataclass
+class PreconditionFailed(TetherError):
+    """An ``If-Match`` / ``If-None-Match`` condition does not hold for the resource as it is now."""
+
+    code: str = "PreconditionFailed"
+
+
+@dataclass
 class PayloadTooLarge(TetherError):
     """The request body exceeds the server's limit."""
 

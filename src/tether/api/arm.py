@@ -9,11 +9,13 @@ route pattern would silently drop a trailing ``%0A`` and address another resourc
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
+from tether.api import preconditions
 from tether.api.actions import request_context, run_action
 from tether.api.deps import ApiVersionDep, CallerDep, ServicesDep, json_body
 from tether.api.operations import operation_url
@@ -39,6 +41,11 @@ def provider_for(svc: Services, full_type: str) -> ResourceProvider:
             code="InvalidResourceType",
         )
     return provider
+
+
+def _etag_header(body: dict[str, Any]) -> dict[str, str]:
+    etag = body.get("etag")
+    return {"ETag": etag} if isinstance(etag, str) else {}
 
 
 def _accepted(svc: Services, resource_id: ResourceId, operation_id: str) -> dict[str, str]:
@@ -73,7 +80,8 @@ async def _get(request: Request, svc: Services, caller: Caller, target: ArmPath)
         resource_id = target.resource_id
         provider = provider_for(svc, resource_id.full_type)
         await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "GET"), resource_id)
-        return JSONResponse(await provider.get(ctx, resource_id))
+        body = await provider.get(ctx, resource_id)
+        return JSONResponse(body, headers=_etag_header(body))
     provider = provider_for(svc, target.collection_type)
     await svc.authorizer.authorize(caller, action_for(target.collection_type, "GET"), target.scope)
     offset = _skip_token(request)
@@ -91,8 +99,11 @@ async def _put(request: Request, svc: Services, caller: Caller, target: ArmPath)
     resource_id = _single(target, "PUT")
     provider = provider_for(svc, resource_id.full_type)
     await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "PUT"), resource_id)
-    result = await put_resource(provider, request_context(svc, caller), resource_id, await json_body(request, svc))
+    body = await json_body(request, svc)
+    await preconditions.check(request, provider, request_context(svc, caller), resource_id)
+    result = await put_resource(provider, request_context(svc, caller), resource_id, body)
     headers = {**result.headers, **(_accepted(svc, resource_id, result.operation_id) if result.operation_id else {})}
+    headers.update(_etag_header(result.resource))
     return JSONResponse(result.resource, status_code=201 if result.created else 200, headers=headers)
 
 
@@ -100,6 +111,7 @@ async def _delete(request: Request, svc: Services, caller: Caller, target: ArmPa
     resource_id = _single(target, "DELETE")
     provider = provider_for(svc, resource_id.full_type)
     await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "DELETE"), resource_id)
+    await preconditions.check(request, provider, request_context(svc, caller), resource_id)
     result = await provider.delete(request_context(svc, caller), resource_id, params=dict(request.query_params))
     if not result.existed:
         return Response(status_code=204)

@@ -26,6 +26,7 @@ STATUS: list[tuple[type[errors.TetherError], int]] = [
     (errors.Forbidden, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.PreconditionFailed, 412),
     (errors.PayloadTooLarge, 413),
     (errors.Throttled, 429),
     (errors.Unavailable, 503),

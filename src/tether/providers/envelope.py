@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -37,7 +39,15 @@ def envelope(row: ResourceRow, *, properties: dict[str, Any] | None = None) -> d
     }
     if row.identity is not None:
         body["identity"] = row.identity
+    body["etag"] = etag_of(body)
     return body
+
+
+def etag_of(body: dict[str, Any]) -> str:
+    """A strong ETag of a resource body: a digest of what it says, so any change to it (a user's PUT, a
+    reconciler's state change) gives a new one without a stored counter. Quoted, as HTTP wants."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return f'"{digest[:32]}"'
 
 
 M = TypeVar("M", bound=BaseModel)
