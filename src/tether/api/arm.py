@@ -129,7 +129,8 @@ async def _post(request: Request, svc: Services, caller: Caller, target: ArmPath
 _HANDLERS: dict[str, Handler] = {"GET": _get, "PUT": _put, "DELETE": _delete, "POST": _post}
 
 
-@router.api_route("/subscriptions/{path:path}", methods=list(_HANDLERS))
+# Hidden from the OpenAPI document, which describes each resource type's paths instead (openapi_arm).
+@router.api_route("/subscriptions/{path:path}", methods=list(_HANDLERS), include_in_schema=False)
 async def arm_request(request: Request, svc: ServicesDep, caller: CallerDep, _api_version: ApiVersionDep) -> Response:
     target = parse_path(request.scope["path"])
     return await _HANDLERS[request.method](request, svc, caller, target)
