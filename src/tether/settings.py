@@ -45,7 +45,10 @@ class TokenSettings(BaseModel):
         30, ge=1, description="Age after which a new signing key is made; old keys stay in JWKS until unused."
     )
     secret_check_threads: int = Field(
-        2, ge=1, description="Client-secret checks (scrypt, ~80 ms of CPU each) run at most this many at once."
+        1,
+        ge=1,
+        description="Client-secret checks (scrypt, ~80 ms of CPU each) run at most this many at once, in threads; "
+        "one leaves the other cores to the event loop on a small machine.",
     )
     secret_check_queue: int = Field(
         64, ge=0, description="Checks that may wait for a thread; more at once are answered 429 (Retry-After 1)."

@@ -3,10 +3,10 @@
 A check is scrypt (``tether.crypto``, ~80 ms of CPU), so it must never run on the event loop or inside
 a store transaction: callers read the stored hashes in a short transaction, then call ``verify``.
 
-* Threads: at most ``secret_check_threads`` checks run at once (an ``anyio`` capacity limiter over
+* Threads: at most ``secret_check_threads`` (default 1) checks run at once (an ``anyio`` capacity limiter over
   its worker threads; hashlib's scrypt releases the GIL); ``secret_check_queue`` more may wait. A
   burst past that is answered at once with ``Throttled`` (429, Retry-After 1) instead of queueing
-  without bound, so a flood of wrong secrets costs the server two cores at most, never its loop.
+  without bound, so a flood of wrong secrets costs the server that many cores at most, never its loop.
 * Failures: a wrong secret counts against its client id (or cluster) and its source address, in a
   one-minute moving window (``limits``). Past ``failed_secrets_per_client`` / ``..._per_source``,
   requests of that client / from that source get ``Throttled`` with Retry-After = when the window
