@@ -651,6 +651,7 @@ BUILT_INS = {
     "Azure Kubernetes Service Cluster Admin Role": "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8",
     "Azure Kubernetes Service Contributor Role": "ed7f3fbd-7b88-4dd4-9017-9adb7ce333f8",
     "Azure Relay Owner": "2787bf04-f1f5-4bfe-8383-c8a24483ee38",
+    "User Access Administrator": "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
 }
 
 
@@ -760,7 +761,14 @@ async def test_check_access_fix_names_the_narrowest_role(world: World, alice: Ac
 
     answer = response.json()
     assert answer["allowed"] is False
-    assert set(answer["rolesThatWouldGrant"]) == {"Owner", "Contributor", "Reader", "AcrPull", "AcrPush"}
+    assert set(answer["rolesThatWouldGrant"]) == {
+        "Owner",
+        "Contributor",
+        "Reader",
+        "AcrPull",
+        "AcrPush",
+        "User Access Administrator",  # */read, as in Azure
+    }
     assert answer["fix"] == (
         f'tether role assignment create --assignee {alice.object_id} --role "AcrPull" --scope {registry}'
     )

@@ -18,22 +18,11 @@ import httpx
 import pytest
 
 from tests.integration.helpers import API
+from tests.integration.test_tokens import credentials as form
 from tether.errors import Throttled
 from tether.identity import secret_checks
 from tether.settings import TokenSettings
-from tether.testing.server import PUBLIC_URL, InProcessServer, in_process_server, settings_for_tests
-
-SCOPE = f"{PUBLIC_URL}/.default"
-
-
-def form(server: InProcessServer, **changes: str) -> dict[str, str]:
-    fields = {
-        "grant_type": "client_credentials",
-        "client_id": server.bootstrap.client_id,
-        "client_secret": server.bootstrap.client_secret,
-        "scope": SCOPE,
-    }
-    return {**fields, **changes}
+from tether.testing.server import InProcessServer, in_process_server, settings_for_tests
 
 
 async def token_request(server: InProcessServer, fields: dict[str, str]) -> httpx.Response:
