@@ -8,7 +8,7 @@ Starts a real ``tether server`` process on loopback (temp data dir), then:
    arrive from BURST_CLIENTS more, and one more client repeats the same unrelated GET (the probe).
 
 Prints the probe's p50/p99 quiet and under load, their ratio (goal: under 3x), the status counts,
-and the number of 5xx (goal: 0). Exits 1 if any request got a 5xx. Everything is on 127.0.0.1 and
+and the number of 5xx and of dropped connections (goal: 0 each). Exits 1 if there is any. Everything is on 127.0.0.1 and
 bounded by the request counts; the load generator shares this machine's cores with the server.
 
     .venv/bin/python bench/load.py [--requests 2000] [--clients 32] [--burst 600] [--burst-clients 32]
@@ -104,16 +104,23 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
 
             async def mixed_client() -> None:
                 while (n := next(numbers)) < args.requests:
-                    await mixed(n)
+                    try:
+                        await mixed(n)
+                    except httpx.TransportError as e:
+                        statuses[f"mixed dropped({type(e).__name__})"] += 1
 
             burst_numbers = itertools.count()
 
             async def wrong_secret_client() -> None:
                 while (n := next(burst_numbers)) < args.burst:
                     client_id = server.bootstrap["client_id"] if n % 2 else str(uuid.uuid4())
-                    response = await anonymous.post(
-                        token_path, data=token_form(server, secret=f"wrong-{n}", client_id=client_id)
-                    )
+                    try:
+                        response = await anonymous.post(
+                            token_path, data=token_form(server, secret=f"wrong-{n}", client_id=client_id)
+                        )
+                    except httpx.TransportError as e:
+                        statuses[f"wrong-secret dropped({type(e).__name__})"] += 1
+                        continue
                     statuses[f"wrong-secret {response.status_code}"] += 1
 
             done = asyncio.Event()
@@ -128,6 +135,7 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
             loaded = await probing
 
     server_errors = sum(count for key, count in statuses.items() if key.rsplit(" ", 1)[1].startswith("5"))
+    dropped = sum(count for key, count in statuses.items() if "dropped" in key)
     quiet_p99, loaded_p99 = percentile(quiet, 0.99), percentile(loaded, 0.99)
     print(
         f"load: {args.requests} mixed requests from {args.clients} clients + {args.burst} wrong secrets "
@@ -139,8 +147,8 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
     )
     print(f"p99 under load / quiet: {loaded_p99 / quiet_p99:.2f}x (goal < 3x)")
     print("statuses: " + ", ".join(f"{key}: {count}" for key, count in sorted(statuses.items())))
-    print(f"5xx answers: {server_errors} (goal 0)")
-    return 1 if server_errors else 0
+    print(f"5xx answers: {server_errors} (goal 0); dropped connections: {dropped} (goal 0)")
+    return 1 if server_errors or dropped else 0
 
 
 def main() -> None:

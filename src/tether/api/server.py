@@ -122,6 +122,9 @@ async def serve(settings: Settings) -> None:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=5,
+            # Longer than clients keep idle connections (httpx: 5 s, uvicorn's default too): with equal
+            # timeouts a client can send on a connection the server is closing, and sees it dropped.
+            timeout_keep_alive=65,
         )
         log.info("Tether serving at %s (data in %s)", prepared.public_url, settings.server.data_dir)
         await uvicorn.Server(config).serve(sockets=[prepared.sock])
