@@ -165,6 +165,9 @@ def main() -> None:
             status = asyncio.run(run(server, args))
         finally:
             server.stop()
+        if status:  # the server's own account of what failed, before the temp dir goes
+            log = server.log_path.read_text(errors="replace").splitlines()
+            print("server log (errors):", *[line for line in log if "ERROR" in line or "Error" in line][-20:], sep="\n")
     sys.exit(status)
 
 
