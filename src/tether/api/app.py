@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tether import __version__
-from tether.api import arm, errors, graph, job_logs, metadata, oidc, operations, relay, subscriptions
+from tether.api import arm, arm_methods, errors, graph, job_logs, metadata, oidc, operations, relay, subscriptions
 from tether.api.services import Services
 from tether.authz.service import Authorizer
 from tether.crypto import SecretBox
@@ -155,4 +155,5 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(relay.router)
     app.include_router(job_logs.router)
     app.include_router(arm.router)
+    app.include_router(arm_methods.router)
     return app
