@@ -101,6 +101,8 @@ async def _delete(request: Request, svc: Services, caller: Caller, target: ArmPa
         return Response(status_code=204)
     if result.operation_id:
         return Response(status_code=202, headers=_accepted(svc, resource_id, result.operation_id))
+    if result.resource is not None:
+        return JSONResponse(result.resource)
     return Response(status_code=200)
 
 

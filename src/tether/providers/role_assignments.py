@@ -146,9 +146,10 @@ class RoleAssignments:
             if row is None:
                 return DeleteResult(existed=False)
             principal_id = row.principal_id
+            deleted = answer(row)
             await role_assignments.delete_row(session, row)
         ctx.authz.index.invalidate(principal_id)
-        return DeleteResult(existed=True)
+        return DeleteResult(existed=True, resource=deleted)
 
 
 def _require_guid(name: str) -> None:
