@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
+from tether.domain.commands import either_cli
 from tether.domain.ids import ResourceId
 from tether.domain.names import validate_name
 from tether.domain.resource_filters import parse_filter
@@ -30,8 +31,7 @@ def not_found(resource_id: ResourceId) -> NotFound:
     return NotFound(
         f"Resource group '{resource_id.resource_group}' could not be found in subscription "
         f"'{resource_id.subscription_id}'. "
-        f"Create it with: az group create -n {resource_id.resource_group} -l <location> (or tether group create, "
-        "same arguments)",
+        "Create it with: " + either_cli(f"group create -n {resource_id.resource_group} -l <location>"),
         code="ResourceGroupNotFound",
     )
 
