@@ -113,6 +113,9 @@ async def test_resources_providers_and_locations(server: InProcessServer, client
         params={**API, "$filter": "resourceType eq 'microsoft.machinelearningservices/workspaces'"},
     )
     assert [r["name"] for r in by_type.json()["value"]] == ["ws1"]
+    # Azure's SDKs leave an empty parent path ('//') after the namespace of a generic resource URL.
+    sdk_path = f"{rg_path(server.subscription, 'rg1')}/providers/Microsoft.MachineLearningServices//workspaces/ws1"
+    assert (await client.get(sdk_path, params=API)).json()["name"] == "ws1"
     no_group = await client.get(f"{rg_path(server.subscription, 'nope')}/resources", params=API)
     assert no_group.status_code == 404
     assert no_group.json()["error"]["code"] == "ResourceGroupNotFound"

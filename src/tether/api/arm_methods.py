@@ -18,11 +18,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from tether.api.actions import request_context
-from tether.api.arm import provider_for
+from tether.api.arm import provider_for, request_target
 from tether.api.deps import ApiVersionDep, CallerDep, ServicesDep, json_body
 from tether.domain import resource_types as rt
 from tether.domain.actions import action_for
-from tether.domain.ids import SUBSCRIPTIONS, parse_path
+from tether.domain.ids import SUBSCRIPTIONS
 from tether.errors import InvalidRequest, NotFound
 from tether.providers.patching import patch_tags
 
@@ -37,7 +37,7 @@ _NOT_PATCHABLE = {
 async def resource_exists(
     request: Request, svc: ServicesDep, caller: CallerDep, _api_version: ApiVersionDep
 ) -> Response:
-    target = parse_path(request.scope["path"])
+    target = request_target(request)
     if target.collection_type is not None:
         return Response(status_code=400)  # HEAD answers no body; a collection has no existence to test
     resource_id = target.resource_id
@@ -54,7 +54,7 @@ async def resource_exists(
 async def patch_resource(
     request: Request, svc: ServicesDep, caller: CallerDep, _api_version: ApiVersionDep
 ) -> Response:
-    target = parse_path(request.scope["path"])
+    target = request_target(request)
     if target.collection_type is not None:
         kind = target.collection_type.rsplit("/", 1)[-1]
         raise InvalidRequest(

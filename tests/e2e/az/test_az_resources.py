@@ -34,9 +34,11 @@ def _url(az: Az, path: str, api_version: str) -> str:
 def test_az_rest_attaches_a_kubernetes_compute_and_az_resource_lists_it(az: Az, tmp_path: Path) -> None:
     az.run("group", "create", "-n", "az-ml", "-l", "westeurope", "-o", "none")
     # A workspace through az resource create (a long-running PUT that az polls to the end).
-    # (By --id: with -g/-n/--resource-type az writes an empty parent path, '.../{ML}//workspaces/ws1'.)
-    workspace_id = f"/subscriptions/{az.subscription}/resourceGroups/az-ml/providers/{ML}/workspaces/ws1"
-    workspace = az.json("resource", "create", "--id", workspace_id, "-l", "westeurope", "--properties", "{}")
+    # (az writes this one as '.../providers/Microsoft.MachineLearningServices//workspaces/ws1'.)
+    workspace = az.json(
+        "resource", "create", "-g", "az-ml", "-n", "ws1", "--resource-type", f"{ML}/workspaces",
+        "-l", "westeurope", "--properties", "{}",
+    )  # fmt: skip
     assert workspace["properties"]["provisioningState"] == "Succeeded"
 
     # The seed's attach, as the SDK sends it: lower-case 'managedclusters' in the cluster id.
@@ -68,6 +70,8 @@ def test_az_rest_attaches_a_kubernetes_compute_and_az_resource_lists_it(az: Az, 
     shown = az.json("resource", "show", "--ids", compute_id)
     assert shown["properties"]["computeType"] == "Kubernetes"
     assert az.json("resource", "list", "--resource-type", f"{ML}/workspaces", "--query", "[].name") == ["ws1"]
+    by_name = az.json("resource", "show", "-g", "az-ml", "-n", "ws1", "--resource-type", f"{ML}/workspaces")
+    assert by_name["id"] == workspace["id"]
     assert az.json("resource", "tag", "--ids", workspace["id"], "--tags", "team=ml")["tags"] == {"team": "ml"}
     assert az.json("resource", "list", "--tag", "team=ml", "--query", "[].name") == ["ws1"]
 
