@@ -102,18 +102,11 @@ async def list_providers(
 
 
 @router.get("/subscriptions/{subscription_id}/providers/{namespace}")
+@router.post("/subscriptions/{subscription_id}/providers/{namespace}/register")
 async def get_provider(
     subscription_id: str, namespace: str, svc: ServicesDep, caller: CallerDep, _api_version: ApiVersionDep
 ) -> JSONResponse:
-    scope = await _check_subscription(svc, caller, subscription_id)
-    return JSONResponse(resource_listing.find_provider(scope.subscription_id, namespace))
-
-
-@router.post("/subscriptions/{subscription_id}/providers/{namespace}/register")
-async def register_provider(
-    subscription_id: str, namespace: str, svc: ServicesDep, caller: CallerDep, _api_version: ApiVersionDep
-) -> JSONResponse:
-    """Every namespace Tether serves is always registered: registering answers it as it is."""
+    """A provider; registering one answers it as it is (every namespace Tether serves is registered)."""
     scope = await _check_subscription(svc, caller, subscription_id)
     return JSONResponse(resource_listing.find_provider(scope.subscription_id, namespace))
 

@@ -23,7 +23,7 @@ from tether.domain.resource_filters import parse_filter
 from tether.domain.resource_types import canonical_namespace
 from tether.errors import NotFound
 from tether.providers.base import Page, RequestContext
-from tether.providers.envelope import rfc3339
+from tether.providers.envelope import envelope, rfc3339
 from tether.store import resources
 from tether.store.tables import ResourceRow
 
@@ -67,18 +67,13 @@ REGIONS: dict[str, str] = {
 
 def _generic(row: ResourceRow) -> dict[str, Any]:
     """ARM's ``GenericResourceExpanded``: the envelope without ``properties``, with times and state."""
-    body: dict[str, Any] = {
-        "id": row.id,
-        "name": row.name,
-        "type": row.type,
-        "location": row.location,
-        "tags": row.tags or {},
-        "createdTime": rfc3339(row.created_at),
-        "changedTime": rfc3339(row.modified_at),
-        "provisioningState": row.provisioning_state,
-    }
-    if row.identity is not None:
-        body["identity"] = row.identity
+    body = envelope(row)
+    del body["properties"], body["systemData"]
+    body.update(
+        createdTime=rfc3339(row.created_at),
+        changedTime=rfc3339(row.modified_at),
+        provisioningState=row.provisioning_state,
+    )
     return body
 
 
