@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv kube demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
+.PHONY: help venv kube az demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
 
 help:
 	@echo "make demo    - set up, then run the main scenario on the embedded default and exit"
@@ -28,6 +28,10 @@ venv: $(STAMP)
 
 kube:
 	@tools/kube/build.sh >/dev/null
+
+# The unmodified azure-cli for the az e2e tier, in its own venv under ~/.cache/tether/az/<version>.
+az:
+	@tools/az.sh >/dev/null
 
 demo: venv kube
 	$(BIN)/tether demo
@@ -54,10 +58,10 @@ integration: venv
 cluster: venv kube
 	$(BIN)/pytest tests/cluster -q
 
-e2e: venv kube
+e2e: venv kube az
 	$(BIN)/pytest tests/e2e -q
 
-test: venv kube lint typecheck layers
+test: venv kube az lint typecheck layers
 	$(BIN)/pytest -q || [ $$? -eq 5 ]
 
 # The integration tests again on PostgreSQL (Debian's package, a throwaway cluster on port 54329).

@@ -40,6 +40,16 @@ async def _list_cluster_admin_credential(request: Request, svc: Services, caller
     return JSONResponse(await svc.managed_clusters.list_admin_credential(request_context(svc, caller), target.scope))
 
 
+async def _list_cluster_user_credential(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
+    """AKS without Entra ID integration answers the user credential with the cluster's local account:
+    Tether holds one kubeconfig per cluster, so it is the same one, under AKS's name ``clusterUser``."""
+    await svc.authorizer.authorize(
+        caller, action_for(MANAGED_CLUSTERS, "POST", action="listClusterUserCredential"), target.scope
+    )
+    answer = await svc.managed_clusters.list_admin_credential(request_context(svc, caller), target.scope)
+    return JSONResponse({"kubeconfigs": [{**k, "name": "clusterUser"} for k in answer["kubeconfigs"]]})
+
+
 async def _issue_agent_credential(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
     await svc.authorizer.authorize(caller, action_for(CONNECTED_CLUSTERS, "PUT"), target.scope)
     return JSONResponse(await svc.connected_clusters.issue_agent_credential(request_context(svc, caller), target.scope))
@@ -60,6 +70,7 @@ async def _cancel_job(request: Request, svc: Services, caller: Caller, target: A
 _ACTIONS: dict[str, ActionHandler] = {
     "microsoft.authorization/checkaccess": _check_access,
     f"{MANAGED_CLUSTERS}/listClusterAdminCredential".lower(): _list_cluster_admin_credential,
+    f"{MANAGED_CLUSTERS}/listClusterUserCredential".lower(): _list_cluster_user_credential,
     f"{CONNECTED_CLUSTERS}/issueAgentCredential".lower(): _issue_agent_credential,
     f"{CONNECTED_CLUSTERS}/revokeAgentCredential".lower(): _revoke_agent_credential,
     f"{COMPUTES}/preflight".lower(): run_preflight,

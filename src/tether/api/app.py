@@ -9,7 +9,21 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from tether import __version__
-from tether.api import arm, errors, graph, job_logs, metadata, oidc, openapi_arm, operations, relay, subscriptions
+from tether.api import (
+    arm,
+    arm_methods,
+    errors,
+    graph,
+    graph_applications,
+    job_logs,
+    metadata,
+    oidc,
+    openapi_arm,
+    operations,
+    relay,
+    resources_listing,
+    subscriptions,
+)
 from tether.api.services import Services
 from tether.authz.service import Authorizer
 from tether.crypto import SecretBox
@@ -156,9 +170,12 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(oidc.router)
     app.include_router(operations.router)
     app.include_router(subscriptions.router)
+    app.include_router(resources_listing.router)
     app.include_router(graph.router)
+    app.include_router(graph_applications.router)
     app.include_router(relay.router)
     app.include_router(job_logs.router)
     app.include_router(arm.router)
+    app.include_router(arm_methods.router)
     openapi_arm.install(app, served_types=services.providers.served_types)
     return app

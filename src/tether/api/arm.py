@@ -8,6 +8,7 @@ route pattern would silently drop a trailing ``%0A`` and address another resourc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +30,17 @@ from tether.providers.base import ResourceProvider, put_resource
 router = APIRouter()
 
 Handler = Callable[[Request, Services, Caller, ArmPath], Awaitable[Response]]
+
+
+# Azure's SDKs build generic resource URLs as '/providers/{namespace}/{parentPath}/{type}/{name}'; an
+# empty parent path leaves '//' right after the namespace, which ARM reads as no parent. Only that
+# place is mended: any other empty segment stays an InvalidResourceId.
+_EMPTY_PARENT_PATH = re.compile(r"(/providers/[^/]+)//(?=[^/])", re.IGNORECASE)
+
+
+def request_target(request: Request) -> ArmPath:
+    """The request's ARM path, parsed (with an SDK's empty parent path mended)."""
+    return parse_path(_EMPTY_PARENT_PATH.sub(r"\1/", request.scope["path"]))
 
 
 def provider_for(svc: Services, full_type: str) -> ResourceProvider:
@@ -117,6 +129,8 @@ async def _delete(request: Request, svc: Services, caller: Caller, target: ArmPa
         return Response(status_code=204)
     if result.operation_id:
         return Response(status_code=202, headers=_accepted(svc, resource_id, result.operation_id))
+    if result.resource is not None:
+        return JSONResponse(result.resource)
     return Response(status_code=200)
 
 
@@ -132,5 +146,5 @@ _HANDLERS: dict[str, Handler] = {"GET": _get, "PUT": _put, "DELETE": _delete, "P
 # Hidden from the OpenAPI document, which describes each resource type's paths instead (openapi_arm).
 @router.api_route("/subscriptions/{path:path}", methods=list(_HANDLERS), include_in_schema=False)
 async def arm_request(request: Request, svc: ServicesDep, caller: CallerDep, _api_version: ApiVersionDep) -> Response:
-    target = parse_path(request.scope["path"])
+    target = request_target(request)
     return await _HANDLERS[request.method](request, svc, caller, target)

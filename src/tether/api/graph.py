@@ -1,4 +1,6 @@
-"""A Microsoft Graph subset for the directory: ``/v1.0/servicePrincipals`` (list, get, create, secrets, delete)."""
+"""A Microsoft Graph subset for the directory: ``/v1.0/servicePrincipals`` (list, get, create, secrets, delete).
+
+Applications and ``directoryObjects/getByIds`` are in ``api.graph_applications``."""
 
 from __future__ import annotations
 
@@ -9,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from tether.api.actions import request_context
 from tether.api.deps import CallerDep, ServicesDep, json_body
-from tether.errors import InvalidRequest
 from tether.providers import service_principals
 
 router = APIRouter(prefix="/v1.0/servicePrincipals")
@@ -31,16 +32,20 @@ async def get_service_principal(object_id: str, svc: ServicesDep, caller: Caller
 @router.post("")
 async def create_service_principal(request: Request, svc: ServicesDep, caller: CallerDep) -> JSONResponse:
     body: Any = await json_body(request, svc)
-    name = body.get("displayName") if isinstance(body, dict) else None
-    if not isinstance(name, str):
-        raise InvalidRequest('The body must be {"displayName": "<name>"}.', code="Request_BadRequest")
-    created = await service_principals.create_service_principal(request_context(svc, caller), display_name=name)
+    created = await service_principals.create_service_principal(request_context(svc, caller), body)
     return JSONResponse(created, status_code=201)
 
 
 @router.post("/{object_id}/addPassword")
-async def add_password(object_id: str, svc: ServicesDep, caller: CallerDep) -> JSONResponse:
-    return JSONResponse(await service_principals.add_password(request_context(svc, caller), object_id))
+async def add_password(object_id: str, request: Request, svc: ServicesDep, caller: CallerDep) -> JSONResponse:
+    body = await json_body(request, svc) if await request.body() else None
+    return JSONResponse(await service_principals.add_password(request_context(svc, caller), object_id, body))
+
+
+@router.post("/{object_id}/removePassword")
+async def remove_password(object_id: str, request: Request, svc: ServicesDep, caller: CallerDep) -> Response:
+    await service_principals.remove_password(request_context(svc, caller), object_id, await json_body(request, svc))
+    return Response(status_code=204)
 
 
 @router.delete("/{object_id}")

@@ -1,8 +1,16 @@
-"""Cloud metadata that ``azure-ai-ml`` reads (``ARM_CLOUD_METADATA_URL``) to find Tether's endpoints."""
+"""Cloud metadata: where a client finds Tether's endpoints (``GET /metadata/endpoints``).
+
+Two shapes, as Azure Resource Manager serves them: for ``api-version`` 2022-09-01 and later one
+cloud object (what ``az cloud register --endpoint-resource-manager`` reads); for older versions (or
+none) a list of clouds (what ``azure-ai-ml`` reads through ``ARM_CLOUD_METADATA_URL``). Key names are
+Azure's exactly: az looks them up by name and silently leaves an endpoint unset when a name differs.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from tether.api.deps import ServicesDep
@@ -10,6 +18,8 @@ from tether.api.deps import ServicesDep
 router = APIRouter()
 
 CLOUD_NAME = "Tether"
+# From this api-version on, ARM answers one cloud object instead of a list.
+_SINGLE_OBJECT_SINCE = "2022-09-01"
 
 
 def cloud_metadata(public_url: str) -> dict[str, object]:
@@ -31,7 +41,7 @@ def cloud_metadata(public_url: str) -> dict[str, object]:
         },
         "graph": base,
         "graphAudience": base,
-        "activeDirectoryDataLakeResourceId": base,
+        "activeDirectoryDataLake": base,
         "batch": base,
         "gallery": base,
         "sqlManagement": base,
@@ -40,11 +50,18 @@ def cloud_metadata(public_url: str) -> dict[str, object]:
         "appInsightsTelemetryChannelResourceId": base,
         "vmImageAliasDoc": base,
         "logAnalyticsResourceId": base,
-        "ossrDbmsResourceId": base,
+        "ossrdbmsResourceId": base,
+        # az sends Graph requests to this address (and asks for tokens for it): Tether serves /v1.0 itself.
         "microsoftGraphResourceId": base,
     }
 
 
 @router.get("/metadata/endpoints")
-async def endpoints(svc: ServicesDep) -> JSONResponse:
-    return JSONResponse([cloud_metadata(svc.public_url)])
+async def endpoints(
+    svc: ServicesDep, api_version: Annotated[str | None, Query(alias="api-version")] = None
+) -> JSONResponse:
+    cloud = cloud_metadata(svc.public_url)
+    # ISO dates compare as strings; a preview suffix sorts after its date, as ARM treats it.
+    if api_version is not None and api_version[:10] >= _SINGLE_OBJECT_SINCE:
+        return JSONResponse(cloud)
+    return JSONResponse([cloud])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tether.domain.commands import either_cli
 from tether.domain.ids import ResourceId
 from tether.domain.principals import Caller
 from tether.domain.roles import RoleDefinition, role_by_guid
@@ -107,7 +108,7 @@ class Authorizer:
         if tenant is None:
             raise NotFound(
                 f"The subscription '{scope.subscription_id}' could not be found. "
-                "See your subscriptions with: tether account list",
+                "See your subscriptions with: " + either_cli("account list"),
                 code="SubscriptionNotFound",
             )
         if tenant != caller.tenant_id:

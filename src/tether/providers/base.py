@@ -54,10 +54,12 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class DeleteResult:
-    """A DELETE's outcome: ``existed`` False answers 204; an operation id answers 202."""
+    """A DELETE's outcome: ``existed`` False answers 204; an operation id answers 202; ``resource``, when
+    set, is the deleted resource as the 200 answer's body (ARM does this for role assignments)."""
 
     existed: bool
     operation_id: str | None = None
+    resource: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

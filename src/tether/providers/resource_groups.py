@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
+from tether.domain.commands import either_cli
 from tether.domain.ids import ResourceId
 from tether.domain.names import validate_name
+from tether.domain.resource_filters import parse_filter
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.protocol.resource_groups import CreateResourceGroupRequest
@@ -29,7 +31,7 @@ def not_found(resource_id: ResourceId) -> NotFound:
     return NotFound(
         f"Resource group '{resource_id.resource_group}' could not be found in subscription "
         f"'{resource_id.subscription_id}'. "
-        f"Create it with: tether group create -n {resource_id.resource_group} -l <location>",
+        "Create it with: " + either_cli(f"group create -n {resource_id.resource_group} -l <location>"),
         code="ResourceGroupNotFound",
     )
 
@@ -43,7 +45,20 @@ class ResourceGroups:
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        return await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=_answer)
+        wanted = parse_filter(params.get("$filter"))
+        if not wanted.equals and wanted.tag_prefix is None and wanted.name_contains is None:
+            return await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=_answer)
+        # A subscription has few groups: filter them all, then page what matched.
+        async with ctx.store.transaction() as session:
+            rows = await resources.list_children(session, parent, self.full_type)
+        matched = [
+            r
+            for r in rows
+            if wanted.matches(
+                name=r.name, resource_group=r.name, location=r.location, resource_type=r.type, tags=r.tags or {}
+            )
+        ]
+        return Page([_answer(r) for r in matched[offset : offset + limit]], more=offset + limit < len(matched))
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         request = parse_body(CreateResourceGroupRequest, body)
@@ -77,8 +92,8 @@ class ResourceGroups:
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         async with ctx.store.transaction() as session:
             row = await resources.get(session, resource_id, for_update=True)
-            if row is None:
-                return DeleteResult(existed=False)
+            if row is None:  # unlike other resources, ARM answers a missing group's delete with 404
+                raise not_found(resource_id)
             if row.provisioning_state == ProvisioningState.DELETING:
                 raise Conflict(f"Resource group '{row.name}' is already being deleted.", code="ConflictingOperation")
             operation_id = await lro.start(session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id)

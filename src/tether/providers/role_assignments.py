@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
+from tether.domain.commands import either_cli
 from tether.domain.ids import ResourceId
 from tether.domain.roles import find_role, role_by_guid
 from tether.errors import Conflict, InvalidRequest, NotFound
@@ -102,7 +103,7 @@ class RoleAssignments:
         if role is None:
             raise InvalidRequest(
                 f"The role definition '{request.roleDefinitionId}' does not exist. "
-                "See the roles with: tether role definition list",
+                "See the roles with: " + either_cli("role definition list"),
                 code="RoleDefinitionDoesNotExist",
             )
         scope = resource_id.parent
@@ -113,7 +114,7 @@ class RoleAssignments:
             if principal is None or principal.tenant_id != ctx.caller.tenant_id:
                 raise InvalidRequest(
                     f"Principal {request.principalId} does not exist in the directory {ctx.caller.tenant_id}. "
-                    "Find principals with: tether ad sp list --display-name <name>",
+                    "Find principals with: " + either_cli("ad sp list --display-name <name>"),
                     code="PrincipalNotFound",
                 )
             existing = await role_assignments.get(session, str(resource_id))
@@ -146,9 +147,10 @@ class RoleAssignments:
             if row is None:
                 return DeleteResult(existed=False)
             principal_id = row.principal_id
+            deleted = answer(row)
             await role_assignments.delete_row(session, row)
         ctx.authz.index.invalidate(principal_id)
-        return DeleteResult(existed=True)
+        return DeleteResult(existed=True, resource=deleted)
 
 
 def _require_guid(name: str) -> None:

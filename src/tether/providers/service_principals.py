@@ -1,28 +1,31 @@
 """Service principals and managed identities as the directory sees them (a Microsoft Graph subset).
 
 Reading is open to every principal of the tenant (role assignment needs to find principals by name,
-as S9 requires for ``<workspace>/computes/<compute>``). Creating or deleting service principals and
-their secrets is for directory admins: principals allowed to assign roles on a subscription of the
-tenant. Managed identities are listed but live and die with their resource.
+as S9 requires for ``<workspace>/computes/<compute>``, and ``az role assignment list`` resolves ids
+through ``directoryObjects/getByIds``). Creating or deleting service principals and their secrets is
+for directory admins (``providers.directory``). Managed identities are listed but live and die with
+their resource.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
-from tether.domain.ids import ResourceId
 from tether.domain.principals import PrincipalKind
-from tether.errors import Forbidden, InvalidRequest, NotFound
+from tether.errors import InvalidRequest, NotFound
+from tether.providers.applications import application_answer
 from tether.providers.base import RequestContext
-from tether.store import principals, role_assignments, tenancy
+from tether.providers.directory import add_password_to, credentials, remove_password_from, require_directory_admin
+from tether.store import Session, principals, role_assignments
 from tether.store.tables import PrincipalRow
 
-_SECRET_LIFETIME = dt.timedelta(days=365)
 # OData string literals: a quote inside is written twice ('o''brien').
-_EQ = re.compile(r"^\s*(displayName|appId|id)\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
-_STARTS = re.compile(r"^\s*startswith\(\s*displayName\s*,\s*'((?:[^']|'')*)'\s*\)\s*$", re.IGNORECASE)
+_LITERAL = r"'((?:[^']|'')*)'"
+_EQ = re.compile(rf"^\s*(displayName|appId|id)\s+eq\s+{_LITERAL}\s*$", re.IGNORECASE)
+_STARTS = re.compile(rf"^\s*startswith\(\s*displayName\s*,\s*{_LITERAL}\s*\)\s*$", re.IGNORECASE)
+# What az sends to resolve an appId (or a name) to a service principal.
+_SPN_ANY = re.compile(rf"^\s*servicePrincipalNames/any\(\s*(\w+)\s*:\s*\1\s+eq\s+{_LITERAL}\s*\)\s*$", re.IGNORECASE)
 _KIND_NAMES = {
     PrincipalKind.SERVICE_PRINCIPAL.value: "Application",
     PrincipalKind.USER_ASSIGNED_IDENTITY.value: "ManagedIdentity",
@@ -30,116 +33,139 @@ _KIND_NAMES = {
 }
 
 
-def answer(row: PrincipalRow) -> dict[str, Any]:
+def _names(row: PrincipalRow) -> list[str]:
+    """``servicePrincipalNames``: the app id, and a managed identity's resource id as Azure lists it."""
+    return [row.app_id, *([row.resource_key] if row.resource_key else [])]
+
+
+def answer(row: PrincipalRow, passwords: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
+        "@odata.type": "#microsoft.graph.servicePrincipal",
         "id": row.object_id,
         "appId": row.app_id,
         "displayName": row.display_name,
+        "appDisplayName": row.display_name,
+        "accountEnabled": True,
         "servicePrincipalType": _KIND_NAMES.get(row.kind, "Application"),
+        "servicePrincipalNames": _names(row),
         "appOwnerOrganizationId": row.tenant_id,
         "alternativeNames": [],
+        "passwordCredentials": passwords or [],
+        "keyCredentials": [],
     }
     if row.resource_key:
         body["alternativeNames"] = [f"isExplicit={row.kind == PrincipalKind.USER_ASSIGNED_IDENTITY.value}"]
     return body
 
 
-async def _require_directory_admin(ctx: RequestContext) -> None:
-    async with ctx.store.transaction() as session:
-        subscriptions = await tenancy.list_subscriptions(session, ctx.caller.tenant_id)
-    for subscription in subscriptions:
-        decision = await ctx.authz.decide(
-            ctx.caller.object_id,
-            "Microsoft.Authorization/roleAssignments/write",
-            ResourceId(subscription.id),
-        )
-        if decision.allowed:
-            return
-    raise Forbidden(
-        f"The {ctx.caller.describe()} may not manage service principals: that needs a principal allowed to "
-        "assign roles (Owner) on a subscription of the tenant.",
-        code="Authorization_RequestDenied",
+async def _answer_with_credentials(session: Session, row: PrincipalRow) -> dict[str, Any]:
+    return answer(row, await credentials(session, row.object_id))
+
+
+def _matching(rows: list[PrincipalRow], filter_text: str) -> list[PrincipalRow]:
+    if match := _EQ.match(filter_text):
+        field, value = match.group(1).lower(), match.group(2).replace("''", "'").lower()
+        key = {"displayname": "display_name_key", "appid": "app_id", "id": "object_id"}[field]
+        return [r for r in rows if getattr(r, key) == value]
+    if match := _STARTS.match(filter_text):
+        prefix = match.group(1).replace("''", "'").lower()
+        return [r for r in rows if r.display_name_key.startswith(prefix)]
+    if match := _SPN_ANY.match(filter_text):
+        name = match.group(2).replace("''", "'").lower()
+        return [r for r in rows if name in (n.lower() for n in _names(r))]
+    raise InvalidRequest(
+        f"Unsupported $filter '{filter_text}': use displayName eq '...', appId eq '...', id eq '...', "
+        "startswith(displayName,'...') or servicePrincipalNames/any(c:c eq '...').",
+        code="Request_UnsupportedQuery",
     )
 
 
 async def list_principals(ctx: RequestContext, *, filter_text: str | None) -> list[dict[str, Any]]:
     async with ctx.store.transaction() as session:
-        if not filter_text:
-            rows = await principals.list_in_tenant(session, ctx.caller.tenant_id)
-        elif match := _EQ.match(filter_text):
-            field, value = match.group(1).lower(), match.group(2).replace("''", "'")
-            rows = [
-                r
-                for r in await principals.find(session, ctx.caller.tenant_id, value)
-                if (field == "displayname" and r.display_name_key == value.lower())
-                or (field == "appid" and r.app_id == value.lower())
-                or (field == "id" and r.object_id == value.lower())
-            ]
-        elif match := _STARTS.match(filter_text):
-            prefix = match.group(1).replace("''", "'").lower()
-            rows = [
-                r
-                for r in await principals.list_in_tenant(session, ctx.caller.tenant_id)
-                if r.display_name_key.startswith(prefix)
-            ]
-        else:
-            raise InvalidRequest(
-                f"Unsupported $filter '{filter_text}': use displayName eq '...', appId eq '...', id eq '...' "
-                "or startswith(displayName,'...').",
-                code="Request_UnsupportedQuery",
-            )
-    return [answer(r) for r in rows]
+        rows = list(await principals.list_in_tenant(session, ctx.caller.tenant_id))
+        if filter_text:
+            rows = _matching(rows, filter_text)
+        return [await _answer_with_credentials(session, r) for r in rows]
 
 
-async def get_principal(ctx: RequestContext, object_id: str) -> dict[str, Any]:
-    async with ctx.store.transaction() as session:
-        row = await principals.get(session, object_id)
+async def _require(session: Session, ctx: RequestContext, object_id: str) -> PrincipalRow:
+    row = await principals.get(session, object_id)
     if row is None or row.tenant_id != ctx.caller.tenant_id:
         raise NotFound(
             f"Resource '{object_id}' does not exist or one of its queried reference-property objects are not present.",
             code="Request_ResourceNotFound",
         )
-    return answer(row)
+    return row
 
 
-async def create_service_principal(ctx: RequestContext, *, display_name: str) -> dict[str, Any]:
-    await _require_directory_admin(ctx)
-    if not display_name.strip() or len(display_name) > 256:
-        raise InvalidRequest("displayName must be 1-256 characters.", code="Request_BadRequest")
+async def get_principal(ctx: RequestContext, object_id: str) -> dict[str, Any]:
     async with ctx.store.transaction() as session:
+        return await _answer_with_credentials(session, await _require(session, ctx, object_id))
+
+
+async def get_by_ids(ctx: RequestContext, *, ids: list[str], types: list[str]) -> list[dict[str, Any]]:
+    """``directoryObjects/getByIds``: each id that names a service principal (by object id) or an
+    application (by its id, which is its appId), of the asked types; unknown ids are left out."""
+    wanted = {t.lower().removeprefix("#microsoft.graph.") for t in types} or {"serviceprincipal", "application"}
+    found: list[dict[str, Any]] = []
+    async with ctx.store.transaction() as session:
+        for object_id in ids:
+            row = await principals.get(session, object_id)
+            if row is not None and row.tenant_id == ctx.caller.tenant_id and "serviceprincipal" in wanted:
+                found.append(answer(row))
+                continue
+            app = await principals.get_by_app_id(session, ctx.caller.tenant_id, object_id)
+            if app is not None and app.kind == PrincipalKind.SERVICE_PRINCIPAL.value and "application" in wanted:
+                found.append(application_answer(app, []))
+    return found
+
+
+async def create_service_principal(ctx: RequestContext, body: Any) -> dict[str, Any]:
+    """``{"appId"}`` (Graph's form): the service principal of that application, which in Tether is the
+    application's own principal; ``{"displayName"}`` (Tether's shortcut): a new application and principal."""
+    if not isinstance(body, dict) or not isinstance(body.get("appId") or body.get("displayName"), str):
+        raise InvalidRequest('The body must be {"appId": "<application id>"}.', code="Request_BadRequest")
+    await require_directory_admin(ctx)
+    async with ctx.store.transaction() as session:
+        if isinstance(app_id := body.get("appId"), str):
+            row = await principals.get_by_app_id(session, ctx.caller.tenant_id, app_id)
+            if row is None or row.kind != PrincipalKind.SERVICE_PRINCIPAL.value:
+                raise InvalidRequest(
+                    f"The appId '{app_id}' of the service principal does not reference a valid application object.",
+                    code="Request_BadRequest",
+                )
+            return await _answer_with_credentials(session, row)
+        name = str(body["displayName"])
+        if not name.strip() or len(name) > 256:
+            raise InvalidRequest("displayName must be 1-256 characters.", code="Request_BadRequest")
         row = await principals.create(
-            session,
-            tenant_id=ctx.caller.tenant_id,
-            kind=PrincipalKind.SERVICE_PRINCIPAL.value,
-            display_name=display_name,
+            session, tenant_id=ctx.caller.tenant_id, kind=PrincipalKind.SERVICE_PRINCIPAL.value, display_name=name
         )
-    return answer(row)
+        return answer(row)
 
 
-async def add_password(ctx: RequestContext, object_id: str) -> dict[str, Any]:
-    await _require_directory_admin(ctx)
+async def add_password(ctx: RequestContext, object_id: str, body: Any = None) -> dict[str, Any]:
+    await require_directory_admin(ctx)
     async with ctx.store.transaction() as session:
-        row = await principals.get(session, object_id)
-        if row is None or row.tenant_id != ctx.caller.tenant_id:
-            raise NotFound(f"Service principal '{object_id}' does not exist.", code="Request_ResourceNotFound")
-        if row.kind != PrincipalKind.SERVICE_PRINCIPAL.value:
-            raise InvalidRequest(
-                "Managed identities have no secrets; they get tokens through their resource.", code="Request_BadRequest"
-            )
-        secret = await principals.add_secret(session, row, lifetime=_SECRET_LIFETIME)
-    end = dt.datetime.now(dt.UTC) + _SECRET_LIFETIME
-    return {"secretText": secret, "hint": secret[:3], "endDateTime": end.isoformat().replace("+00:00", "Z")}
+        row = await _require(session, ctx, object_id)
+    return await add_password_to(ctx, row, body)
+
+
+async def remove_password(ctx: RequestContext, object_id: str, body: Any) -> None:
+    await require_directory_admin(ctx)
+    async with ctx.store.transaction() as session:
+        row = await _require(session, ctx, object_id)
+    await remove_password_from(ctx, row, body)
 
 
 async def delete_service_principal(ctx: RequestContext, object_id: str) -> None:
-    await _require_directory_admin(ctx)
+    await require_directory_admin(ctx)
     async with ctx.store.transaction() as session:
-        row = await principals.get(session, object_id)
-        if row is None or row.tenant_id != ctx.caller.tenant_id:
-            raise NotFound(f"Service principal '{object_id}' does not exist.", code="Request_ResourceNotFound")
+        row = await _require(session, ctx, object_id)
         if row.kind != PrincipalKind.SERVICE_PRINCIPAL.value:
             raise InvalidRequest(
-                "A managed identity is deleted with its resource (tether identity delete, or the compute's detach).",
+                "A managed identity is deleted with its resource (az identity delete or tether identity delete, "
+                "or the compute's detach).",
                 code="Request_BadRequest",
             )
         await role_assignments.delete_for_principal(session, row.object_id)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
+from tether.domain.commands import either_cli
 from tether.domain.ids import ResourceId
 from tether.domain.names import validate_name
 from tether.domain.principals import PrincipalKind
@@ -31,8 +32,8 @@ def answer(row: ResourceRow) -> dict[str, Any]:
 def not_found(resource_id: ResourceId) -> NotFound:
     return NotFound(
         f"The user-assigned identity '{resource_id.name}' was not found in resource group "
-        f"'{resource_id.resource_group}'. Create it with: tether identity create -g {resource_id.resource_group} "
-        f"-n {resource_id.name}",
+        f"'{resource_id.resource_group}'. Create it with: "
+        + either_cli(f"identity create -g {resource_id.resource_group} -n {resource_id.name}"),
         code="ResourceNotFound",
     )
 

@@ -70,20 +70,41 @@ async def delete(session: AsyncSession, row: PrincipalRow) -> None:
 
 async def add_secret(session: AsyncSession, principal: PrincipalRow, *, lifetime: dt.timedelta) -> str:
     """Create a client secret and return its clear text (shown once, never stored)."""
+    _row, secret = await add_password_credential(session, principal, lifetime=lifetime)
+    return secret
+
+
+async def add_password_credential(
+    session: AsyncSession, principal: PrincipalRow, *, lifetime: dt.timedelta
+) -> tuple[ClientSecretRow, str]:
+    """Create a client secret; returns its row (``id`` is Graph's ``keyId``) and clear text (shown once)."""
     secret = secrets.token_urlsafe(32)
     now = dt.datetime.now(dt.UTC)
-    session.add(
-        ClientSecretRow(
-            id=str(uuid.uuid4()),
-            principal_id=principal.object_id,
-            secret_hash=hash_secret(secret),
-            hint=secret[:3],
-            created_at=now,
-            expires_at=now + lifetime,
-        )
+    row = ClientSecretRow(
+        id=str(uuid.uuid4()),
+        principal_id=principal.object_id,
+        secret_hash=hash_secret(secret),
+        hint=secret[:3],
+        created_at=now,
+        expires_at=now + lifetime,
     )
+    session.add(row)
     await session.flush()
-    return secret
+    return row, secret
+
+
+async def list_secrets(session: AsyncSession, principal_id: str) -> Sequence[ClientSecretRow]:
+    query = select(ClientSecretRow).where(ClientSecretRow.principal_id == principal_id).order_by(ClientSecretRow.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def delete_secret(session: AsyncSession, principal_id: str, key_id: str) -> bool:
+    """Delete one client secret of a principal; False when it has none with that id."""
+    row = await session.get(ClientSecretRow, key_id.lower())
+    if row is None or row.principal_id != principal_id:
+        return False
+    await session.delete(row)
+    return True
 
 
 async def active_secret_hashes(session: AsyncSession, principal: PrincipalRow) -> list[str]:

@@ -80,6 +80,26 @@ async def list_by_type(
     return (await session.execute(query)).scalars().all()
 
 
+async def list_within(session: AsyncSession, scope: ResourceId) -> Sequence[ResourceRow]:
+    """Every resource under ``scope`` (any type, any depth), in id order."""
+    query = (
+        select(ResourceRow)
+        .where(ResourceRow.key.startswith(scope.key + "/", autoescape=True))
+        .order_by(ResourceRow.key)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def locations_in(session: AsyncSession, scope: ResourceId) -> set[str]:
+    """The distinct locations of the resources under ``scope``."""
+    query = (
+        select(ResourceRow.location)
+        .where(ResourceRow.key.startswith(scope.key + "/", autoescape=True), ResourceRow.location.is_not(None))
+        .distinct()
+    )
+    return {str(v) for v in (await session.execute(query)).scalars().all()}
+
+
 async def count_descendants(session: AsyncSession, resource_id: ResourceId) -> int:
     query = (
         select(func.count())
