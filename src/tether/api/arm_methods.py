@@ -33,7 +33,7 @@ _NOT_PATCHABLE = {
 }
 
 
-@router.head("/subscriptions/{path:path}")
+@router.head("/subscriptions/{path:path}", include_in_schema=False)
 async def resource_exists(
     request: Request, svc: ServicesDep, caller: CallerDep, _api_version: ApiVersionDep
 ) -> Response:
@@ -50,7 +50,7 @@ async def resource_exists(
     return Response(status_code=204)
 
 
-@router.patch("/subscriptions/{path:path}")
+@router.patch("/subscriptions/{path:path}", include_in_schema=False)
 async def patch_resource(
     request: Request, svc: ServicesDep, caller: CallerDep, _api_version: ApiVersionDep
 ) -> Response:
