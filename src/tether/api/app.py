@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tether import __version__
-from tether.api import arm, errors, graph, job_logs, metadata, oidc, operations, relay, subscriptions
+from tether import __version__, studio
+from tether.api import arm, errors, graph, graph_users, job_logs, metadata, oidc, operations, relay, subscriptions
 from tether.api.services import Services
 from tether.authz.service import Authorizer
 from tether.crypto import SecretBox
 from tether.identity.federation import FederatedTokens, IssuerKeys
 from tether.identity.keys import KeyRing
+from tether.identity.sign_in import SignIn
 from tether.identity.tokens import TokenService
 from tether.kube.access import ClusterAccess
 from tether.providers.computes import Computes
@@ -118,6 +119,7 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         health=HealthMonitor(store=store, access=access, interval_s=settings.reconcile.health_interval_s),
         jobs=jobs,
         job_monitor=job_monitor,
+        sign_in=SignIn(store=store, tokens=tokens),
     )
 
 
@@ -152,6 +154,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(subscriptions.router)
     app.include_router(graph.router)
+    app.include_router(graph_users.router)
+    studio.install(app)
     app.include_router(relay.router)
     app.include_router(job_logs.router)
     app.include_router(arm.router)
