@@ -7,8 +7,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Playwright drives Debian's chromium (make browser); it never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv kube demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
+.PHONY: help venv kube browser demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
 
 help:
 	@echo "make demo    - set up, then run the main scenario on the embedded default and exit"
@@ -28,6 +30,10 @@ venv: $(STAMP)
 
 kube:
 	@tools/kube/build.sh >/dev/null
+
+# Debian's chromium, for the Studio's browser tests (tests/cluster/test_studio_browser.py).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 demo: venv kube
 	$(BIN)/tether demo
@@ -51,13 +57,13 @@ unit: venv
 integration: venv
 	$(BIN)/pytest tests/integration -q
 
-cluster: venv kube
+cluster: venv kube browser
 	$(BIN)/pytest tests/cluster -q
 
 e2e: venv kube
 	$(BIN)/pytest tests/e2e -q
 
-test: venv kube lint typecheck layers
+test: venv kube browser lint typecheck layers
 	$(BIN)/pytest -q || [ $$? -eq 5 ]
 
 # The integration tests again on PostgreSQL (Debian's package, a throwaway cluster on port 54329).
