@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ class _Grant:
     audience: str
     user_principal_name: str
     expires: float
+    openid: bool
+    nonce: str
 
 
 def allowed_redirect(redirect_uri: str, *, public_url: str) -> bool:
@@ -134,6 +137,7 @@ class SignIn:
         challenge: str,
         scope: str,
         user_principal_name: str,
+        nonce: str = "",
     ) -> str:
         """A one-time authorization code for ``caller``, bound to client, redirect URI and PKCE challenge."""
         now = time.monotonic()
@@ -148,6 +152,8 @@ class SignIn:
             audience=audience_of(scope, default=self._tokens.api_audience),
             user_principal_name=user_principal_name,
             expires=now + _CODE_LIFETIME_S,
+            openid="openid" in scope.split(),
+            nonce=nonce,
         )
         return code
 
@@ -173,7 +179,18 @@ class SignIn:
         }
         answer = self._tokens.mint(grant.caller, audience=grant.audience, extra_claims=claims)
         answer["scope"] = f"{grant.audience}/user_impersonation"
+        if grant.openid:
+            answer.update(self._id_token(grant, claims))
         return answer
+
+    def _id_token(self, grant: _Grant, claims: dict[str, Any]) -> dict[str, str]:
+        """OpenID Connect's ID token (audience: the client) and Entra's ``client_info``, which MSAL (and so
+        azure-identity's interactive credentials) read to know who signed in."""
+        id_claims = {**claims, "idtyp": "id", **({"nonce": grant.nonce} if grant.nonce else {})}
+        id_claims.pop("scp")
+        id_token = self._tokens.mint(grant.caller, audience=grant.client_id, extra_claims=id_claims)["access_token"]
+        info = json.dumps({"uid": grant.caller.object_id, "utid": grant.caller.tenant_id}).encode()
+        return {"id_token": id_token, "client_info": base64.urlsafe_b64encode(info).rstrip(b"=").decode()}
 
 
 def check_challenge(challenge: str | None, method: str | None) -> str:

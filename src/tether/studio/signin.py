@@ -29,13 +29,24 @@ router = APIRouter()
 
 STUDIO_CLIENT_ID = "tether-studio"
 _LOGIN_CSRF_COOKIE = "tether_login_csrf"
-_AUTHORIZE_FIELDS = ("client_id", "redirect_uri", "state", "scope", "code_challenge", "code_challenge_method")
+_AUTHORIZE_FIELDS = (
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "response_mode",
+)
 
 
 def _authorize_params(source: dict[str, str], *, public_url: str) -> dict[str, str]:
     params = {k: source.get(k, "") for k in _AUTHORIZE_FIELDS}
     if source.get("response_type", "code") != "code":
         raise InvalidRequest("response_type must be code.", code="unsupported_response_type")
+    if params["response_mode"] not in ("", "query", "form_post"):
+        raise InvalidRequest("response_mode must be query or form_post.", code="invalid_request")
     if not params["client_id"]:
         raise InvalidRequest("client_id is required.", code="invalid_request")
     if not allowed_redirect(params["redirect_uri"], public_url=public_url):
@@ -91,10 +102,17 @@ async def authorize_submit(tenant: str, request: Request) -> Response:
         challenge=params["code_challenge"],
         scope=params["scope"],
         user_principal_name=upn,
+        nonce=params["nonce"],
     )
-    separator = "&" if "?" in params["redirect_uri"] else "?"
-    query = urlencode({"code": code, "state": params["state"]})
-    response = RedirectResponse(f"{params['redirect_uri']}{separator}{query}", status_code=303)
+    response: Response
+    if params["response_mode"] == "form_post":  # MSAL's choice: the code travels in a POST body, not the URL
+        response = render(
+            request, "form_post.html", redirect_uri=params["redirect_uri"], code=code, state=params["state"]
+        )
+    else:
+        separator = "&" if "?" in params["redirect_uri"] else "?"
+        query = urlencode({"code": code, "state": params["state"]})
+        response = RedirectResponse(f"{params['redirect_uri']}{separator}{query}", status_code=303)
     response.delete_cookie(_LOGIN_CSRF_COOKIE)
     return response
 

@@ -1,4 +1,5 @@
-// Tether Studio's only script: times in the reader's locale, and the job page's live log (server-sent events).
+// Tether Studio's only script: times in the reader's locale, the job page's live log (server-sent events),
+// and the sign-in's hand-back to a native client (response_mode=form_post).
 // Every page works without it (times then show in UTC, logs stay empty).
 "use strict";
 document.addEventListener("DOMContentLoaded", () => {
@@ -7,6 +8,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const when = new Date(el.getAttribute("datetime"));
     if (!Number.isNaN(when.getTime())) { el.title = el.textContent; el.textContent = format.format(when); }
   }
+  const handBack = document.querySelector("form[data-autosubmit]");
+  if (handBack) handBack.submit();
   const log = document.getElementById("log");
   if (log && window.EventSource) follow(log);
 });
