@@ -78,6 +78,7 @@ bench: venv kube
 	$(BIN)/python bench/relay.py
 	$(BIN)/python bench/attach.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/studio.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .tether-data
