@@ -29,7 +29,7 @@ from tether.identity.tokens import TokenService, resource_from_scope
 from tether.store import Store, tenancy, users
 
 _CODE_LIFETIME_S = 120.0
-_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 # A hash to check against when the user does not exist, so that unknown and known names take equal time.
 _DUMMY_HASH = "scrypt$00000000000000000000000000000000$" + "0" * 128
 
@@ -55,11 +55,16 @@ def allowed_redirect(redirect_uri: str, *, public_url: str) -> bool:
     """Codes go only to this server (the Studio) or to a loopback address (native clients such as
     azure-identity's interactive browser flow); anything else would hand a code to a stranger."""
     parts = urlsplit(redirect_uri)
-    if parts.scheme not in ("http", "https") or parts.fragment:
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port ("host:8443.evil.test")
+    except ValueError:
         return False
-    if (parts.hostname or "") in _LOOPBACK_HOSTS or f"[{parts.hostname}]" in _LOOPBACK_HOSTS:
+    if parts.scheme not in ("http", "https") or parts.fragment or parts.username is not None:
+        return False
+    if (parts.hostname or "") in _LOOPBACK_HOSTS:
         return True
-    return redirect_uri.startswith(public_url.rstrip("/") + "/")
+    own = urlsplit(public_url)
+    return (parts.scheme, parts.netloc) == (own.scheme, own.netloc) and parts.path.startswith("/")
 
 
 def pkce_challenge(verifier: str) -> str:
