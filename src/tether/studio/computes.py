@@ -223,12 +223,15 @@ async def _detail_page(request: Request, studio: Studio, target: ResourceId, **e
     principal = identity_principal(identity)
     assignments: list[dict[str, Any]] | None = None
     if principal:
-        try:
-            scope = ResourceId(target.subscription_id)
-            params = {"$filter": f"principalId eq '{principal}'"}
-            assignments = await arm.list_in(studio, scope, rt.ROLE_ASSIGNMENTS, params=params)
-        except TetherError:
-            assignments = None
+        # The whole subscription if the user may read its assignments, else those at, above and under the
+        # compute's resource group (what an Owner or Reader of the group may see).
+        params = {"$filter": f"principalId eq '{principal}'"}
+        for scope in (ResourceId(target.subscription_id), ResourceId(target.subscription_id, target.resource_group)):
+            try:
+                assignments = await arm.list_in(studio, scope, rt.ROLE_ASSIGNMENTS, params=params)
+                break
+            except TetherError:
+                continue
     state = compute["properties"]["provisioningState"]
     return render(
         request,
