@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,22 +28,20 @@ import yaml
 from lightkube import Client, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
+from tests.browser import PASSWORD, shoot, sign_in
 from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_managed_cluster
 from tether.cli.roles.assignment_requests import create_assignment
-from tether.client import ClientError, TetherClient
+from tether.client import TetherClient
 from tether.domain.roles import KUBERNETES_EXTENSION_CONTRIBUTOR, OWNER, READER, RoleDefinition
 from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
 from tether.testing.server_process import ServerProcess
 
 pytestmark = pytest.mark.cluster
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "studio"
 RG, WS, CLUSTER = "studio-rg", "studio-ws", "studio-aks"
 NOADMIN_WS = "noadmin-ws"
-PASSWORD = "studio-password-1"
 ENGINEER, READER_USER = "eng@tether.test", "reader@tether.test"
 LOG_LINE = "epoch 1/1 loss=0.042 accuracy=0.98"
 
@@ -145,46 +142,8 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
             kube.close()
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if shutil.which("chromium") is None:
-        pytest.fail("Debian's chromium is not installed: run `make browser` (apt-get install chromium).")
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    # --no-sandbox: tests run as root, where Chromium's sandbox refuses to start.
-    launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-    yield launched
-    launched.close()
-
-
-def new_context(browser: Browser, *, phone: bool = False) -> BrowserContext:
-    # The server's certificate comes from its own CA, which this Chromium profile does not trust.
-    viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 800}
-    return browser.new_context(ignore_https_errors=True, viewport=viewport, locale="en-GB", timezone_id="Europe/Madrid")
-
-
-def sign_in(browser: Browser, world: World, upn: str) -> Page:
-    page = new_context(browser).new_page()
-    page.goto(f"{world.server.url}/studio/workspaces")
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("User name").fill(upn)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Workspaces")).to_be_visible()
-    return page
-
-
-def shoot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 def test_sign_in_then_attach_through_the_form_reaches_succeeded(browser: Browser, world: World) -> None:
-    page = sign_in(browser, world, ENGINEER)
+    page = sign_in(browser, world.server.url, ENGINEER)
     page.get_by_role("link", name=WS).first.click()
     expect(page.get_by_role("link", name="cli-compute")).to_be_visible()
     page.get_by_role("link", name="+ Attach compute").click()
@@ -210,7 +169,7 @@ def test_sign_in_then_attach_through_the_form_reaches_succeeded(browser: Browser
 def test_without_cluster_admin_the_attach_fails_with_internal_server_error_the_role_and_the_fix(
     browser: Browser, world: World
 ) -> None:
-    page = sign_in(browser, world, ENGINEER)
+    page = sign_in(browser, world.server.url, ENGINEER)
     page.goto(world.studio("/computes/attach", workspace=NOADMIN_WS))
     page.get_by_label(re.compile(CLUSTER)).check()
     page.get_by_label("Compute name").fill("no-admin")
@@ -226,7 +185,7 @@ def test_without_cluster_admin_the_attach_fails_with_internal_server_error_the_r
 
 
 def test_the_pencil_changes_the_identity_and_the_cli_shows_it(browser: Browser, world: World) -> None:
-    page = sign_in(browser, world, ENGINEER)
+    page = sign_in(browser, world.server.url, ENGINEER)
     page.goto(world.studio("/computes/cli-compute"))
     page.get_by_role("link", name="Change identity").click()
     page.get_by_label("User-assigned", exact=True).check()
@@ -245,7 +204,7 @@ def test_the_pencil_changes_the_identity_and_the_cli_shows_it(browser: Browser, 
 
 
 def test_a_reader_sees_computes_but_cannot_attach(browser: Browser, world: World) -> None:
-    page = sign_in(browser, world, READER_USER)
+    page = sign_in(browser, world.server.url, READER_USER)
     page.goto(world.studio("/computes"))
     expect(page.get_by_role("link", name="cli-compute")).to_be_visible()
     expect(page.get_by_role("link", name="+ Attach compute")).to_have_count(0)
@@ -276,7 +235,7 @@ def test_a_job_page_shows_its_timeline_and_streams_its_log(browser: Browser, wor
     path.write_text(yaml.safe_dump(job))
     created = world.cli.json(f"ml job create -f {path} -g {RG} -w {WS} -o json")
 
-    page = sign_in(browser, world, ENGINEER)
+    page = sign_in(browser, world.server.url, ENGINEER)
     page.goto(world.studio("/jobs"))
     page.get_by_role("link", name="hello-studio").click()
     expect(page.locator("#timeline")).to_contain_text("Queued")
@@ -286,42 +245,3 @@ def test_a_job_page_shows_its_timeline_and_streams_its_log(browser: Browser, wor
     expect(page.locator("#log")).to_contain_text(LOG_LINE, timeout=60_000)
     shoot(page, "job-page")
     assert created["name"] in page.url
-
-
-def test_posts_without_csrf_and_requests_without_a_session_are_refused(browser: Browser, world: World) -> None:
-    page = sign_in(browser, world, ENGINEER)
-    attach = world.studio("/computes/attach")
-    no_csrf = page.request.post(attach, form={"name": "csrf-less", "action": "attach", "cluster": world.cluster_id})
-    assert no_csrf.status == 403
-    assert "CsrfTokenInvalid" in no_csrf.text()
-    forged = page.request.post(
-        attach, form={"csrf": "forged", "name": "csrf-less", "action": "attach", "cluster": world.cluster_id}
-    )
-    assert forged.status == 403
-
-    anonymous = new_context(browser)
-    session_less = anonymous.request.post(attach, form={"name": "x", "action": "attach"}, max_redirects=0)
-    assert session_less.status == 401
-    listing = anonymous.request.get(f"{world.server.url}/studio/workspaces", max_redirects=0)
-    assert listing.status == 303
-    assert listing.headers["location"].startswith("/studio/signin")
-    with pytest.raises(ClientError) as missing:
-        world.compute("csrf-less")
-    assert missing.value.status == 404
-
-
-def test_the_compute_list_works_on_a_phone_and_sign_out_ends_the_session(browser: Browser, world: World) -> None:
-    page = new_context(browser, phone=True).new_page()
-    page.goto(f"{world.server.url}/studio/workspaces")
-    page.get_by_label("User name").fill(ENGINEER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page.get_by_role("heading", name="Workspaces")).to_be_visible()
-    page.goto(world.studio("/computes"))
-    expect(page.get_by_role("link", name="cli-compute")).to_be_visible()
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 390, f"the page is {width} px wide on a 390 px phone"
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
-    page.goto(world.studio("/computes"))
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
