@@ -91,7 +91,7 @@ class World:
 
 def _user_assigned_workspace(world: World) -> str:
     """A workspace acting as a user-assigned identity that has Reader and Kubernetes Extension Contributor on
-    the cluster but not Cluster Admin (S11's "internal server" failure); returns nothing."""
+    the cluster but not Cluster Admin (S11's "internal server" failure); returns its principal id."""
     identity, _ = world.client.put(
         f"{world.group_id}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{NOADMIN_WS}-id",
         {"location": "westeurope"},
