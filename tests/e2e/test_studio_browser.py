@@ -13,7 +13,7 @@ import json
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser import PASSWORD, new_context, sign_in
+from tests.browser import PASSWORD, new_context, shoot, sign_in
 from tests.e2e.conftest import Cli
 from tether.testing.server_process import ServerProcess
 
@@ -99,6 +99,7 @@ def test_posts_without_csrf_and_requests_without_a_session_are_refused(browser: 
 def test_a_wrong_password_is_refused_on_the_login_page(browser: Browser, setup: dict[str, str]) -> None:
     page = new_context(browser).new_page()
     page.goto(f"{setup['url']}/studio/workspaces")
+    shoot(page, "sign-in")
     page.get_by_label("User name").fill(ENGINEER)
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Sign in").click()
