@@ -7,8 +7,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Playwright drives Debian's chromium (make browser); it never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv kube az demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
+.PHONY: help venv kube az browser demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
 
 help:
 	@echo "make demo    - set up, then run the main scenario on the embedded default and exit"
@@ -33,6 +35,10 @@ kube:
 az:
 	@tools/az.sh >/dev/null
 
+# Debian's chromium, for the Studio's browser tests (tests/cluster/test_studio_browser.py).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
 demo: venv kube
 	$(BIN)/tether demo
 
@@ -55,13 +61,13 @@ unit: venv
 integration: venv
 	$(BIN)/pytest tests/integration -q
 
-cluster: venv kube
+cluster: venv kube browser
 	$(BIN)/pytest tests/cluster -q
 
 e2e: venv kube az
 	$(BIN)/pytest tests/e2e -q
 
-test: venv kube az lint typecheck layers
+test: venv kube az browser lint typecheck layers
 	$(BIN)/pytest -q || [ $$? -eq 5 ]
 
 # The integration tests again on PostgreSQL (Debian's package, a throwaway cluster on port 54329).
@@ -76,6 +82,7 @@ bench: venv kube
 	$(BIN)/python bench/relay.py
 	$(BIN)/python bench/attach.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/studio.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .tether-data

@@ -1,3 +1,3 @@
 """Shared fixtures: the local cluster plugin (session cluster, namespace per test) is loaded for every test."""
 
-pytest_plugins = ["tether.testing.fixtures"]
+pytest_plugins = ["tether.testing.fixtures", "tests.browser"]

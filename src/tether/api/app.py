@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tether import __version__
+from tether import __version__, studio
 from tether.api import (
     arm,
     arm_methods,
     errors,
     graph,
     graph_applications,
+    graph_users,
     job_logs,
     metadata,
     oidc,
@@ -30,6 +31,7 @@ from tether.crypto import SecretBox
 from tether.identity.federation import FederatedTokens, IssuerKeys
 from tether.identity.keys import KeyRing
 from tether.identity.secret_checks import SecretChecks
+from tether.identity.sign_in import SignIn
 from tether.identity.tokens import TokenService
 from tether.kube.access import ClusterAccess
 from tether.providers.computes import Computes
@@ -137,6 +139,7 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         health=HealthMonitor(store=store, access=access, interval_s=settings.reconcile.health_interval_s),
         jobs=jobs,
         job_monitor=job_monitor,
+        sign_in=SignIn(store=store, tokens=tokens),
     )
 
 
@@ -173,6 +176,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(resources_listing.router)
     app.include_router(graph.router)
     app.include_router(graph_applications.router)
+    app.include_router(graph_users.router)
+    studio.install(app)
     app.include_router(relay.router)
     app.include_router(job_logs.router)
     app.include_router(arm.router)

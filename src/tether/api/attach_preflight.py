@@ -7,6 +7,7 @@ true when no check failed (warnings do not block an attach).
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
@@ -15,7 +16,7 @@ from tether.api.deps import json_body
 from tether.api.services import Services
 from tether.domain.actions import action_for
 from tether.domain.attach import attach_requirements
-from tether.domain.ids import ArmPath
+from tether.domain.ids import ArmPath, ResourceId
 from tether.domain.principals import Caller
 from tether.domain.resource_types import COMPUTES
 from tether.providers.compute_grants import ASSIGN_ACTION
@@ -24,9 +25,13 @@ from tether.reconcile.attach import load_target, preflight
 
 
 async def run_preflight(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
-    compute_id = target.scope
+    return JSONResponse(await preflight_answer(svc, caller, target.scope, await json_body(request, svc)))
+
+
+async def preflight_answer(svc: Services, caller: Caller, compute_id: ResourceId, attach_body: Any) -> dict[str, Any]:
+    """The preflight's answer for an attach body (the API's action and the Studio's Check button)."""
     await svc.authorizer.authorize(caller, action_for(COMPUTES, "PUT"), compute_id)
-    attach = validate_attach(compute_id, await json_body(request, svc))
+    attach = validate_attach(compute_id, attach_body)
     async with svc.store.transaction() as session:
         attach_target = await load_target(
             session, compute_id=compute_id, cluster_id=attach.cluster_id, namespace=attach.namespace
@@ -49,4 +54,4 @@ async def run_preflight(request: Request, svc: Services, caller: Caller, target:
         "workspaceIdentity": {"principalId": attach_target.caller.object_id, "name": attach_target.caller.display_name},
         "checks": [{k: v for k, v in asdict(c).items() if v is not None} for c in checks],
     }
-    return JSONResponse(body)
+    return body

@@ -7,6 +7,8 @@ external issuer's JWT, exchanged through workload identity federation), never bo
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -41,9 +43,12 @@ async def token(tenant: str, request: Request, svc: ServicesDep) -> JSONResponse
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     grant = fields.get("grant_type")
+    if grant == "authorization_code":  # people, through the authorize endpoint's login page (PKCE)
+        return JSONResponse(redeem_code(svc, fields), headers=_NO_STORE)
     if grant != "client_credentials":
         raise TokenRequestError(
-            f"grant_type '{grant}' is not supported; use client_credentials.", code="unsupported_grant_type"
+            f"grant_type '{grant}' is not supported; use client_credentials or authorization_code.",
+            code="unsupported_grant_type",
         )
     client_id, scope = fields.get("client_id"), fields.get("scope")
     if not client_id or not scope:
@@ -77,6 +82,17 @@ async def token(tenant: str, request: Request, svc: ServicesDep) -> JSONResponse
             code="invalid_client",
         )
     return JSONResponse(answer, headers=_NO_STORE)
+
+
+def redeem_code(svc: ServicesDep, fields: dict[str, str]) -> dict[str, Any]:
+    code, verifier = fields.get("code"), fields.get("code_verifier")
+    client_id, redirect_uri = fields.get("client_id"), fields.get("redirect_uri")
+    if not code or not verifier or not client_id or not redirect_uri:
+        raise TokenRequestError(
+            "code, code_verifier, client_id and redirect_uri are required for authorization_code.",
+            code="invalid_request",
+        )
+    return svc.sign_in.redeem(code=code, client_id=client_id, redirect_uri=redirect_uri, verifier=verifier)
 
 
 def _jwt_bearer(assertion: str | None, assertion_type: str | None) -> str:

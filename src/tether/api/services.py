@@ -8,6 +8,7 @@ from tether.authz.service import Authorizer
 from tether.crypto import SecretBox
 from tether.identity.federation import FederatedTokens
 from tether.identity.keys import KeyRing
+from tether.identity.sign_in import SignIn
 from tether.identity.tokens import TokenService
 from tether.kube.access import ClusterAccess
 from tether.providers.connected_clusters import ConnectedClusters
@@ -45,6 +46,7 @@ class Services:
     health: HealthMonitor
     jobs: Jobs
     job_monitor: JobMonitor
+    sign_in: SignIn
 
     async def start(self) -> None:
         """Start the background work (reconcilers, health); the server calls it once, at startup."""

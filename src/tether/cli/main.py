@@ -16,6 +16,7 @@ import click
 
 from tether.cli.account import account, login, logout
 from tether.cli.ad import ad
+from tether.cli.ad_users import user
 from tether.cli.agent import agent
 from tether.cli.agent_extension import extension
 from tether.cli.aks import aks
@@ -44,6 +45,7 @@ def cli() -> None:
 
 
 agent.add_command(extension)
+ad.add_command(user)
 for command in (
     login,
     logout,

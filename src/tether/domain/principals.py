@@ -13,6 +13,7 @@ class PrincipalKind(StrEnum):
     SERVICE_PRINCIPAL = "ServicePrincipal"
     USER_ASSIGNED_IDENTITY = "UserAssignedIdentity"
     SYSTEM_ASSIGNED_IDENTITY = "SystemAssignedIdentity"
+    USER = "User"
 
 
 @dataclass(frozen=True)

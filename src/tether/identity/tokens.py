@@ -68,11 +68,12 @@ class TokenService:
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "jwks_uri": f"{base}/discovery/v2.0/keys",
-            "response_types_supported": ["token"],
+            "response_types_supported": ["code", "token"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", "authorization_code"],
+            "code_challenge_methods_supported": ["S256"],
             "tenant_region_scope": None,
             "cloud_instance_name": self._public_url.split("://", 1)[-1],
         }
@@ -85,8 +86,8 @@ class TokenService:
             return await tenancy.get_tenant(session, tenant_id) is not None
 
     # --- minting ------------------------------------------------------------------------------
-    def mint(self, caller: Caller, *, audience: str) -> dict[str, Any]:
-        """An OAuth token response carrying a fresh access token for ``caller``."""
+    def mint(self, caller: Caller, *, audience: str, extra_claims: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An OAuth token response carrying a fresh access token for ``caller`` (users get ``extra_claims``)."""
         key = self._keys.signing_key()
         now = int(time.time())
         lifetime = self._settings.access_token_lifetime_s
@@ -103,6 +104,7 @@ class TokenService:
             "idtyp": "app",
             "ver": "2.0",
             "xms_mirid": caller.kind.value,
+            **(extra_claims or {}),
         }
         token = jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
         return {
@@ -153,6 +155,7 @@ class TokenService:
             object_id=claims["oid"],
             app_id=claims["appid"],
             kind=PrincipalKind(claims.get("xms_mirid", PrincipalKind.SERVICE_PRINCIPAL.value)),
+            display_name=str(claims.get("name", "")),
         )
         self._cache[token] = (caller, float(claims["exp"]))
         if len(self._cache) > _CACHE_SIZE:

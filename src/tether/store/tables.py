@@ -201,3 +201,16 @@ class ClusterSecretRow(Base):
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
+
+
+class UserRow(Base):
+    """A person's sign-in: the user principal name and a salted scrypt hash of the password (never the password)."""
+
+    __tablename__ = "users"
+
+    object_id: Mapped[str] = mapped_column(ForeignKey("principals.object_id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    user_principal_name: Mapped[str] = mapped_column(String(256))
+    user_principal_name_key: Mapped[str] = mapped_column(String(256), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime]
