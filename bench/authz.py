@@ -9,6 +9,8 @@ storage accounts). The authorizer is the server's, with its production TTL (``Au
 
 - cold: the principal's index entry is invalidated before each decision, so each one includes the
   store query that reloads it (``role_assignments.for_principal``, by the ``principal_id`` index);
+- floor: a ``SELECT 1`` transaction on the same store, interleaved with the cold decisions: the
+  store's own cost of a read on this machine (under load, thread hand-offs dominate it);
 - warm: the principal's entry is loaded (the in-memory lookup);
 - realistic mix: after one untimed pass, for ``--mix-seconds`` (longer than the TTL, so entries
   expire), decisions for 1,000 principals round-robin (the one above and 999 others, most of whom
@@ -232,6 +234,23 @@ async def measure_mix(authorizer: Authorizer, store: CountingStore, *, seconds: 
     return timings, (store.transactions - before) / len(timings)
 
 
+async def measure_floor(store: Store, samples: int) -> list[int]:
+    """The store's own cost of one read: a ``SELECT 1`` transaction (what no cold decision can go under)."""
+    timings: list[int] = []
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(samples):
+            started = time.perf_counter_ns()
+            async with store.transaction() as session:
+                await session.execute(text("SELECT 1"))
+            timings.append(time.perf_counter_ns() - started)
+    finally:
+        gc.enable()
+    timings.sort()
+    return timings
+
+
 async def measure(authorizer: Authorizer, samples: int, *, cold: bool) -> list[int]:
     timings: list[int] = []
     gc.collect()
@@ -290,11 +309,17 @@ async def main() -> None:
                 assert len(held) == len(ITS_ASSIGNMENTS), held
                 await measure(authorizer, 2_000, cold=False)  # warm up the code paths
                 await measure(authorizer, 100, cold=True)
-                cold = await measure(authorizer, args.cold, cold=True)
+                cold, floor = [], []
+                for _ in range(10):  # interleaved, so the machine's load hits both alike
+                    cold += await measure(authorizer, args.cold // 10, cold=True)
+                    floor += await measure_floor(store, args.cold // 10)
+                cold.sort()
+                floor.sort()
                 warm = await measure(authorizer, args.warm, cold=False)
                 authorizer.index.invalidate()
                 mix, misses[size] = await measure_mix(authorizer, counting, seconds=args.mix_seconds)
                 results[size] = {
+                    "floor": (percentile(floor, 50), percentile(floor, 99)),
                     "cold": (percentile(cold, 50), percentile(cold, 99)),
                     "warm": (percentile(warm, 50), percentile(warm, 99)),
                     "mix": (percentile(mix, 50), percentile(mix, 99)),
@@ -314,11 +339,13 @@ def report(
     json_out: Path | None,
 ) -> None:
     print()
-    header = "  ".join(f"{m + ' p' + p:>12}" for m in ("cold", "warm", "mix") for p in ("50 µs", "99 µs"))
+    modes = ("floor", "cold", "warm", "mix")
+    header = "  ".join(f"{m + ' p' + p:>12}" for m in modes for p in ("50 µs", "99 µs"))
     print(f"{'assignments':>11}  {header}  {'mix misses':>10}")
     for size, r in results.items():
-        cells = "  ".join(f"{r[m][k]:>12.1f}" for m in ("cold", "warm", "mix") for k in (0, 1))
+        cells = "  ".join(f"{r[m][k]:>12.1f}" for m in modes for k in (0, 1))
         print(f"{size:>11,}  {cells}  {misses[size]:>9.2%}")
+    print("floor: a SELECT 1 transaction on the same store, interleaved with the cold decisions")
     print()
     small = results[sizes[0]]["cold"][1]
     growth = ", ".join(f"{size:,}: {results[size]['cold'][1] / small:.2f}x" for size in sizes)
@@ -335,6 +362,12 @@ def report(
         largest["mix"][1],
         "µs",
         note=f"{misses[sizes[-1]]:.2%} of decisions read the store",
+    )
+    out.add(
+        f"floor: a SELECT 1 store transaction, p99 at {sizes[-1]:,} assignments",
+        largest["floor"][1],
+        "µs",
+        note="interleaved with the cold decisions",
     )
     out.add(f"cold p99 growth, {sizes[0]:,} -> {sizes[-1]:,} assignments", largest["cold"][1] / small, "x")
     out.save()

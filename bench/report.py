@@ -55,7 +55,7 @@ def met_text(entries: list[dict[str, Any]]) -> str:
 
 def table(document: dict[str, Any]) -> str:
     figures = document["figures"]
-    commits = sorted({(e["commit"][:10] + (" (uncommitted changes)" if e["dirty"] else "")) for e in figures})
+    commits = sorted({e["commit"][:10] + (" (with uncommitted changes)" if e["dirty"] else "") for e in figures})
     stamps = sorted(e["timestamp"] for e in figures)
     lines = [
         f"Measured by `make bench` at commit {', '.join(commits)}, {stamps[0]} to {stamps[-1]}, on "
@@ -69,6 +69,8 @@ def table(document: dict[str, Any]) -> str:
     for (benchmark, figure), entries in grouped(figures).items():
         note = "; ".join(sorted({e["note"] for e in entries if e.get("note")}))
         goal = entries[0].get("goal", "")
+        if goal and entries[0]["unit"] != "ratio":
+            goal = f"{goal} {entries[0]['unit']}"
         lines.append(
             f"| `bench/{benchmark}.py` | {figure} | {value_text(entries)} | {goal} | {met_text(entries)} | {note} |"
         )
@@ -110,7 +112,7 @@ def chart(document: dict[str, Any], path: Path) -> None:
 
     data = [entries[0]["samples"] for _, entries in reversed(distributions)]
     names = [f"{b}: {f.removesuffix(', p50')}" for (b, f), _ in reversed(distributions)]
-    right.boxplot(data, vert=False, whis=(1, 99), showfliers=False)
+    right.boxplot(data, orientation="horizontal", whis=(1, 99), showfliers=False)
     right.set_yticks(range(1, len(names) + 1), names, fontsize=8)
     right.set_xscale("log")
     right.set_xlabel("ms (box: quartiles; whiskers: p1-p99)")
