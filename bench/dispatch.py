@@ -201,7 +201,10 @@ def batch_job(template: Pod, name: str) -> Job:
                 "metadata": {"name": name, "namespace": NAMESPACE},
                 "spec": {
                     "backoffLimit": 0,
-                    "template": {"metadata": {"labels": pod["metadata"]["labels"]}, "spec": spec},
+                    "template": {
+                        "metadata": {k: pod["metadata"][k] for k in ("labels", "annotations")},
+                        "spec": spec,
+                    },
                 },
             }
         ),
