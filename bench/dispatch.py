@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -219,12 +219,14 @@ class Bench:
     workspace_id: str
     template: Pod | None = None
     job_spec: dict[str, Any] | None = None
+    put_ms: dict[str, float] = field(default_factory=dict)  # PUT sent -> answer received, by job name
 
     async def put_job(self, name: str) -> float:
         started = time.perf_counter()
         response = await self.http.put(f"{self.workspace_id}/jobs/{name}", params=API, json=job_body())
         if response.status_code not in (200, 201):
             raise RuntimeError(f"PUT job {name} answered {response.status_code}: {response.text[:300]}")
+        self.put_ms[name] = (time.perf_counter() - started) * 1000
         return started
 
     async def create_pod(self, name: str) -> float:
@@ -312,6 +314,7 @@ class Series:
 
     latency_ms: dict[str, list[float]]
     shares_ms: list[float]
+    put_ms: list[float]
     burst_s: dict[str, list[float]]
 
 
@@ -364,7 +367,8 @@ async def measure(server: ServerProcess, workspace_id: str, kubeconfig: Path, ar
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-    return Series(latency, [s * 1000 for s in shares.values()], bursts)
+    put_ms = [bench.put_ms[f"tether-{i:04d}"] for i in range(args.n)]
+    return Series(latency, [s * 1000 for s in shares.values()], put_ms, bursts)
 
 
 def report(series: Series, *, burst: int, concurrency: int, results: Results) -> None:
@@ -373,7 +377,8 @@ def report(series: Series, *, burst: int, concurrency: int, results: Results) ->
     p99 = {name: percentile(values, 0.99) for name, values in ms.items()}
     count = len(ms["tether"])
     print(summary(f"Tether: job PUT -> pod created ({count}, one at a time)", ms["tether"], width=56))
-    print(summary("  of which Queued -> Dispatched (server timeline)", series.shares_ms, width=56))
+    print(summary("  the PUT's answer (201), client side", series.put_ms, width=56))
+    print(summary("  Queued -> Dispatched (server timeline)", series.shares_ms, width=56))
     print(summary("anchor: batch/v1 Job created -> its pod created", ms["batch"], width=56))
     print(summary("floor: the same pod created directly", ms["pod"], width=56))
     print(summary("design bound: TetherJob created directly (no server)", ms["direct"], width=56))
