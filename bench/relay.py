@@ -14,7 +14,7 @@ Then, with lightkube:
 The listening socket gets TCP_NODELAY, as the production server should; ``--no-nodelay`` shows the
 cost of leaving it out.
 
-    .venv/bin/python bench/relay.py [-n 300] [--events 100] [--kubeconfig FILE] [--no-nodelay]
+    .venv/bin/python bench/relay.py [-n 300] [--events 100] [--kubeconfig FILE] [--no-nodelay] [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from lightkube.resources.core_v1 import ConfigMap, Namespace
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
-from _common import local_or_given_cluster, summary
+from _common import Results, add_json_out, local_or_given_cluster, summary
 from tether import pki
 from tether.relay import RelayHub
 
@@ -51,6 +51,7 @@ CLUSTER_KEY = (
     "/providers/Microsoft.Kubernetes/connectedClusters/bench"
 )
 CREDENTIAL = secrets.token_urlsafe(24)
+GOAL_RATIO = 1.5
 
 
 @asynccontextmanager
@@ -157,6 +158,7 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=100, help="watch events timed")
     parser.add_argument("--kubeconfig", type=Path, default=None, help="use this cluster instead of starting one")
     parser.add_argument("--no-nodelay", action="store_true", help="leave TCP_NODELAY off the relay's socket")
+    add_json_out(parser)
     args = parser.parse_args()
 
     async with local_or_given_cluster(args.kubeconfig, name="relay-bench", gpu_nodes=0) as kubeconfig:
@@ -197,9 +199,14 @@ async def main() -> None:
     print(summary("GET direct", direct_ms, width=34, digits=2))
     print(summary("GET through the relay", relay_ms, width=34, digits=2))
     ratio = statistics.median(relay_ms) / statistics.median(direct_ms)
-    print(f"{'ratio relay/direct (p50)':<34} {ratio:.2f}x (goal <= 1.5x)")
+    print(f"{'ratio relay/direct (p50)':<34} {ratio:.2f}x (goal <= {GOAL_RATIO}x)")
     print(summary("watch event delivery, direct", watch_direct, width=34, digits=2))
     print(summary("watch event delivery, relay", watch_relay, width=34, digits=2))
+    results = Results("relay", args.json_out)
+    results.add("Kubernetes GET direct, p50", statistics.median(direct_ms), "ms", samples=direct_ms)
+    results.add("Kubernetes GET through the relay, p50", statistics.median(relay_ms), "ms", samples=relay_ms)
+    results.add("relay / direct GET, p50", ratio, "x", goal=GOAL_RATIO)
+    results.save()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from _common import percentile, summary
+from _common import Results, add_json_out, percentile, summary
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.domain.states import ProvisioningState
@@ -85,7 +85,7 @@ async def signed_in_browser(server: InProcessServer) -> httpx.AsyncClient:
     return browser
 
 
-async def main(*, count: int, rounds: int) -> None:
+async def main(*, count: int, rounds: int, json_out: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="tether-bench-studio-") as tmp:
         async with in_process_server(Path(tmp) / "server") as server:
             page_url, api_url = await prepare(server, count=count)
@@ -122,11 +122,17 @@ async def main(*, count: int, rounds: int) -> None:
     print(summary(f"JSON API list (all pages, {count} items)", json_ms))
     ratio = percentile(page_ms, 0.5) / percentile(json_ms, 0.5)
     print(f"page / JSON p50 ratio: {ratio:.2f}x (goal <= 1.5x)")
+    results = Results("studio", json_out)
+    results.add(f"Studio compute list page, {count} computes, p50", percentile(page_ms, 0.5), "ms", samples=page_ms)
+    results.add(f"JSON API list, {count} computes, p50", percentile(json_ms, 0.5), "ms", samples=json_ms)
+    results.add("Studio page / JSON list, p50", ratio, "x", goal=1.5)
+    results.save()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--computes", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=60)
+    add_json_out(parser)
     arguments = parser.parse_args()
-    asyncio.run(main(count=arguments.computes, rounds=arguments.rounds))
+    asyncio.run(main(count=arguments.computes, rounds=arguments.rounds, json_out=arguments.json_out))
