@@ -15,7 +15,7 @@ from typing import Any
 from tether.crypto import hash_secret
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.providers.base import RequestContext
-from tether.providers.service_principals import _require_directory_admin
+from tether.providers.directory import require_directory_admin
 from tether.store import users
 from tether.store.tables import PrincipalRow, UserRow
 
@@ -44,7 +44,7 @@ def _not_found(object_id: str) -> NotFound:
 async def create_user(
     ctx: RequestContext, *, display_name: str, user_principal_name: str, password: str
 ) -> dict[str, Any]:
-    await _require_directory_admin(ctx)
+    await require_directory_admin(ctx)
     if not display_name.strip() or len(display_name) > 256:
         raise InvalidRequest("displayName must be 1-256 characters.", code="Request_BadRequest")
     if not _UPN.fullmatch(user_principal_name):
