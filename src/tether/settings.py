@@ -27,6 +27,11 @@ class ServerSettings(BaseModel):
     public_url: str | None = Field(
         None, description="URL clients use to reach the server; default https://<host>:<port>."
     )
+    reuse_port: bool = Field(
+        False,
+        description="Let several servers on one machine listen on the same host and port (SO_REUSEPORT); the "
+        "kernel spreads connections among them. Each must be started with this.",
+    )
 
 
 class ApiSettings(BaseModel):
@@ -43,6 +48,12 @@ class TokenSettings(BaseModel):
     clock_skew_s: int = Field(60, ge=0, description="Leeway allowed when checking exp/nbf/iat.")
     key_rotation_days: int = Field(
         30, ge=1, description="Age after which a new signing key is made; old keys stay in JWKS until unused."
+    )
+    key_refresh_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often each server reloads the signing keys from the store (with several servers: how "
+        "long a key removed on one still verifies on the others).",
     )
 
 
