@@ -29,7 +29,12 @@ import click
     "--db-url",
     help="SQLAlchemy async URL of the store, e.g. postgresql+asyncpg://u:p@host/db (default: SQLite in the data dir).",
 )
-def server(data_dir: Path, host: str, port: int, db_url: str | None) -> None:
+@click.option(
+    "--reuse-port",
+    is_flag=True,
+    help="Share HOST:PORT with other tether servers on this machine (SO_REUSEPORT); see docs/operations.md.",
+)
+def server(data_dir: Path, host: str, port: int, db_url: str | None, reuse_port: bool) -> None:
     """Run the Tether control plane over HTTPS until interrupted.
 
     On first start it creates a CA (DIR/ca.pem), a tenant, a subscription and an admin service
@@ -40,6 +45,8 @@ def server(data_dir: Path, host: str, port: int, db_url: str | None) -> None:
     from tether.settings import ServerSettings, Settings
 
     logging.getLogger("tether").setLevel(logging.INFO)
-    settings = Settings(server=ServerSettings(data_dir=data_dir, host=host, port=port, db_url=db_url))
+    settings = Settings(
+        server=ServerSettings(data_dir=data_dir, host=host, port=port, db_url=db_url, reuse_port=reuse_port)
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings))
