@@ -57,14 +57,23 @@ cluster: venv kube
 e2e: venv kube
 	$(BIN)/pytest tests/e2e -q
 
+# Every tier on SQLite (tests/cluster/test_two_servers.py starts a PostgreSQL of its own), then the
+# integration tier again on PostgreSQL.
 test: venv kube lint typecheck layers
 	$(BIN)/pytest -q || [ $$? -eq 5 ]
+	@$(MAKE) --no-print-directory test-postgres
 
-# The integration tests again on PostgreSQL (Debian's package, a throwaway cluster on port 54329).
+# The integration tests on PostgreSQL: Debian's package (installed if missing), a throwaway cluster on a
+# free loopback port, stopped however the tests end.
 test-postgres: venv
-	@url=$$(tools/postgres.sh start $${TMPDIR:-/tmp}/tether-postgres 54329) && \
+	@dir=$$(mktemp -d $${TMPDIR:-/tmp}/tether-postgres.XXXXXX) && chmod 755 $$dir; \
+	  port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	  trap 'tools/postgres.sh stop $$dir/cluster || true; rm -rf $$dir' EXIT INT TERM; \
+	  url=$$(tools/postgres.sh start $$dir/cluster $$port) || exit 1; \
+	  started=$$(date +%s); \
 	  TETHER_TEST_POSTGRES_URL=$$url $(BIN)/pytest tests/integration -q; status=$$?; \
-	  tools/postgres.sh stop $${TMPDIR:-/tmp}/tether-postgres; exit $$status
+	  echo "[test-postgres] the integration tier on PostgreSQL took $$(( $$(date +%s) - started )) s"; \
+	  exit $$status
 
 bench: venv kube
 	$(BIN)/python bench/api.py
