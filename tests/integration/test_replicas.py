@@ -49,6 +49,22 @@ async def _status_of_get(server: InProcessServer, token: str) -> int:
         return (await client.get(server.subscription, params=API)).status_code
 
 
+async def _token_cached_by(server: InProcessServer, *, signer: InProcessServer) -> str:
+    """A token ``signer`` signs with its current key, presented to ``server`` once (so its verdict is cached)."""
+    token = signer.token_for(signer.admin())
+    assert await _status_of_get(server, token) == 200
+    return token
+
+
+async def _rotate_and_remove_old_key(server: InProcessServer) -> None:
+    """What happens to a key twice a token lifetime after its retirement: a new key signs, the old is dropped."""
+    old_kid = server.services.keys.signing_key().kid
+    await server.services.keys.rotate()
+    async with server.services.store.transaction() as session:
+        await signing_keys.drop(session, old_kid)
+    await server.services.keys.refresh()  # as KeyRing does after dropping keys itself
+
+
 async def test_a_token_signed_with_a_key_another_server_just_made_verifies(
     replicas: tuple[InProcessServer, InProcessServer],
 ) -> None:
@@ -64,14 +80,9 @@ async def test_a_cached_token_is_refused_once_its_key_is_removed(
     replicas: tuple[InProcessServer, InProcessServer],
 ) -> None:
     first, _ = replicas
-    old_kid = first.services.keys.signing_key().kid
-    token = first.token_for(first.admin())
-    assert await _status_of_get(first, token) == 200  # verified, and now cached
-    await first.services.keys.rotate()
+    token = await _token_cached_by(first, signer=first)
 
-    async with first.services.store.transaction() as session:
-        await signing_keys.drop(session, old_kid)
-    await first.services.keys.refresh()
+    await _rotate_and_remove_old_key(first)
 
     assert await _status_of_get(first, token) == 401
 
@@ -80,12 +91,9 @@ async def test_a_key_removed_through_one_server_stops_verifying_on_the_other(
     replicas: tuple[InProcessServer, InProcessServer],
 ) -> None:
     first, second = replicas
-    old_kid = first.services.keys.signing_key().kid
-    token = first.token_for(first.admin())
-    assert await _status_of_get(second, token) == 200  # cached by the second server
-    await first.services.keys.rotate()
-    async with first.services.store.transaction() as session:
-        await signing_keys.drop(session, old_kid)
+    token = await _token_cached_by(second, signer=first)
+
+    await _rotate_and_remove_old_key(first)
 
     await asyncio.sleep(KEY_REFRESH_S * 2)  # the second server reloads its keys at its next request after this
 
