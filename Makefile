@@ -68,14 +68,23 @@ e2e: venv kube az
 	$(BIN)/pytest tests/e2e -q
 
 # pytest exits 5 when it collects no tests: that fails the target, as any other failure does.
+# Every tier on SQLite (tests/cluster/test_two_servers.py starts a PostgreSQL of its own), then the
+# integration tier again on PostgreSQL.
 test: venv kube az browser lint typecheck layers
 	$(BIN)/pytest -q
+	@$(MAKE) --no-print-directory test-postgres
 
-# The integration tests again on PostgreSQL (Debian's package, a throwaway cluster on port 54329).
+# The integration tests on PostgreSQL: Debian's package (installed if missing), a throwaway cluster on a
+# free loopback port, stopped however the tests end.
 test-postgres: venv
-	@url=$$(tools/postgres.sh start $${TMPDIR:-/tmp}/tether-postgres 54329) && \
+	@dir=$$(mktemp -d $${TMPDIR:-/tmp}/tether-postgres.XXXXXX) && chmod 755 $$dir; \
+	  port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	  trap 'tools/postgres.sh stop $$dir/cluster || true; rm -rf $$dir' EXIT INT TERM; \
+	  url=$$(tools/postgres.sh start $$dir/cluster $$port) || exit 1; \
+	  started=$$(date +%s); \
 	  TETHER_TEST_POSTGRES_URL=$$url $(BIN)/pytest tests/integration -q; status=$$?; \
-	  tools/postgres.sh stop $${TMPDIR:-/tmp}/tether-postgres; exit $$status
+	  echo "[test-postgres] the integration tier on PostgreSQL took $$(( $$(date +%s) - started )) s"; \
+	  exit $$status
 
 # Each benchmark appends its figures to one result file (JSON); bench/report.py then draws the chart and
 # regenerates the README's figures table from it. matplotlib comes with the `bench` extra.

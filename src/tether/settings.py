@@ -27,6 +27,11 @@ class ServerSettings(BaseModel):
     public_url: str | None = Field(
         None, description="URL clients use to reach the server; default https://<host>:<port>."
     )
+    reuse_port: bool = Field(
+        False,
+        description="Let several servers on one machine listen on the same host and port (SO_REUSEPORT); the "
+        "kernel spreads connections among them. Each must be started with this.",
+    )
 
 
 class ApiSettings(BaseModel):
@@ -58,6 +63,12 @@ class TokenSettings(BaseModel):
     )
     failed_secrets_per_source: int = Field(
         50, ge=1, description="Wrong secrets per source address per minute before its token requests get 429."
+    )
+    key_refresh_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often each server reloads the signing keys from the store (with several servers: how "
+        "long a key removed on one still verifies on the others).",
     )
 
 

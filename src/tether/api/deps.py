@@ -41,7 +41,7 @@ async def authenticated_caller(request: Request, svc: ServicesDep) -> Caller:
             "Authentication failed. The 'Authorization' header must be 'Bearer <token>'.",
             code="AuthenticationFailedInvalidHeader",
         )
-    return svc.tokens.authenticate(token.strip())
+    return await svc.tokens.authenticate(token.strip())
 
 
 CallerDep = Annotated[Caller, Depends(authenticated_caller)]

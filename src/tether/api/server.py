@@ -64,10 +64,12 @@ def check_tls(files: TlsFiles) -> None:
         ) from e
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:  # several servers behind one address: the kernel balances new connections among them
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     # Small request/response exchanges (relay frames, API calls) must not wait for Nagle's algorithm;
     # Linux carries the option over to accepted connections.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -93,7 +95,7 @@ async def prepare(settings: Settings) -> PreparedServer:
     datadir.make_private(data_dir)
     tls = ensure_tls(data_dir, host=settings.server.host)
     check_tls(tls)
-    sock = bind(settings.server.host, settings.server.port)
+    sock = bind(settings.server.host, settings.server.port, reuse_port=settings.server.reuse_port)
     port = sock.getsockname()[1]
     shown_host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
     public_url = settings.server.public_url or f"https://{shown_host}:{port}"

@@ -29,7 +29,17 @@ import click
     "--db-url",
     help="SQLAlchemy async URL of the store, e.g. postgresql+asyncpg://u:p@host/db (default: SQLite in the data dir).",
 )
-def server(data_dir: Path, host: str, port: int, db_url: str | None) -> None:
+@click.option(
+    "--public-url",
+    help="URL clients reach the server at (a load balancer's, with several servers); it names the token issuer "
+    "and audience, so every server behind it must be given the same (default: https://HOST:PORT).",
+)
+@click.option(
+    "--reuse-port",
+    is_flag=True,
+    help="Share HOST:PORT with other tether servers on this machine (SO_REUSEPORT); see docs/operations.md.",
+)
+def server(data_dir: Path, host: str, port: int, db_url: str | None, public_url: str | None, reuse_port: bool) -> None:
     """Run the Tether control plane over HTTPS until interrupted.
 
     On first start it creates a CA (DIR/ca.pem), a tenant, a subscription and an admin service
@@ -41,7 +51,11 @@ def server(data_dir: Path, host: str, port: int, db_url: str | None) -> None:
     from tether.settings import ServerSettings, Settings
 
     logging.getLogger("tether").setLevel(logging.INFO)
-    settings = Settings(server=ServerSettings(data_dir=data_dir, host=host, port=port, db_url=db_url))
+    settings = Settings(
+        server=ServerSettings(
+            data_dir=data_dir, host=host, port=port, db_url=db_url, public_url=public_url, reuse_port=reuse_port
+        )
+    )
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(settings))

@@ -2,12 +2,19 @@
 
 Tokens carry ``aud`` (the requested resource), ``iss`` (``<server>/<tenant>/v2.0``), ``tid``, ``oid``,
 ``appid`` and a short expiry. ``authenticate`` is on every API request's path, so it verifies against
-the in-memory key ring and caches verified tokens until they expire; it never touches the store.
+the in-memory key ring and caches verified tokens until they expire. A cached verdict holds only while
+the key that signed the token is still in the ring, so removing a key refuses its tokens at once.
+
+Several servers share the keys through the store: a token whose ``kid`` the ring does not know (a key
+another replica just made) reloads the ring first, at most once per second so that forged ``kid``s
+cannot turn into a store read per request; and the ring is reloaded every ``key_refresh_s`` so that a
+key removed on one replica stops verifying on the others within that time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections import OrderedDict
 from typing import Any
@@ -21,7 +28,10 @@ from tether.identity.secret_checks import SecretChecks
 from tether.settings import TokenSettings
 from tether.store import Store, principals, tenancy
 
+log = logging.getLogger(__name__)
+
 _CACHE_SIZE = 4096
+_UNKNOWN_KID_REFRESH_S = 1.0
 _REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "tid", "oid", "appid"]
 
 
@@ -48,7 +58,9 @@ class TokenService:
         self._public_url = public_url.rstrip("/")
         self._settings = settings
         self._api_audiences = [self._public_url, self._public_url + "/"]
-        self._cache: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[Caller, float, str]] = OrderedDict()  # token → caller, exp, kid
+        self._keys_loaded_at = time.monotonic()
+        self._unknown_kid_at = -_UNKNOWN_KID_REFRESH_S
 
     @property
     def secret_checks(self) -> SecretChecks:
@@ -143,13 +155,19 @@ class TokenService:
         return self.mint(caller, audience=audience)
 
     # --- checking -----------------------------------------------------------------------------
-    def authenticate(self, token: str) -> Caller:
+    async def authenticate(self, token: str) -> Caller:
         """The caller behind an API bearer token; ``Unauthenticated`` with the reason otherwise."""
+        if time.monotonic() - self._keys_loaded_at >= self._settings.key_refresh_s:
+            await self._reload_keys()
         cached = self._cache.get(token)
-        if cached is not None and cached[1] > time.time():
-            self._cache.move_to_end(token)
-            return cached[0]
-        claims = self._verify(token)
+        if cached is not None:
+            caller, expires, kid = cached
+            if expires > time.time() and self._keys.verification_key(kid) is not None:
+                self._cache.move_to_end(token)
+                return caller
+            del self._cache[token]  # expired, or its key is gone: verify again (and refuse)
+        await self._reload_keys_if_kid_unknown(token)
+        claims, kid = self._verify(token)
         caller = Caller(
             tenant_id=claims["tid"],
             object_id=claims["oid"],
@@ -157,12 +175,31 @@ class TokenService:
             kind=PrincipalKind(claims.get("xms_mirid", PrincipalKind.SERVICE_PRINCIPAL.value)),
             display_name=str(claims.get("name", "")),
         )
-        self._cache[token] = (caller, float(claims["exp"]))
+        self._cache[token] = (caller, float(claims["exp"]), kid)
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return caller
 
-    def _verify(self, token: str) -> dict[str, Any]:
+    async def _reload_keys_if_kid_unknown(self, token: str) -> None:
+        """A key another replica made since the last reload: reload now (at most once a second)."""
+        try:
+            kid = str(jwt.get_unverified_header(token).get("kid", ""))
+        except jwt.InvalidTokenError:
+            return  # _verify refuses it
+        now = time.monotonic()
+        if self._keys.verification_key(kid) is None and now - self._unknown_kid_at >= _UNKNOWN_KID_REFRESH_S:
+            self._unknown_kid_at = now
+            await self._reload_keys()
+
+    async def _reload_keys(self) -> None:
+        self._keys_loaded_at = time.monotonic()  # before the await: concurrent requests do not reload too
+        try:
+            await self._keys.refresh()
+        except Exception:  # the store is unreachable: keep verifying with the keys already loaded
+            log.warning("could not reload the signing keys from the store", exc_info=True)
+
+    def _verify(self, token: str) -> tuple[dict[str, Any], str]:
+        """The token's verified claims and the kid of the key that signed it."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as e:
@@ -171,7 +208,8 @@ class TokenService:
             raise Unauthenticated(
                 f"The access token's algorithm '{header.get('alg')}' is not accepted; RS256 is required."
             )
-        key = self._keys.verification_key(str(header.get("kid", "")))
+        kid = str(header.get("kid", ""))
+        key = self._keys.verification_key(kid)
         if key is None:
             raise Unauthenticated("The access token was not signed by this server's token service.")
         try:
@@ -201,7 +239,7 @@ class TokenService:
                 "The access token's issuer does not match its tenant.",
                 code="InvalidAuthenticationTokenTenant",
             )
-        return claims
+        return claims, kid
 
 
 _STRING_CLAIMS = ("iss", "tid", "oid", "appid")

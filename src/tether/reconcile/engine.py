@@ -2,8 +2,11 @@
 
 Each ``OperationHandler`` serves some resource types. ``execute`` does the network work (bounded by
 the step deadline) and returns a result; ``apply`` writes it in a new transaction, which happens
-only if the lease still holds. Operations handed off by their creator (``hints.Claim``: leased and
-prepared in the creating transaction) are run before any other, without a lease transaction.
+only if the lease still holds. While ``execute`` runs, a heartbeat renews the lease every third of its
+length, so a step longer than a lease is not taken by another server; if a renewal finds the token
+gone (another owner took the row), the step is cancelled and abandoned. Operations handed off by
+their creator (``hints.Claim``: leased and prepared in the creating transaction) are run before any
+other, without a lease transaction.
 Failures are typed (``TemporaryError``, ``PermanentError``); an unexpected exception is a bug: it
 is logged with its traceback and fails the operation with ``InternalServerError`` rather than
 retrying forever or killing the loop.
@@ -15,6 +18,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
+import socket
 import uuid
 from typing import Any, Protocol
 
@@ -55,6 +60,10 @@ def error_body(error: TetherError) -> dict[str, Any]:
     return body
 
 
+class _LeaseLost(Exception):
+    """The operation's lease was taken by another owner while its step ran."""
+
+
 class Reconciler:
     """Runs one handler's loop until stopped."""
 
@@ -63,7 +72,8 @@ class Reconciler:
         self._store = store
         self._hints = hints
         self._settings = settings
-        self._owner = f"reconciler-{uuid.uuid4().hex[:12]}"
+        # Names the process, so that an operator (or a test) can tell which server holds a lease.
+        self._owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._types = list(handler.resource_types)
         if isinstance(handler, Preparing):
             lease = dt.timedelta(seconds=min(settings.lease_s, HAND_OFF_LEASE_S))
@@ -78,26 +88,30 @@ class Reconciler:
     async def run_once(self) -> bool:
         """Take and process one operation (a handed-off one first); False when there was none."""
         claim = self._hints.next_claim(self._types)
+        lease = dt.timedelta(seconds=self._settings.lease_s)
         if claim is not None:
-            await self._process(claim.view, claim.token)
+            hand_off_lease = min(lease, dt.timedelta(seconds=HAND_OFF_LEASE_S))
+            await self._process(claim.view, claim.token, lease=hand_off_lease)
             return True
 
-        lease = dt.timedelta(seconds=self._settings.lease_s)
         async with self._store.transaction() as session:
             row = await operations.lease_next(session, resource_types=self._types, owner=self._owner, lease=lease)
             if row is None:
                 return False
             view = OperationView(row.id, row.resource_key, row.resource_type, OperationKind(row.kind), row.attempts)
             token = row.lock_token or ""
-        await self._process(view, token)
+        await self._process(view, token, lease=lease)
         return True
 
-    async def _process(self, view: OperationView, token: str) -> None:
+    async def _process(self, view: OperationView, token: str, *, lease: dt.timedelta) -> None:
         outcome: Any = None
         failure: TetherError | None = None
         delay: float | None = None
         try:
-            outcome = await asyncio.wait_for(self._handler.execute(view), self._settings.step_deadline_s)
+            outcome = await self._execute_leased(view, token, lease=lease)
+        except _LeaseLost:
+            log.warning("operation %s on %s lost its lease while running; step abandoned", view.id, view.resource_key)
+            return
         except TemporaryError as e:
             log.info("operation %s on %s will retry in %.1fs: %s", view.id, view.resource_key, e.delay_s, e)
             delay = e.delay_s
@@ -129,6 +143,37 @@ class Reconciler:
                 if row.status == OperationStatus.IN_PROGRESS.value:
                     operations.finish(row, OperationStatus.SUCCEEDED)
         await self._handler.after_commit(view)
+
+    async def _execute_leased(self, view: OperationView, token: str, *, lease: dt.timedelta) -> Any:
+        """``execute`` under the step deadline, renewing the lease meanwhile; ``_LeaseLost`` if it went."""
+        work = asyncio.ensure_future(asyncio.wait_for(self._handler.execute(view), self._settings.step_deadline_s))
+        heartbeat = asyncio.ensure_future(self._renew_until_lost(view.id, token, lease=lease))
+        try:
+            await asyncio.wait({work, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            if not work.done():  # the lease went (or we are being cancelled): stop the step
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
+        if work.cancelled():
+            raise _LeaseLost
+        return work.result()
+
+    async def _renew_until_lost(self, operation_id: str, token: str, *, lease: dt.timedelta) -> None:
+        """Extend the lease every third of its length; return once it is no longer ours."""
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            try:
+                async with self._store.transaction() as session:
+                    still_ours = await operations.renew(session, operation_id, token, lease=lease)
+            except Exception:  # the store is unreachable: keep working; the apply checks the token anyway
+                log.warning("could not renew the lease of operation %s", operation_id, exc_info=True)
+                continue
+            if not still_ours:
+                return
 
     async def _wait_for_hint(self) -> None:
         events = [self._hints.event(t) for t in self._types]

@@ -4,7 +4,13 @@ A reconciler takes an operation with ``lease_next`` (a row whose lease is free o
 handed one its creator leased with ``take`` in the creating transaction, works on it outside any
 transaction, then calls ``finish`` or ``retry_later`` in a new transaction; both apply
 only if its lease token still holds, so a reconciler that lost its lease cannot overwrite another's
-result. An operation in flight when the server stops is taken again once its lease expires.
+result. While the work runs, ``renew`` extends the lease (a step may outlast one lease); it answers
+False once the token no longer holds, and the step is then abandoned. An operation in flight when
+the server stops (or its replica dies) is taken again once its lease expires.
+
+Claiming is ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so replicas sharing one database
+never take the same row; on SQLite (one writer at a time) the clause is left out and the write lock
+serialises the claims.
 """
 
 from __future__ import annotations
@@ -122,6 +128,20 @@ async def held(session: AsyncSession, operation_id: str, lock_token: str) -> Ope
         .with_for_update()
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+async def renew(session: AsyncSession, operation_id: str, lock_token: str, *, lease: dt.timedelta) -> bool:
+    """Extend the lease of ``lock_token`` to ``lease`` from now; False when that token no longer holds it."""
+    result = await session.execute(
+        update(OperationRow)
+        .where(
+            OperationRow.id == operation_id,
+            OperationRow.lock_token == lock_token,
+            OperationRow.status == OperationStatus.IN_PROGRESS.value,
+        )
+        .values(lock_expires_at=_now() + lease)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 def finish(row: OperationRow, status: OperationStatus, *, error: dict[str, Any] | None = None) -> None:
