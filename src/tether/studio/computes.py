@@ -88,7 +88,7 @@ async def home() -> Response:
 @router.get("/workspaces")
 @page
 async def workspaces(request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     found = await arm.visible(studio, rt.WORKSPACES)
     rows = [{"name": w["name"], "link": workspace_link(parse_resource_id(w["id"])), **w} for w in found]
     return render(request, "workspaces.html", studio=studio, workspaces=rows)
@@ -97,7 +97,7 @@ async def workspaces(request: Request) -> Response:
 @router.get(_WS + "/computes")
 @page
 async def computes(sub: str, rg: str, ws: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     workspace = workspace_id(sub, rg, ws)
     found = await arm.list_in(studio, workspace, rt.COMPUTES)
     return render(
@@ -182,7 +182,7 @@ async def _attach_page(
 @router.get(_WS + "/computes/attach")
 @page
 async def attach_form(sub: str, rg: str, ws: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     workspace = workspace_id(sub, rg, ws)
     await arm.get(studio, workspace)
     return await _attach_page(request, studio, workspace, fields={})
@@ -191,7 +191,7 @@ async def attach_form(sub: str, rg: str, ws: str, request: Request) -> Response:
 @router.post(_WS + "/computes/attach")
 @page
 async def attach(sub: str, rg: str, ws: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     fields = await form_with_csrf(request, studio)
     workspace = workspace_id(sub, rg, ws)
     name = fields.get("name", "").strip()
@@ -211,7 +211,7 @@ async def attach(sub: str, rg: str, ws: str, request: Request) -> Response:
 @router.get(_WS + "/computes/{name}")
 @page
 async def compute_detail(sub: str, rg: str, ws: str, name: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     return await _detail_page(request, studio, compute_id(sub, rg, ws, name))
 
 
@@ -256,7 +256,7 @@ async def _detail_page(request: Request, studio: Studio, target: ResourceId, **e
 @router.get(_WS + "/computes/{name}/identity")
 @page
 async def identity_form(sub: str, rg: str, ws: str, name: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     target = compute_id(sub, rg, ws, name)
     compute = await arm.get(studio, target)
     workspace = workspace_id(sub, rg, ws)
@@ -276,7 +276,7 @@ async def identity_form(sub: str, rg: str, ws: str, name: str, request: Request)
 @router.post(_WS + "/computes/{name}/identity")
 @page
 async def change_identity(sub: str, rg: str, ws: str, name: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     fields = await form_with_csrf(request, studio)
     target = compute_id(sub, rg, ws, name)
     current = await arm.get(studio, target)
@@ -294,7 +294,7 @@ async def change_identity(sub: str, rg: str, ws: str, name: str, request: Reques
 @router.post(_WS + "/computes/{name}/check-access")
 @page
 async def check_compute_access(sub: str, rg: str, ws: str, name: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     fields = await form_with_csrf(request, studio)
     target = compute_id(sub, rg, ws, name)
     compute = await arm.get(studio, target)
@@ -313,7 +313,7 @@ async def check_compute_access(sub: str, rg: str, ws: str, name: str, request: R
 @router.post(_WS + "/computes/{name}/detach")
 @page
 async def detach(sub: str, rg: str, ws: str, name: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     fields = await form_with_csrf(request, studio)
     target = compute_id(sub, rg, ws, name)
     workspace = workspace_id(sub, rg, ws)

@@ -29,7 +29,7 @@ _FINAL = {"Completed", "Failed", "Canceled", "NotResponding"}
 @router.get(_WS + "/jobs")
 @page
 async def jobs(sub: str, rg: str, ws: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     workspace = workspace_id(sub, rg, ws)
     found = await arm.list_in(studio, workspace, rt.JOBS)
     found.sort(key=lambda j: j.get("systemData", {}).get("createdAt") or "", reverse=True)
@@ -41,7 +41,7 @@ async def jobs(sub: str, rg: str, ws: str, request: Request) -> Response:
 @router.get(_WS + "/jobs/{name}")
 @page
 async def job(sub: str, rg: str, ws: str, name: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     workspace = workspace_id(sub, rg, ws)
     found = await arm.get(studio, ResourceId.resource(sub, rg, rt.JOBS, ws, name))
     properties = found["properties"]
@@ -61,7 +61,7 @@ async def job(sub: str, rg: str, ws: str, name: str, request: Request) -> Respon
 @router.get(_WS + "/jobs/{name}/logs")
 @page
 async def job_log_events(sub: str, rg: str, ws: str, name: str, request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     job_id = ResourceId.resource(sub, rg, rt.JOBS, ws, name)
     try:
         lines = await job_log_lines(studio.svc, studio.caller, job_id, follow=True)
@@ -91,6 +91,6 @@ def _events(body: AsyncIterator[str]) -> StreamingResponse:
 @router.get("/clusters")
 @page
 async def clusters(request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     found = await clusters_with_extensions(studio)
     return render(request, "clusters.html", studio=studio, clusters=found, tab="clusters")

@@ -172,7 +172,7 @@ async def callback(request: Request) -> Response:
     if answer.status_code != 200:
         raise Unauthenticated(f"The token endpoint refused the sign-in: {answer.text}", code="SignInFailed")
     token = answer.json()
-    caller = services(request).tokens.authenticate(token["access_token"])
+    caller = await services(request).tokens.authenticate(token["access_token"])
     session = sessions(request).create(
         access_token=token["access_token"],
         expires_in_s=float(token["expires_in"]),
@@ -188,7 +188,7 @@ async def callback(request: Request) -> Response:
 @router.post("/studio/signout")
 @page
 async def sign_out(request: Request) -> Response:
-    studio = signed_in(request)
+    studio = await signed_in(request)
     await form_with_csrf(request, studio)
     sessions(request).end(studio.session.id)
     response = render(request, "signed_out.html")

@@ -71,13 +71,13 @@ def sessions(request: Request) -> Sessions:
     return found
 
 
-def signed_in(request: Request) -> Studio:
+async def signed_in(request: Request) -> Studio:
     svc = services(request)
     session = sessions(request).get(request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise NotSignedIn
     try:
-        caller = svc.tokens.authenticate(session.access_token)
+        caller = await svc.tokens.authenticate(session.access_token)
     except Unauthenticated as e:
         sessions(request).end(session.id)
         raise NotSignedIn from e
@@ -126,7 +126,7 @@ def page(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Res
         except TetherError as e:
             studio = None
             with contextlib.suppress(NotSignedIn):
-                studio = signed_in(request)
+                studio = await signed_in(request)
             return render(request, "error.html", status=status_of(e), code=e.code, message=e.message, studio=studio)
 
     return wrapped
