@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv kube demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
+.PHONY: help venv kube azurite demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
 
 help:
 	@echo "make demo    - set up, then run the main scenario on the embedded default and exit"
@@ -29,10 +29,14 @@ venv: $(STAMP)
 kube:
 	@tools/kube/build.sh >/dev/null
 
-demo: venv kube
+# Azurite (the blob engine behind Tether's blob endpoint), pinned, from npm into ~/.cache/tether/azurite.
+azurite:
+	@tools/azurite/install.sh >/dev/null
+
+demo: venv kube azurite
 	$(BIN)/tether demo
 
-serve: venv
+serve: venv azurite
 	$(BIN)/tether server --data-dir .tether-data
 
 lint: venv
@@ -48,16 +52,16 @@ layers: venv
 unit: venv
 	$(BIN)/pytest tests/unit -q
 
-integration: venv
+integration: venv azurite
 	$(BIN)/pytest tests/integration -q
 
-cluster: venv kube
+cluster: venv kube azurite
 	$(BIN)/pytest tests/cluster -q
 
-e2e: venv kube
+e2e: venv kube azurite
 	$(BIN)/pytest tests/e2e -q
 
-test: venv kube lint typecheck layers
+test: venv kube azurite lint typecheck layers
 	$(BIN)/pytest -q || [ $$? -eq 5 ]
 
 # The integration tests again on PostgreSQL (Debian's package, a throwaway cluster on port 54329).
@@ -66,7 +70,7 @@ test-postgres: venv
 	  TETHER_TEST_POSTGRES_URL=$$url $(BIN)/pytest tests/integration -q; status=$$?; \
 	  tools/postgres.sh stop $${TMPDIR:-/tmp}/tether-postgres; exit $$status
 
-bench: venv kube
+bench: venv kube azurite
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/authz.py
 	$(BIN)/python bench/relay.py

@@ -17,6 +17,7 @@ from tether.identity.federation import FederatedTokens, IssuerKeys
 from tether.identity.keys import KeyRing
 from tether.identity.tokens import TokenService
 from tether.kube.access import ClusterAccess
+from tether.providers.blob_containers import BlobContainers
 from tether.providers.computes import Computes
 from tether.providers.connected_clusters import ConnectedClusters
 from tether.providers.extensions import Extensions
@@ -24,6 +25,7 @@ from tether.providers.jobs import Jobs
 from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import default_registry
 from tether.providers.relays import HybridConnections, RelayAuthorizationRules, RelayNamespaces
+from tether.providers.storage_accounts import StorageAccounts
 from tether.reconcile.computes import ComputeOperations
 from tether.reconcile.connectivity import ConnectivityRecorder
 from tether.reconcile.dispatch_plan import Planner
@@ -38,12 +40,17 @@ from tether.reconcile.resource_groups import ResourceGroupOperations
 from tether.reconcile.workspaces import WorkspaceOperations
 from tether.relay.hub import RelayHub
 from tether.settings import Settings
+from tether.storage.accounts import AccountDirectory
+from tether.storage.azurite import AzuritePool
+from tether.storage.engine import AzuriteEngine
+from tether.storage.gateway import BlobGateway
 from tether.store import Store, cluster_secrets
 
 
 async def build_services(settings: Settings, *, store: Store, public_url: str) -> Services:
     """Wire the server's parts together over an open store (keys are created if missing)."""
     public_url = public_url.rstrip("/")
+    blob_url = settings.storage.blob_public_url or f"https://127.0.0.1:{settings.storage.blob_port}"
     keys = KeyRing(
         store,
         rotation_age=dt.timedelta(days=settings.tokens.key_rotation_days),
@@ -66,6 +73,15 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
     managed = ManagedClusters(secrets=secrets)
     connected = ConnectedClusters(relay_url=relay_url(public_url), revoke_tunnel=hub.revoke)
     hints = Hints()
+    blobs = BlobGateway(
+        tokens=tokens,
+        authorizer=authorizer,
+        accounts=AccountDirectory(store, secrets),
+        engines=AzuritePool(azurite_bin=settings.storage.azurite_bin, data_dir=settings.server.data_dir),
+        authority=public_url,
+    )
+    blob_engine = AzuriteEngine(blobs)
+    storage_accounts = StorageAccounts(secrets=secrets, engine=blob_engine, blob_url=blob_url)
     job_monitor = JobMonitor(store=store, access=access, interval_s=settings.reconcile.job_poll_interval_s)
     handlers: list[OperationHandler] = [
         ResourceGroupOperations(assignments=authorizer.index),
@@ -105,6 +121,8 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
                 RelayNamespaces(),
                 HybridConnections(),
                 RelayAuthorizationRules(),
+                storage_accounts,
+                BlobContainers(engine=blob_engine),
             ]
         ),
         hints=hints,
@@ -118,6 +136,8 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         health=HealthMonitor(store=store, access=access, interval_s=settings.reconcile.health_interval_s),
         jobs=jobs,
         job_monitor=job_monitor,
+        blobs=blobs,
+        storage_accounts=storage_accounts,
     )
 
 

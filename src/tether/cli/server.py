@@ -26,10 +26,17 @@ import click
     help="HTTPS port (0: any free port; bootstrap.json records it).",
 )
 @click.option(
+    "--blob-port",
+    default=8444,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="HTTPS port of the blob endpoint (https://host:PORT/<account>/...; 0: any free port).",
+)
+@click.option(
     "--db-url",
     help="SQLAlchemy async URL of the store, e.g. postgresql+asyncpg://u:p@host/db (default: SQLite in the data dir).",
 )
-def server(data_dir: Path, host: str, port: int, db_url: str | None) -> None:
+def server(data_dir: Path, host: str, port: int, blob_port: int, db_url: str | None) -> None:
     """Run the Tether control plane over HTTPS until interrupted.
 
     On first start it creates a CA (DIR/ca.pem), a tenant, a subscription and an admin service
@@ -37,9 +44,12 @@ def server(data_dir: Path, host: str, port: int, db_url: str | None) -> None:
     """
     # Imported here so that every other command starts without loading the server stack.
     from tether.api.server import serve
-    from tether.settings import ServerSettings, Settings
+    from tether.settings import ServerSettings, Settings, StorageSettings
 
     logging.getLogger("tether").setLevel(logging.INFO)
-    settings = Settings(server=ServerSettings(data_dir=data_dir, host=host, port=port, db_url=db_url))
+    settings = Settings(
+        server=ServerSettings(data_dir=data_dir, host=host, port=port, db_url=db_url),
+        storage=StorageSettings(blob_port=blob_port),
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings))

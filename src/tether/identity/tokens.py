@@ -130,25 +130,27 @@ class TokenService:
         return self.mint(caller, audience=audience)
 
     # --- checking -----------------------------------------------------------------------------
-    def authenticate(self, token: str) -> Caller:
-        """The caller behind an API bearer token; ``Unauthenticated`` with the reason otherwise."""
-        cached = self._cache.get(token)
+    def authenticate(self, token: str, *, audiences: list[str] | None = None) -> Caller:
+        """The caller behind a bearer token for the API (or for ``audiences``, e.g. blob storage's);
+        ``Unauthenticated`` with the reason otherwise."""
+        cache_key = token if audiences is None else f"{audiences[0]} {token}"
+        cached = self._cache.get(cache_key)
         if cached is not None and cached[1] > time.time():
-            self._cache.move_to_end(token)
+            self._cache.move_to_end(cache_key)
             return cached[0]
-        claims = self._verify(token)
+        claims = self._verify(token, audiences=audiences or self._api_audiences)
         caller = Caller(
             tenant_id=claims["tid"],
             object_id=claims["oid"],
             app_id=claims["appid"],
             kind=PrincipalKind(claims.get("xms_mirid", PrincipalKind.SERVICE_PRINCIPAL.value)),
         )
-        self._cache[token] = (caller, float(claims["exp"]))
+        self._cache[cache_key] = (caller, float(claims["exp"]))
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return caller
 
-    def _verify(self, token: str) -> dict[str, Any]:
+    def _verify(self, token: str, *, audiences: list[str]) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as e:
@@ -165,7 +167,7 @@ class TokenService:
                 token,
                 key.private_key.public_key(),
                 algorithms=["RS256"],
-                audience=self._api_audiences,
+                audience=audiences,
                 leeway=dt.timedelta(seconds=self._settings.clock_skew_s),
                 options={"require": _REQUIRED_CLAIMS},
             )
@@ -176,7 +178,7 @@ class TokenService:
             ) from e
         except jwt.InvalidAudienceError as e:
             raise Unauthenticated(
-                f"The access token's audience is wrong; request a token for '{self._public_url}/.default'.",
+                f"The access token's audience is wrong; request a token for '{audiences[0]}/.default'.",
                 code="InvalidAuthenticationTokenAudience",
             ) from e
         except jwt.InvalidTokenError as e:
