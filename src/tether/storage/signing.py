@@ -35,11 +35,12 @@ def account_sas(
     resource_types: str = "sco",
     services: str = "b",
     start: dt.datetime | None = None,
+    version: str = SAS_VERSION,
 ) -> str:
     """The query string of an account SAS (``sv=...&sig=...``), signed with ``key``."""
     iso = "%Y-%m-%dT%H:%M:%SZ"
     fields = {
-        "sv": SAS_VERSION,
+        "sv": version,
         "ss": services,
         "srt": resource_types,
         "sp": permissions,
