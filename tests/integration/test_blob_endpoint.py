@@ -302,3 +302,25 @@ async def test_list_keys_needs_the_list_keys_action(blobs: Blobs) -> None:
         response = await reader.post(f"{blobs.acct1}/listKeys", params=API)
     assert response.status_code == 403
     assert "Microsoft.Storage/storageAccounts/listKeys/action" in response.json()["error"]["message"]
+
+
+async def test_a_reader_writes_once_granted_contributor_on_the_container(blobs: Blobs) -> None:
+    name = await run(lambda: new_container(blobs.client("writer")))
+    async with blobs.env.server.services.store.transaction() as session:
+        row = await principals.create(
+            session, tenant_id=blobs.env.server.bootstrap.tenant_id, kind="ServicePrincipal", display_name="job"
+        )
+    fresh_reader = Caller(row.tenant_id, row.object_id, row.app_id, PrincipalKind.SERVICE_PRINCIPAL)
+    blobs.callers["job"] = fresh_reader
+    scope = f"{blobs.acct1}/blobServices/default/containers/{name}"
+    # Assigned at the account: role assignments need a scope in the resources table, and containers
+    # live in Azurite only (docs/storage.md).
+    await _grant(blobs.env, blobs.admin, blobs.acct1, STORAGE_BLOB_DATA_READER, fresh_reader.object_id)
+    container = blobs.client("job").get_container_client(name)
+    with pytest.raises(HttpResponseError) as refused:
+        await run(lambda: container.upload_blob("result.txt", b"42"))
+    assert refused.value.status_code == 403
+    await _grant(blobs.env, blobs.admin, blobs.acct1, STORAGE_BLOB_DATA_CONTRIBUTOR, fresh_reader.object_id)
+    await run(lambda: container.upload_blob("result.txt", b"42"))
+    assert await run(lambda: container.download_blob("result.txt").readall()) == b"42"
+    assert scope in str(refused.value)
