@@ -324,3 +324,27 @@ async def test_a_reader_writes_once_granted_contributor_on_the_container(blobs: 
     await run(lambda: container.upload_blob("result.txt", b"42"))
     assert await run(lambda: container.download_blob("result.txt").readall()) == b"42"
     assert scope in str(refused.value)
+
+
+async def test_check_access_answers_can_this_principal_read_or_write_the_container(blobs: Blobs) -> None:
+    """B6's ``role assignment check --data-action``: the same decision the blob endpoint makes."""
+    container = f"{blobs.acct1}/blobServices/default/containers/inputs"
+    url = f"{container}/providers/Microsoft.Authorization/checkAccess"
+
+    async def check(who: str, verb: str) -> dict[str, Any]:
+        body = {
+            "principalId": blobs.callers[who].object_id,
+            "action": f"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/{verb}",
+            "isDataAction": True,
+        }
+        response = await blobs.admin.post(url, params=API, json=body)
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    assert (await check("reader", "read"))["allowed"] is True
+    denied = await check("reader", "write")
+    assert denied["allowed"] is False
+    assert '--role "Storage Blob Data ' in denied["fix"]  # B6 picks the role with the fewest patterns
+    assert (await check("writer", "write"))["allowed"] is True
+    assert (await check("elsewhere", "read"))["allowed"] is False
