@@ -20,12 +20,14 @@ from tether.kube.access import ClusterAccess
 from tether.providers.blob_containers import BlobContainers
 from tether.providers.computes import Computes
 from tether.providers.connected_clusters import ConnectedClusters
+from tether.providers.datastores import Datastores
 from tether.providers.extensions import Extensions
 from tether.providers.jobs import Jobs
 from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import default_registry
 from tether.providers.relays import HybridConnections, RelayAuthorizationRules, RelayNamespaces
 from tether.providers.storage_accounts import StorageAccounts
+from tether.providers.workspaces import Workspaces
 from tether.reconcile.computes import ComputeOperations
 from tether.reconcile.connectivity import ConnectivityRecorder
 from tether.reconcile.dispatch_plan import Planner
@@ -123,6 +125,8 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
                 RelayAuthorizationRules(),
                 storage_accounts,
                 BlobContainers(engine=blob_engine),
+                Workspaces(storage_accounts=storage_accounts),  # replaces the registry's bare one
+                Datastores(sealed=secrets, engine=blob_engine, blob_host=storage_accounts.blob_host),
             ]
         ),
         hints=hints,

@@ -52,6 +52,11 @@ class StorageAccounts:
         self._engine = engine
         self._blob_url = blob_url.rstrip("/")
 
+    @property
+    def blob_host(self) -> str:
+        """``host:port`` of the blob endpoint (what datastores record as their endpoint)."""
+        return self._blob_url.split("://", 1)[-1]
+
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
         return answer(await read_row(ctx, resource_id, missing=not_found))
 
