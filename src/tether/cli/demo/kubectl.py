@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
@@ -15,6 +16,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
 from tether.cli.demo.narrator import DemoStepFailed
+from tether.testing.blob_workload import read_and_write_in_workload
 from tether.testing.server_process import ServerProcess
 from tether.testing.workload import get_token_in_workload, pod_identity, projected_token
 
@@ -53,4 +55,34 @@ async def workload_token(kubeconfig: Path, namespace: str, pod: str, *, server: 
         await client.close()
     return await asyncio.to_thread(
         get_token_in_workload, identity, token, scope=f"{server.url}/.default", ca_file=server.ca_file
+    )
+
+
+async def played_blob_workload(
+    kubeconfig: Path,
+    namespace: str,
+    pod: str,
+    *,
+    server: ServerProcess,
+    account_url: str,
+    container: str,
+    source: str,
+    target: str,
+) -> dict[str, Any]:
+    """Play ``pod``'s code reading ``source`` and writing ``target`` with the pod's identity (no key)."""
+    client = _client(kubeconfig)
+    try:
+        identity = await pod_identity(client, namespace=namespace, pod_name=pod)
+        token = await projected_token(client, identity)
+    finally:
+        await client.close()
+    return await asyncio.to_thread(
+        read_and_write_in_workload,
+        identity,
+        token,
+        account_url=account_url,
+        container=container,
+        source=source,
+        target=target,
+        ca_file=server.ca_file,
     )
