@@ -9,14 +9,9 @@ It is *played*: kwok pods execute nothing, so this runs on the test machine, not
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from tether.testing.workload import PodIdentity
+from tether.testing.workload import PodIdentity, run_with_pod_identity
 
 _SCRIPT = """
 import json, sys
@@ -54,24 +49,8 @@ def read_and_write_in_workload(
     ca_file: str,
 ) -> dict[str, Any]:
     """Read ``source`` and write its upper-cased content to ``target``; returns what happened (and errors)."""
-    with tempfile.TemporaryDirectory(prefix="tether-blob-workload-") as tmp:
-        token_file = Path(tmp) / "azure-identity-token"
-        token_file.write_text(token)
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("AZURE_")},
-            **identity.environment,
-            "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
-            "REQUESTS_CA_BUNDLE": ca_file,
-            "SSL_CERT_FILE": ca_file,
-        }
-        result = subprocess.run(
-            [sys.executable, "-c", _SCRIPT, account_url, container, source, target, ca_file],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
+    argv = ["-c", _SCRIPT, account_url, container, source, target, ca_file]
+    result = run_with_pod_identity(identity, token, ca_file=ca_file, argv=argv)
     if result.returncode != 0:
         raise RuntimeError(f"the played workload failed: {result.stderr.strip()[-2000:]}")
     found: dict[str, Any] = json.loads(result.stdout)
