@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,17 @@ async def _drain(stream: asyncio.StreamReader | None) -> None:
         pass
 
 
+def _claim_location(location: Path, keys: AccountKeys) -> None:
+    """Make ``location`` the data of *this* account: blobs left by a deleted account of the same name (its
+    resource group deleted, say, while the server ran) are removed, never shown to the new account."""
+    owner = hashlib.sha256(f"{keys.name}:{keys.key1}:{keys.key2}".encode()).hexdigest()
+    marker = location / ".tether-account"
+    if location.exists() and (not marker.exists() or marker.read_text().strip() != owner):
+        shutil.rmtree(location)
+    location.mkdir(parents=True, exist_ok=True)
+    marker.write_text(owner)
+
+
 class AzuritePool:
     """The running Azurite processes, one per storage account."""
 
@@ -113,7 +126,7 @@ class AzuritePool:
                 code="BlobEngineUnavailable",
             )
         location = self.location_of(keys.name)
-        location.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(_claim_location, location, keys)  # may remove a large directory
         env = {**os.environ, "AZURITE_ACCOUNTS": f"{keys.name}:{keys.key1}:{keys.key2}"}
         process = await asyncio.create_subprocess_exec(
             str(self._bin),

@@ -128,6 +128,10 @@ class BlobGateway:
             return storage_error(
                 503, "ServerBusy", "The server is currently unable to receive requests.", detail=e.message, head=head
             )
+        except TetherError as e:  # e.g. a sealed key that no longer opens: Azure's shape, never a traceback
+            return storage_error(
+                500, "InternalError", "The server encountered an internal error.", detail=e.message, head=head
+            )
         except httpx.HTTPError as e:
             return storage_error(
                 503,
