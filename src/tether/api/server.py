@@ -132,6 +132,7 @@ async def serve(settings: Settings) -> None:
             timeout_graceful_shutdown=5,
         )
         log.info("Tether serving at %s (data in %s)", prepared.public_url, settings.server.data_dir)
+        log.info("Blob endpoint at %s/<account>", settings.storage.blob_public_url)
         await uvicorn.Server(config).serve(sockets=[prepared.sock, prepared.blob_sock])
     finally:
         prepared.sock.close()
