@@ -309,7 +309,7 @@ async def test_a_token_of_another_service_account_is_refused(
 async def test_the_workload_reads_with_reader_is_refused_a_write_then_writes_with_contributor(
     scene: Scene, kube: AsyncClient
 ) -> None:
-    """Played workload (kwok runs no container): DefaultAzureCredential + azure-storage-blob, no keys."""
+    """Played workload (kwok runs no container): WorkloadIdentityCredential + azure-storage-blob, no keys."""
     account = f"jobdata{secrets.token_hex(4)}"
     created = scene.cli.json(f"storage account create -n {account} -g {RG} -o json")
     account_url = created["properties"]["primaryEndpoints"]["blob"]

@@ -2,7 +2,8 @@
 
 Like ``tether.testing.workload.get_token_in_workload``, it runs a child process with the pod's
 ``AZURE_*`` environment and the projected token in the file ``AZURE_FEDERATED_TOKEN_FILE`` names; the
-child uses the unmodified ``azure-identity`` (``DefaultAzureCredential``) and ``azure-storage-blob``.
+child uses the unmodified ``azure-identity`` and ``azure-storage-blob``: ``WorkloadIdentityCredential``,
+what ``DefaultAzureCredential`` picks in a pod, used directly so that no IMDS probe leaves loopback.
 It is *played*: kwok pods execute nothing, so this runs on the test machine, not in the pod.
 """
 
@@ -16,11 +17,11 @@ from tether.testing.workload import PodIdentity, run_with_pod_identity
 _SCRIPT = """
 import json, sys
 from azure.core.exceptions import HttpResponseError
-from azure.identity import DefaultAzureCredential
+from azure.identity import WorkloadIdentityCredential
 from azure.storage.blob import BlobServiceClient
 
 account_url, container, source, target = sys.argv[1:5]
-service = BlobServiceClient(account_url, credential=DefaultAzureCredential(), connection_verify=sys.argv[5])
+service = BlobServiceClient(account_url, credential=WorkloadIdentityCredential(), connection_verify=sys.argv[5])
 box = service.get_container_client(container)
 result = {}
 try:

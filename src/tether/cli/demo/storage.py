@@ -3,7 +3,7 @@
 ws1's default storage account (made with the workspace) gets a container with an input blob; the
 compute identity of k8s-compute is granted Storage Blob Data Contributor on the account; a job runs on
 k8s-compute, and its workload reads ``input.txt`` and writes ``result.txt`` with the compute identity
-(``DefaultAzureCredential``; no key). The workload is *played*: kwok pods execute no container, so
+(``WorkloadIdentityCredential``, what ``DefaultAzureCredential`` picks in a pod; no key). The workload is *played*: kwok pods execute no container, so
 the job's code runs on this machine with the pod's identity environment and projected token
 (``tether.testing.blob_workload``), as it would inside the pod.
 """
@@ -58,7 +58,7 @@ def run_job_with_storage(demo: Narrator, server: ServerProcess, aks_kubeconfig: 
     pod = asyncio.run(first_pod(aks_kubeconfig, "team-a", cluster_job_name(str(job["id"]).lower(), "storage-job")))
     demo.say(
         "The job's code (PLAYED on this machine with the pod's identity: kwok runs no container) "
-        "reads input.txt and writes result.txt with DefaultAzureCredential, no key."
+        "reads input.txt and writes result.txt with WorkloadIdentityCredential, no key."
     )
     outcome = asyncio.run(
         played_blob_workload(
