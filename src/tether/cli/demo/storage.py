@@ -3,7 +3,8 @@
 ws1's default storage account (made with the workspace) gets a container with an input blob; the
 compute identity of k8s-compute is granted Storage Blob Data Contributor on the account; a job runs on
 k8s-compute, and its workload reads ``input.txt`` and writes ``result.txt`` with the compute identity
-(``WorkloadIdentityCredential``, what ``DefaultAzureCredential`` picks in a pod; no key). The workload is *played*: kwok pods execute no container, so
+(``WorkloadIdentityCredential``, what ``DefaultAzureCredential`` picks in a pod; no key).
+The workload is *played*: kwok pods execute no container, so
 the job's code runs on this machine with the pod's identity environment and projected token
 (``tether.testing.blob_workload``), as it would inside the pod.
 """
