@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Playwright drives Debian's chromium (make browser); it never downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv kube az browser demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
+.PHONY: help venv kube az browser azurite demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
 
 help:
 	@echo "make demo    - set up, then run the main scenario on the embedded default and exit"
@@ -39,10 +39,14 @@ az:
 browser:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-demo: venv kube
+# Azurite (the blob engine behind Tether's blob endpoint), pinned, from npm into ~/.cache/tether/azurite.
+azurite:
+	@tools/azurite/install.sh >/dev/null
+
+demo: venv kube azurite
 	$(BIN)/tether demo
 
-serve: venv
+serve: venv azurite
 	$(BIN)/tether server --data-dir .tether-data
 
 lint: venv
@@ -58,19 +62,19 @@ layers: venv
 unit: venv
 	$(BIN)/pytest tests/unit -q
 
-integration: venv
+integration: venv azurite
 	$(BIN)/pytest tests/integration -q
 
-cluster: venv kube browser
+cluster: venv kube browser azurite
 	$(BIN)/pytest tests/cluster -q
 
-e2e: venv kube az
+e2e: venv kube az azurite
 	$(BIN)/pytest tests/e2e -q
 
 # pytest exits 5 when it collects no tests: that fails the target, as any other failure does.
 # Every tier on SQLite (tests/cluster/test_two_servers.py starts a PostgreSQL of its own), then the
 # integration tier again on PostgreSQL.
-test: venv kube az browser lint typecheck layers
+test: venv kube az browser azurite lint typecheck layers
 	$(BIN)/pytest -q
 	@$(MAKE) --no-print-directory test-postgres
 
@@ -95,7 +99,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,postgres,bench]'
 	touch $(BENCH_STAMP)
 
-bench: venv kube $(BENCH_STAMP)
+bench: venv kube azurite $(BENCH_STAMP)
 	rm -f $(BENCH_RESULTS)
 	$(BIN)/python bench/api.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/authz.py --json-out $(BENCH_RESULTS)
@@ -103,6 +107,7 @@ bench: venv kube $(BENCH_STAMP)
 	$(BIN)/python bench/attach.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/dispatch.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/studio.py --json-out $(BENCH_RESULTS)
+	$(BIN)/python bench/blob.py
 	$(BIN)/python bench/report.py $(BENCH_RESULTS)
 
 clean:

@@ -8,6 +8,7 @@ the secrets: keep it on an encrypted disk, or set the key from a secret manager.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -51,6 +52,11 @@ class SecretBox:
                 "backup as the database (see docs/security.md).",
                 code="SecretUnreadable",
             ) from e
+
+
+def new_storage_key() -> str:
+    """A storage account key: 512 random bits, base64-encoded, as Azure's account keys are."""
+    return base64.b64encode(os.urandom(64)).decode()
 
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}

@@ -95,6 +95,20 @@ class ReconcileSettings(BaseModel):
     )
 
 
+class StorageSettings(BaseModel):
+    """Blob storage: Tether's blob endpoint and the Azurite processes behind it."""
+
+    blob_port: int = Field(8444, ge=0, le=65535, description="HTTPS port of the blob endpoint (0 picks a free one).")
+    blob_public_url: str | None = Field(
+        None, description="URL clients use for blob endpoints; default https://<host>:<blob_port>."
+    )
+    azurite_bin: Path | None = Field(
+        None,
+        description="Azurite's azurite-blob entry point; default the pinned install of tools/azurite/install.sh "
+        "in ~/.cache/tether/azurite. Without it, storage accounts exist but their blob requests answer 503.",
+    )
+
+
 class Settings(BaseSettings):
     """All of Tether's settings, nested by concern."""
 
@@ -104,6 +118,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     def database_url(self) -> str:
         """The store's URL: the explicit one, or the SQLite file in the data directory."""

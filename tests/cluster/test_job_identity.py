@@ -28,6 +28,7 @@ import httpx
 import jwt
 import pytest
 import pytest_asyncio
+from azure.storage.blob import BlobServiceClient
 from lightkube import AsyncClient, Client, KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
@@ -36,6 +37,7 @@ from lightkube.resources.core_v1 import Namespace, Pod, ServiceAccount
 from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_managed_cluster
 from tether.client import TetherClient
 from tether.client.principals import get_by_object_id
+from tether.testing.blob_workload import read_and_write_in_workload
 from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, LocalCluster
 from tether.testing.server_process import ServerProcess
 from tether.testing.workload import (
@@ -299,3 +301,65 @@ async def test_a_token_of_another_service_account_is_refused(
     # The genuine account still gets its token: the refusal is about the subject, not a broken setup.
     genuine = await _token_in_workload(scene, real, await projected_token(kube, real))
     assert jwt.decode(genuine, options={"verify_signature": False})["oid"] == scene.principal_id(compute)
+
+
+# --- the job's identity reads and writes blob storage under its data roles (issue 15, S16) ---------------
+
+
+async def test_the_workload_reads_with_reader_is_refused_a_write_then_writes_with_contributor(
+    scene: Scene, kube: AsyncClient
+) -> None:
+    """Played workload (kwok runs no container): WorkloadIdentityCredential + azure-storage-blob, no keys."""
+    account = f"jobdata{secrets.token_hex(4)}"
+    created = scene.cli.json(f"storage account create -n {account} -g {RG} -o json")
+    account_url = created["properties"]["primaryEndpoints"]["blob"]
+    scene.cli.line(f"storage container create -n inputs --account-name {account} -g {RG} -o none")
+    key = scene.cli.json(f"storage account keys list -n {account} -g {RG} -o json")[0]["value"]
+    keyed = BlobServiceClient(
+        account_url, credential={"account_name": account, "account_key": key}, connection_verify=scene.server.ca_file
+    )
+    await asyncio.to_thread(keyed.get_container_client("inputs").upload_blob, "input.txt", b"hello from storage")
+    principal = scene.principal_id("system-id")
+    scene.cli.line(
+        f'role assignment create --assignee-object-id {principal} --role "Storage Blob Data Reader" '
+        f"--scope {created['id']} -o none"
+    )
+    identity = await pod_identity(kube, namespace=scene.namespace, pod_name=scene.pods["system-id"])
+
+    async def play() -> dict[str, Any]:
+        token = await projected_token(kube, identity)
+        return await asyncio.to_thread(
+            read_and_write_in_workload,
+            identity,
+            token,
+            account_url=account_url,
+            container="inputs",
+            source="input.txt",
+            target="output.txt",
+            ca_file=scene.server.ca_file,
+        )
+
+    as_reader = await play()
+    assert as_reader["read"] == "hello from storage"
+    refused = as_reader["write_error"]
+    assert (refused["status"], refused["code"]) == (403, "AuthorizationPermissionMismatch")
+    assert "Storage Blob Data Contributor" in refused["message"]
+    assert f"storageAccounts/{account}/blobServices/default/containers/inputs" in refused["message"]
+
+    check = scene.cli.json(
+        f"role assignment check --assignee-object-id {principal} --data-action -o json "
+        f"--action Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write "
+        f"--scope {created['id']}/blobServices/default/containers/inputs"
+    )
+    assert check["allowed"] is False
+
+    scene.cli.line(
+        f'role assignment create --assignee-object-id {principal} --role "Storage Blob Data Contributor" '
+        f"--scope {created['id']} -o none"
+    )
+    as_contributor = await play()
+    assert as_contributor.get("wrote") == "output.txt", as_contributor
+    written = await asyncio.to_thread(
+        lambda: keyed.get_container_client("inputs").download_blob("output.txt").readall()
+    )
+    assert written == b"HELLO FROM STORAGE"

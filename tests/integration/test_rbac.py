@@ -647,6 +647,7 @@ BUILT_INS = {
     "AcrPush": "8311e382-0749-4cb8-b61a-304f252e45ec",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
     "Kubernetes Extension Contributor": "85cb6faf-e071-4c9b-8136-154b5a04f717",
     "Azure Kubernetes Service Cluster Admin Role": "0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8",
     "Azure Kubernetes Service Contributor Role": "ed7f3fbd-7b88-4dd4-9017-9adb7ce333f8",
@@ -783,7 +784,11 @@ async def test_check_access_data_actions_come_only_from_data_roles(world: World,
     denied = as_data.json()
     assert denied["allowed"] is False
     assert denied["isDataAction"] is True
-    assert denied["rolesThatWouldGrant"] == ["Storage Blob Data Reader", "Storage Blob Data Contributor"]
+    assert denied["rolesThatWouldGrant"] == [
+        "Storage Blob Data Reader",
+        "Storage Blob Data Owner",
+        "Storage Blob Data Contributor",
+    ]
     assert denied["fix"] == (
         f'tether role assignment create --assignee {alice.object_id} --role "Storage Blob Data Reader" '
         f"--scope {world.rg1}"
@@ -803,7 +808,7 @@ async def test_check_access_data_actions_come_only_from_data_roles(world: World,
         "scope": world.rg1,
     }
     assert write["allowed"] is False
-    assert write["rolesThatWouldGrant"] == ["Storage Blob Data Contributor"]
+    assert write["rolesThatWouldGrant"] == ["Storage Blob Data Owner", "Storage Blob Data Contributor"]
 
 
 async def test_check_access_needs_role_assignment_read_and_a_known_principal(

@@ -13,11 +13,19 @@ from tether.api.services import Services
 from tether.domain.actions import action_for
 from tether.domain.ids import ArmPath
 from tether.domain.principals import Caller
-from tether.domain.resource_types import COMPUTES, CONNECTED_CLUSTERS, JOBS, MANAGED_CLUSTERS
+from tether.domain.resource_types import (
+    COMPUTES,
+    CONNECTED_CLUSTERS,
+    DATASTORES,
+    JOBS,
+    MANAGED_CLUSTERS,
+    STORAGE_ACCOUNTS,
+)
 from tether.errors import InvalidRequest
 from tether.protocol.authorization import CheckAccessRequest
 from tether.providers.access_checks import check_access
 from tether.providers.base import RequestContext
+from tether.providers.datastores import Datastores
 from tether.providers.envelope import parse_body
 
 ActionHandler = Callable[[Request, Services, Caller, ArmPath], Awaitable[Response]]
@@ -67,6 +75,18 @@ async def _cancel_job(request: Request, svc: Services, caller: Caller, target: A
     return JSONResponse(await svc.jobs.cancel(request_context(svc, caller), target.scope), status_code=202)
 
 
+async def _list_storage_keys(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
+    await svc.authorizer.authorize(caller, action_for(STORAGE_ACCOUNTS, "POST", action="listKeys"), target.scope)
+    return JSONResponse(await svc.storage_accounts.list_keys(request_context(svc, caller), target.scope))
+
+
+async def _list_datastore_secrets(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
+    await svc.authorizer.authorize(caller, action_for(DATASTORES, "POST", action="listSecrets"), target.scope)
+    datastores = svc.providers.for_type(DATASTORES)
+    assert isinstance(datastores, Datastores)
+    return JSONResponse(await datastores.list_secrets(request_context(svc, caller), target.scope))
+
+
 _ACTIONS: dict[str, ActionHandler] = {
     "microsoft.authorization/checkaccess": _check_access,
     f"{MANAGED_CLUSTERS}/listClusterAdminCredential".lower(): _list_cluster_admin_credential,
@@ -75,6 +95,8 @@ _ACTIONS: dict[str, ActionHandler] = {
     f"{CONNECTED_CLUSTERS}/revokeAgentCredential".lower(): _revoke_agent_credential,
     f"{COMPUTES}/preflight".lower(): run_preflight,
     f"{JOBS}/cancel".lower(): _cancel_job,
+    f"{STORAGE_ACCOUNTS}/listKeys".lower(): _list_storage_keys,
+    f"{DATASTORES}/listSecrets".lower(): _list_datastore_secrets,
 }
 
 

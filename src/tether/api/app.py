@@ -34,13 +34,17 @@ from tether.identity.secret_checks import SecretChecks
 from tether.identity.sign_in import SignIn
 from tether.identity.tokens import TokenService
 from tether.kube.access import ClusterAccess
+from tether.providers.blob_containers import BlobContainers
 from tether.providers.computes import Computes
 from tether.providers.connected_clusters import ConnectedClusters
+from tether.providers.datastores import Datastores
 from tether.providers.extensions import Extensions
 from tether.providers.jobs import Jobs
 from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import default_registry
 from tether.providers.relays import HybridConnections, RelayAuthorizationRules, RelayNamespaces
+from tether.providers.storage_accounts import StorageAccounts
+from tether.providers.workspaces import Workspaces
 from tether.reconcile.computes import ComputeOperations
 from tether.reconcile.connectivity import ConnectivityRecorder
 from tether.reconcile.dispatch_plan import Planner
@@ -55,6 +59,10 @@ from tether.reconcile.resource_groups import ResourceGroupOperations
 from tether.reconcile.workspaces import WorkspaceOperations
 from tether.relay.hub import RelayHub
 from tether.settings import Settings
+from tether.storage.accounts import AccountDirectory
+from tether.storage.azurite import AzuritePool
+from tether.storage.engine import AzuriteEngine
+from tether.storage.gateway import BlobGateway
 from tether.store import Store, cluster_secrets
 
 
@@ -62,6 +70,7 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
     """Wire the server's parts together over an open store (keys are created if missing)."""
     public_url = public_url.rstrip("/")
     secrets = SecretBox.from_key_file(settings.server.data_dir / "secrets.key")
+    blob_url = settings.storage.blob_public_url or f"https://127.0.0.1:{settings.storage.blob_port}"
     keys = KeyRing(
         store,
         secrets=secrets,
@@ -87,6 +96,15 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
     managed = ManagedClusters(secrets=secrets)
     connected = ConnectedClusters(relay_url=relay_url(public_url), revoke_tunnel=hub.revoke)
     hints = Hints()
+    blobs = BlobGateway(
+        tokens=tokens,
+        authorizer=authorizer,
+        accounts=AccountDirectory(store, secrets),
+        engines=AzuritePool(azurite_bin=settings.storage.azurite_bin, data_dir=settings.server.data_dir),
+        authority=public_url,
+    )
+    blob_engine = AzuriteEngine(blobs)
+    storage_accounts = StorageAccounts(secrets=secrets, engine=blob_engine, blob_url=blob_url)
     job_monitor = JobMonitor(store=store, access=access, interval_s=settings.reconcile.job_poll_interval_s)
     handlers: list[OperationHandler] = [
         ResourceGroupOperations(assignments=authorizer.index),
@@ -126,6 +144,10 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
                 RelayNamespaces(),
                 HybridConnections(),
                 RelayAuthorizationRules(),
+                storage_accounts,
+                BlobContainers(engine=blob_engine),
+                Workspaces(storage_accounts=storage_accounts),  # replaces the registry's bare one
+                Datastores(sealed=secrets, engine=blob_engine, blob_host=storage_accounts.blob_host),
             ]
         ),
         hints=hints,
@@ -140,6 +162,8 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         jobs=jobs,
         job_monitor=job_monitor,
         sign_in=SignIn(store=store, tokens=tokens),
+        blobs=blobs,
+        storage_accounts=storage_accounts,
     )
 
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tether import datadir, pki
 from tether.api.app import build_services, create_app
 from tether.errors import StartupError
 from tether.identity.bootstrap import Bootstrap, ensure_bootstrap
 from tether.settings import Settings
+from tether.storage.gateway import create_blob_app
 from tether.store import Store
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
 class PreparedServer:
     settings: Settings
     sock: socket.socket
+    blob_sock: socket.socket
     tls: TlsFiles
     public_url: str
     bootstrap: Bootstrap
@@ -99,26 +102,60 @@ async def prepare(settings: Settings) -> PreparedServer:
     port = sock.getsockname()[1]
     shown_host = "127.0.0.1" if settings.server.host in ("0.0.0.0", "::") else settings.server.host
     public_url = settings.server.public_url or f"https://{shown_host}:{port}"
+    # The blob endpoint listens on a port of its own: path-style URLs (https://host:port/<account>/...)
+    # put the account first, which would collide with the API's own paths on the main port.
+    try:
+        blob_sock = bind(settings.server.host, settings.storage.blob_port)
+    except BaseException:
+        sock.close()
+        raise
+    if settings.storage.blob_public_url is None:
+        blob_url = f"https://{shown_host}:{blob_sock.getsockname()[1]}"
+        settings = settings.model_copy(
+            update={"storage": settings.storage.model_copy(update={"blob_public_url": blob_url})}
+        )
     try:
         store = await Store.open(settings.database_url())
     except BaseException:
         sock.close()
+        blob_sock.close()
         raise
     try:
         bootstrap = await ensure_bootstrap(store, path=data_dir / "bootstrap.json", server=public_url, ca_file=tls.ca)
     except BaseException:
         sock.close()
+        blob_sock.close()
         await store.close()
         raise
-    return PreparedServer(settings, sock, tls, public_url.rstrip("/"), bootstrap, store)
+    return PreparedServer(settings, sock, blob_sock, tls, public_url.rstrip("/"), bootstrap, store)
+
+
+def by_port(main_app: ASGIApp, *, blob_port: int, blob_app: ASGIApp) -> ASGIApp:
+    """One ASGI app for both sockets: requests to the blob port go to the blob endpoint, the rest (and
+    lifespan events) to the main app."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        if scope["type"] == "http" and server and server[1] == blob_port:
+            await blob_app(scope, receive, send)
+        else:
+            await main_app(scope, receive, send)
+
+    return app
 
 
 async def serve(settings: Settings) -> None:
     prepared = await prepare(settings)
+    settings = prepared.settings
     try:
         services = await build_services(settings, store=prepared.store, public_url=prepared.public_url)
-        config = uvicorn.Config(
+        app = by_port(
             create_app(services),
+            blob_port=prepared.blob_sock.getsockname()[1],
+            blob_app=create_blob_app(services.blobs),
+        )
+        config = uvicorn.Config(
+            app,
             ssl_certfile=str(prepared.tls.cert),
             ssl_keyfile=str(prepared.tls.key),
             log_level="warning",
@@ -129,7 +166,9 @@ async def serve(settings: Settings) -> None:
             timeout_keep_alive=65,
         )
         log.info("Tether serving at %s (data in %s)", prepared.public_url, settings.server.data_dir)
-        await uvicorn.Server(config).serve(sockets=[prepared.sock])
+        log.info("Blob endpoint at %s/<account>", settings.storage.blob_public_url)
+        await uvicorn.Server(config).serve(sockets=[prepared.sock, prepared.blob_sock])
     finally:
         prepared.sock.close()
+        prepared.blob_sock.close()
         await prepared.store.close()

@@ -15,6 +15,7 @@ from tether.providers.connected_clusters import ConnectedClusters
 from tether.providers.jobs import Jobs
 from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import ProviderRegistry
+from tether.providers.storage_accounts import StorageAccounts
 from tether.reconcile.connectivity import ConnectivityRecorder
 from tether.reconcile.engine import ReconcilerSet
 from tether.reconcile.health import HealthMonitor
@@ -22,6 +23,7 @@ from tether.reconcile.hints import Hints
 from tether.reconcile.job_monitor import JobMonitor
 from tether.relay.hub import RelayHub
 from tether.settings import Settings
+from tether.storage.gateway import BlobGateway
 from tether.store import Store
 
 
@@ -47,6 +49,8 @@ class Services:
     jobs: Jobs
     job_monitor: JobMonitor
     sign_in: SignIn
+    blobs: BlobGateway
+    storage_accounts: StorageAccounts
 
     async def start(self) -> None:
         """Start the background work (reconcilers, health); the server calls it once, at startup."""
@@ -64,3 +68,4 @@ class Services:
         await self.connectivity.close()
         await self.federation.aclose()
         await self.access.aclose()  # pooled cluster connections, once nothing above uses them
+        await self.blobs.aclose()  # stops the Azurite processes

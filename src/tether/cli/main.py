@@ -30,6 +30,7 @@ from tether.cli.local_cluster import local_cluster
 from tether.cli.ml import ml
 from tether.cli.roles import role
 from tether.cli.server import server
+from tether.cli.storage import storage
 from tether.client import ClientError
 
 
@@ -62,6 +63,7 @@ for command in (
     local_cluster,
     agent,
     demo,
+    storage,
 ):
     cli.add_command(command)
 

@@ -26,6 +26,13 @@ import click
     help="HTTPS port (0: any free port; bootstrap.json records it).",
 )
 @click.option(
+    "--blob-port",
+    default=8444,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="HTTPS port of the blob endpoint (https://host:PORT/<account>/...; 0: any free port).",
+)
+@click.option(
     "--db-url",
     help="SQLAlchemy async URL of the store, e.g. postgresql+asyncpg://u:p@host/db (default: SQLite in the data dir).",
 )
@@ -39,7 +46,15 @@ import click
     is_flag=True,
     help="Share HOST:PORT with other tether servers on this machine (SO_REUSEPORT); see docs/operations.md.",
 )
-def server(data_dir: Path, host: str, port: int, db_url: str | None, public_url: str | None, reuse_port: bool) -> None:
+def server(
+    data_dir: Path,
+    host: str,
+    port: int,
+    blob_port: int,
+    db_url: str | None,
+    public_url: str | None,
+    reuse_port: bool,
+) -> None:
     """Run the Tether control plane over HTTPS until interrupted.
 
     On first start it creates a CA (DIR/ca.pem), a tenant, a subscription and an admin service
@@ -48,13 +63,14 @@ def server(data_dir: Path, host: str, port: int, db_url: str | None, public_url:
     # Imported here so that every other command starts without loading the server stack.
     from tether.api.server import serve
     from tether.errors import StartupError
-    from tether.settings import ServerSettings, Settings
+    from tether.settings import ServerSettings, Settings, StorageSettings
 
     logging.getLogger("tether").setLevel(logging.INFO)
     settings = Settings(
         server=ServerSettings(
             data_dir=data_dir, host=host, port=port, db_url=db_url, public_url=public_url, reuse_port=reuse_port
-        )
+        ),
+        storage=StorageSettings(blob_port=blob_port),
     )
     try:
         with contextlib.suppress(KeyboardInterrupt):

@@ -52,6 +52,18 @@ _RULES: dict[str, NameRule] = {
         re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$"),
         "3-128 characters: letters, digits, '_' and '-', starting with a letter or digit",
     ),
+    rt.STORAGE_ACCOUNTS: NameRule(
+        re.compile(r"^[a-z0-9]{3,24}$"),
+        "3-24 lower-case letters and digits (the name is part of the account's blob endpoint)",
+    ),
+    rt.BLOB_CONTAINERS: NameRule(
+        re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$"),
+        "3-63 lower-case letters, digits and single '-', starting and ending with a letter or digit",
+    ),
+    rt.DATASTORES: NameRule(
+        re.compile(r"^[A-Za-z0-9_]{1,255}$"),
+        "1-255 letters, digits and '_'",
+    ),
 }
 
 _KUBERNETES_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

@@ -22,6 +22,8 @@ ROLE_ASSIGNMENTS = "Microsoft.Authorization/roleAssignments"
 ROLE_DEFINITIONS = "Microsoft.Authorization/roleDefinitions"
 REGISTRIES = "Microsoft.ContainerRegistry/registries"
 STORAGE_ACCOUNTS = "Microsoft.Storage/storageAccounts"
+BLOB_CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
+DATASTORES = "Microsoft.MachineLearningServices/workspaces/datastores"
 
 KNOWN_TYPES: tuple[str, ...] = (
     RESOURCE_GROUPS,
@@ -40,6 +42,8 @@ KNOWN_TYPES: tuple[str, ...] = (
     ROLE_DEFINITIONS,
     REGISTRIES,
     STORAGE_ACCOUNTS,
+    BLOB_CONTAINERS,
+    DATASTORES,
 )
 
 _BY_KEY = {t.lower(): t for t in KNOWN_TYPES}

@@ -109,6 +109,13 @@ STORAGE_BLOB_DATA_CONTRIBUTOR = RoleDefinition(
         f"{_STORAGE}/containers/blobs/add/action",
     ),
 )
+STORAGE_BLOB_DATA_OWNER = RoleDefinition(
+    "Storage Blob Data Owner",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Provides full access to Azure Storage blob containers and data, including assigning POSIX access control.",
+    actions=(f"{_STORAGE}/containers/*", f"{_STORAGE}/generateUserDelegationKey/action"),
+    data_actions=(f"{_STORAGE}/containers/blobs/*",),
+)
 KUBERNETES_EXTENSION_CONTRIBUTOR = RoleDefinition(
     "Kubernetes Extension Contributor",
     "85cb6faf-e071-4c9b-8136-154b5a04f717",
@@ -166,6 +173,7 @@ BUILT_IN_ROLES: tuple[RoleDefinition, ...] = (
     ACR_PUSH,
     STORAGE_BLOB_DATA_READER,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
+    STORAGE_BLOB_DATA_OWNER,
     KUBERNETES_EXTENSION_CONTRIBUTOR,
     AKS_CLUSTER_ADMIN,
     AKS_CONTRIBUTOR,

@@ -155,19 +155,21 @@ class TokenService:
         return self.mint(caller, audience=audience)
 
     # --- checking -----------------------------------------------------------------------------
-    async def authenticate(self, token: str) -> Caller:
-        """The caller behind an API bearer token; ``Unauthenticated`` with the reason otherwise."""
+    async def authenticate(self, token: str, *, audiences: list[str] | None = None) -> Caller:
+        """The caller behind a bearer token for the API (or for ``audiences``, e.g. blob storage's);
+        ``Unauthenticated`` with the reason otherwise."""
         if time.monotonic() - self._keys_loaded_at >= self._settings.key_refresh_s:
             await self._reload_keys()
-        cached = self._cache.get(token)
+        cache_key = token if audiences is None else f"{audiences[0]} {token}"
+        cached = self._cache.get(cache_key)
         if cached is not None:
             caller, expires, kid = cached
             if expires > time.time() and self._keys.verification_key(kid) is not None:
-                self._cache.move_to_end(token)
+                self._cache.move_to_end(cache_key)
                 return caller
-            del self._cache[token]  # expired, or its key is gone: verify again (and refuse)
+            del self._cache[cache_key]  # expired, or its key is gone: verify again (and refuse)
         await self._reload_keys_if_kid_unknown(token)
-        claims, kid = self._verify(token)
+        claims, kid = self._verify(token, audiences=audiences or self._api_audiences)
         caller = Caller(
             tenant_id=claims["tid"],
             object_id=claims["oid"],
@@ -175,7 +177,7 @@ class TokenService:
             kind=PrincipalKind(claims.get("xms_mirid", PrincipalKind.SERVICE_PRINCIPAL.value)),
             display_name=str(claims.get("name", "")),
         )
-        self._cache[token] = (caller, float(claims["exp"]), kid)
+        self._cache[cache_key] = (caller, float(claims["exp"]), kid)
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return caller
@@ -198,7 +200,7 @@ class TokenService:
         except Exception:  # the store is unreachable: keep verifying with the keys already loaded
             log.warning("could not reload the signing keys from the store", exc_info=True)
 
-    def _verify(self, token: str) -> tuple[dict[str, Any], str]:
+    def _verify(self, token: str, *, audiences: list[str]) -> tuple[dict[str, Any], str]:
         """The token's verified claims and the kid of the key that signed it."""
         try:
             header = jwt.get_unverified_header(token)
@@ -217,7 +219,7 @@ class TokenService:
                 token,
                 key.private_key.public_key(),
                 algorithms=["RS256"],
-                audience=self._api_audiences,
+                audience=audiences,
                 leeway=dt.timedelta(seconds=self._settings.clock_skew_s),
                 options={"require": _REQUIRED_CLAIMS},
             )
@@ -228,7 +230,7 @@ class TokenService:
             ) from e
         except jwt.InvalidAudienceError as e:
             raise Unauthenticated(
-                f"The access token's audience is wrong; request a token for '{self._public_url}/.default'.",
+                f"The access token's audience is wrong; request a token for '{audiences[0]}/.default'.",
                 code="InvalidAuthenticationTokenAudience",
             ) from e
         except jwt.InvalidTokenError as e:

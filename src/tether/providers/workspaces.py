@@ -19,12 +19,14 @@ from tether.identity.managed import parse_identity_type, user_assigned_block, us
 from tether.protocol.workspaces import CreateWorkspaceRequest
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
+from tether.providers.datastores import create_default_storage
 from tether.providers.envelope import envelope, parse_body, require_parent
 from tether.providers.reads import read_page, read_row
+from tether.providers.storage_accounts import StorageAccounts
 from tether.store import Session, resources
 from tether.store.tables import ResourceRow
 
-_PUBLIC_PROPERTIES = ("friendlyName", "description", "workspaceId", "primaryUserAssignedIdentity")
+_PUBLIC_PROPERTIES = ("friendlyName", "description", "workspaceId", "primaryUserAssignedIdentity", "storageAccount")
 
 
 def answer(row: ResourceRow) -> dict[str, Any]:
@@ -72,6 +74,9 @@ async def _requested_identity(session: Session, request: CreateWorkspaceRequest)
 class Workspaces:
     full_type: ClassVar[str] = rt.WORKSPACES
 
+    def __init__(self, *, storage_accounts: StorageAccounts | None = None) -> None:
+        self._accounts = storage_accounts  # None: workspaces get no default storage (the bare registry)
+
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
         return answer(await read_row(ctx, resource_id, missing=not_found))
 
@@ -103,6 +108,10 @@ class Workspaces:
                 state=ProvisioningState.CREATING,
                 principal_id=ctx.caller.object_id,
             )
+            if self._accounts is not None:
+                requested = (request.properties.model_extra or {}).get("storageAccount")
+                storage = await create_default_storage(session, ctx, row, requested=requested, accounts=self._accounts)
+                row.properties = {**row.properties, "storageAccount": storage}
             operation_id = await lro.start(session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id)
         ctx.hints.wake(self.full_type)
         return WriteResult(answer(row), created=True, operation_id=operation_id)

@@ -1,4 +1,5 @@
-"""Secrets of clusters: the sealed kubeconfig of a managed cluster, the hashed agent credential of a connected one."""
+"""Secrets of resources: the sealed kubeconfig of a managed cluster, the hashed agent credential of a connected
+one, the sealed keys of a storage account."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from tether.store.tables import ClusterSecretRow
 
 KUBECONFIG = "kubeconfig"
 AGENT_CREDENTIAL = "agent-credential"
+STORAGE_ACCOUNT_KEYS = "storage-account-keys"
 
 
 async def put(session: AsyncSession, *, resource_key: str, kind: str, value: str) -> None:

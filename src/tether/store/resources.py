@@ -115,6 +115,12 @@ async def find_by_property(session: AsyncSession, full_type: str, *, name: str, 
     return [r for r in rows if str(r.properties.get(name, "")).lower() == value.lower()]
 
 
+async def find_by_name(session: AsyncSession, full_type: str, name: str) -> Sequence[ResourceRow]:
+    """Resources of a type with this name in any subscription (storage account names are global)."""
+    query = select(ResourceRow).where(ResourceRow.type_key == full_type.lower(), ResourceRow.name == name)
+    return (await session.execute(query.order_by(ResourceRow.key))).scalars().all()
+
+
 async def insert(
     session: AsyncSession,
     resource_id: ResourceId,

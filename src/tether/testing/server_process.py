@@ -50,7 +50,19 @@ class ServerProcess:
         log_path = data_dir / "server.log"
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "tether", "server", "--data-dir", str(data_dir), "--port", "0", *extra_args],
+                [
+                    sys.executable,
+                    "-m",
+                    "tether",
+                    "server",
+                    "--data-dir",
+                    str(data_dir),
+                    "--port",
+                    "0",
+                    "--blob-port",
+                    "0",
+                    *extra_args,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},

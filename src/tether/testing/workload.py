@@ -72,8 +72,10 @@ async def projected_token(client: AsyncClient, identity: PodIdentity) -> str:
     return str(issued.status.token)
 
 
-def get_token_in_workload(identity: PodIdentity, token: str, *, scope: str, ca_file: str) -> str:
-    """Run azure-identity's WorkloadIdentityCredential with the pod's environment; returns the access token."""
+def run_with_pod_identity(
+    identity: PodIdentity, token: str, *, ca_file: str, argv: list[str]
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (a Python child) with the pod's AZURE_* environment and its projected token in a file."""
     with tempfile.TemporaryDirectory(prefix="tether-workload-") as tmp:
         token_file = Path(tmp) / "azure-identity-token"
         token_file.write_text(token)
@@ -84,14 +86,14 @@ def get_token_in_workload(identity: PodIdentity, token: str, *, scope: str, ca_f
             "REQUESTS_CA_BUNDLE": ca_file,
             "SSL_CERT_FILE": ca_file,
         }
-        result = subprocess.run(
-            [sys.executable, "-c", _WORKLOAD, scope],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        return subprocess.run(
+            [sys.executable, *argv], env=env, capture_output=True, text=True, timeout=180, check=False
         )
+
+
+def get_token_in_workload(identity: PodIdentity, token: str, *, scope: str, ca_file: str) -> str:
+    """Run azure-identity's WorkloadIdentityCredential with the pod's environment; returns the access token."""
+    result = run_with_pod_identity(identity, token, ca_file=ca_file, argv=["-c", _WORKLOAD, scope])
     if result.returncode != 0:
         raise WorkloadIdentityError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed")
     token_value: str = json.loads(result.stdout)["token"]

@@ -43,7 +43,7 @@ tags:
 def run_job_with_identity(demo: Narrator, server: ServerProcess, aks_kubeconfig: Path) -> None:
     """A job on k8s-compute that completes; its pod gets the compute identity's token."""
     demo.say("A job on k8s-compute: it runs in team-a with the compute's identity and no secrets.")
-    _create_job(demo, "k8s-compute", "hello-tether", timeout_s=120)
+    create_job(demo, "k8s-compute", "hello-tether", timeout_s=120)
     job = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether")
     demo.tether("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether", "-o", "table")
     demo.check("job completes", job["properties"]["status"] == "Completed")
@@ -66,7 +66,7 @@ def run_job_on_missing_namespace(demo: Narrator, sub: str) -> None:
     demo.say("B3: a compute on a namespace that does not exist; its job fails fast with the fix.")
     attach_to_aks(demo, sub, workspace="ws1", name="no-ns", namespace="does-not-exist")
     started = time.perf_counter()
-    _create_job(demo, "no-ns", "lost-job", timeout_s=60, expect_failure=True)
+    create_job(demo, "no-ns", "lost-job", timeout_s=60, expect_failure=True)
     failed = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "lost-job")
     elapsed = time.perf_counter() - started
     error = failed["properties"].get("error") or {}
@@ -74,7 +74,7 @@ def run_job_on_missing_namespace(demo: Narrator, sub: str) -> None:
     demo.check("missing namespace fails fast", error.get("code") == "NamespaceNotFound", f"in {elapsed:.1f} s")
 
 
-def _create_job(demo: Narrator, compute: str, name: str, *, timeout_s: float, expect_failure: bool = False) -> None:
+def create_job(demo: Narrator, compute: str, name: str, *, timeout_s: float, expect_failure: bool = False) -> None:
     """``ml job create --stream`` in ws1 of JOB_YAML on ``compute``; returns when the job has finished."""
     job_file = Path(demo.config_dir) / "job.yml"
     job_file.write_text(JOB_YAML.format(compute=compute))

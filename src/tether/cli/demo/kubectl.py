@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
@@ -15,8 +16,9 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
 from tether.cli.demo.narrator import DemoStepFailed
+from tether.testing.blob_workload import read_and_write_in_workload
 from tether.testing.server_process import ServerProcess
-from tether.testing.workload import get_token_in_workload, pod_identity, projected_token
+from tether.testing.workload import PodIdentity, get_token_in_workload, pod_identity, projected_token
 
 
 def _client(kubeconfig: Path) -> AsyncClient:
@@ -43,14 +45,44 @@ async def first_pod(kubeconfig: Path, namespace: str, job: str) -> str:
     return pods[0].metadata.name
 
 
-async def workload_token(kubeconfig: Path, namespace: str, pod: str, *, server: ServerProcess) -> str:
-    """The token the unmodified azure-identity obtains inside ``pod`` with the pod's identity."""
+async def _identity_and_token(kubeconfig: Path, namespace: str, pod: str) -> tuple[PodIdentity, str]:
+    """The pod's identity environment and the token the kubelet would project into it."""
     client = _client(kubeconfig)
     try:
         identity = await pod_identity(client, namespace=namespace, pod_name=pod)
-        token = await projected_token(client, identity)
+        return identity, await projected_token(client, identity)
     finally:
         await client.close()
+
+
+async def workload_token(kubeconfig: Path, namespace: str, pod: str, *, server: ServerProcess) -> str:
+    """The token the unmodified azure-identity obtains inside ``pod`` with the pod's identity."""
+    identity, token = await _identity_and_token(kubeconfig, namespace, pod)
     return await asyncio.to_thread(
         get_token_in_workload, identity, token, scope=f"{server.url}/.default", ca_file=server.ca_file
+    )
+
+
+async def played_blob_workload(
+    kubeconfig: Path,
+    namespace: str,
+    pod: str,
+    *,
+    server: ServerProcess,
+    account_url: str,
+    container: str,
+    source: str,
+    target: str,
+) -> dict[str, Any]:
+    """Play ``pod``'s code reading ``source`` and writing ``target`` with the pod's identity (no key)."""
+    identity, token = await _identity_and_token(kubeconfig, namespace, pod)
+    return await asyncio.to_thread(
+        read_and_write_in_workload,
+        identity,
+        token,
+        account_url=account_url,
+        container=container,
+        source=source,
+        target=target,
+        ca_file=server.ca_file,
     )

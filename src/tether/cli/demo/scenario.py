@@ -3,7 +3,8 @@
 Steps: a managed cluster (direct) and a connected cluster (outbound agent), the ML extension on both
 (``clusters``), the seed's two attach commands verbatim, multi-attach in one and in two workspaces
 (``attach``), a job that completes on the managed cluster and whose identity token the unmodified
-azure-identity obtains, and a job on a missing namespace failing fast (``jobs``). It prints each
+azure-identity obtains, a job reading and writing the workspace's storage with that identity (its code
+played, ``storage``), and a job on a missing namespace failing fast (``jobs``). It prints each
 command, then a short report, and leaves nothing running (agents, operator, clusters and server are
 stopped in every case).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from tether.cli.demo import attach, clusters, jobs
+from tether.cli.demo import attach, clusters, jobs, storage
 from tether.cli.demo.narrator import DemoStepFailed, Narrator
 from tether.cli.local_agents import stop_all
 from tether.testing.server_process import ServerProcess
@@ -50,6 +51,7 @@ def _scenario(demo: Narrator, server: ServerProcess, local_clusters: dict[str, P
     attach.attach_seed_computes(demo, sub)
     attach.attach_again(demo, sub)
     jobs.run_job_with_identity(demo, server, kubeconfig["aks"])
+    storage.run_job_with_storage(demo, server, kubeconfig["aks"])
     jobs.run_job_on_missing_namespace(demo, sub)
 
 

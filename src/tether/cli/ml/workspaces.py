@@ -41,6 +41,12 @@ def workspace() -> None:
     help="Resource id of a user-assigned identity to use as the workspace identity instead of a "
     "system-assigned one. An administrator must then grant its roles before computes are attached.",
 )
+@click.option(
+    "--storage-account",
+    metavar="ACCOUNT_ID",
+    help="Resource id of an existing storage account to be the workspace's default storage (its "
+    "workspaceblobstore datastore); default: a new account.",
+)
 @click.option("--no-wait", is_flag=True, help="Return at once; creation goes on in the server.")
 @output_options
 @with_client
@@ -52,6 +58,7 @@ def create(
     description: str | None,
     tags: tuple[str, ...],
     primary_identity: str | None,
+    storage_account: str | None,
     no_wait: bool,
     output: str,
     query: str | None,
@@ -64,6 +71,8 @@ def create(
     if primary_identity:
         identity = {"type": "UserAssigned", "userAssignedIdentities": {primary_identity: {}}}
         properties["primaryUserAssignedIdentity"] = primary_identity
+    if storage_account:
+        properties["storageAccount"] = storage_account
     body: dict[str, object] = {"identity": identity, "tags": parse_tags(tags), "properties": properties}
     if location:
         body["location"] = location

@@ -1,0 +1,1 @@
+"""The blob endpoint: token validation, data-action decisions, forwarding to the blob engine (Azurite)."""
