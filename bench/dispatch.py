@@ -46,8 +46,8 @@ from _common import Cli, local_or_given_cluster, percentile, summary
 from tether.client import TetherClient
 from tether.client.profile import profile_from_bootstrap
 from tether.kube.resources import InstanceType, TetherJob
-from tether.testing.localcluster import NODE_POOL_LABEL
-from tether.testing.server_process import ServerProcess
+from tether.localcluster import NODE_POOL_LABEL
+from tether.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
 RG = "bench-rg"

@@ -36,8 +36,8 @@ from lightkube.resources.core_v1 import Namespace, Pod, ServiceAccount
 from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_managed_cluster
 from tether.client import TetherClient
 from tether.client.principals import get_by_object_id
-from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, LocalCluster
-from tether.testing.server_process import ServerProcess
+from tether.localcluster import SIMULATE_DURATION_ANNOTATION, LocalCluster
+from tether.server_process import ServerProcess
 from tether.testing.workload import (
     AUDIENCE,
     PodIdentity,

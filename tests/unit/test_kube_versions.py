@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tether.testing import kubeversions
+from tether.localcluster import kubeversions
 
 TOOLS_KUBE = Path(__file__).resolve().parents[2] / "tools" / "kube"
 

@@ -1,7 +1,7 @@
 """``tether local-cluster``: the real local Kubernetes cluster for tests and the demo.
 
 This is an entry point: it reads ``$XDG_STATE_HOME``/``$XDG_CACHE_HOME``/``$HOME`` to find the default
-state and binaries directories and passes them to :mod:`tether.testing.localcluster`. ``up`` returns once
+state and binaries directories and passes them to :mod:`tether.localcluster`. ``up`` returns once
 the cluster is ready and leaves its processes running (detached, one process group each); ``down``
 stops them. Expected failures (missing binaries, a component that died) print one message to stderr
 and exit 1.
@@ -21,12 +21,12 @@ from typing import ParamSpec, TypeVar
 import click
 
 from tether.errors import TetherError
-from tether.testing import kubeversions
-from tether.testing.localcluster import (
+from tether.localcluster import (
     DEFAULT_CLUSTER_NAME,
     LocalClusterSpec,
     default_state_dir,
     get_cluster_status,
+    kubeversions,
     load_cluster,
     start_cluster,
     stop_cluster,

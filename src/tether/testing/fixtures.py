@@ -32,11 +32,11 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, ServiceAccount
 
-from tether.testing import kubeversions
-from tether.testing.localcluster import (
+from tether.localcluster import (
     BinariesMissing,
     LocalCluster,
     LocalClusterSpec,
+    kubeversions,
     locate_binaries,
     start_cluster,
     stop_cluster,

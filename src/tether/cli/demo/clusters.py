@@ -14,7 +14,7 @@ import click
 
 from tether.cli.demo.kubectl import create_namespace
 from tether.cli.demo.narrator import Narrator
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 #: The demo's two clusters in Tether: (ARM cluster type, cluster name, key of the local cluster).
 CLUSTERS = (("managedClusters", "aks-cluster", "aks"), ("connectedClusters", "arc-cluster", "arc"))

@@ -19,7 +19,7 @@ from tether.cli.demo.attach import attach_to_aks
 from tether.cli.demo.kubectl import first_pod, workload_token
 from tether.cli.demo.narrator import Narrator
 from tether.domain.jobs import cluster_job_name
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 JOB_YAML = """\
 $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json

@@ -15,7 +15,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
 from tether.cli.demo.narrator import DemoStepFailed
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 from tether.testing.workload import get_token_in_workload, pod_identity, projected_token
 
 

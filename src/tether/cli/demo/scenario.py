@@ -20,7 +20,7 @@ import click
 from tether.cli.demo import attach, clusters, jobs
 from tether.cli.demo.narrator import DemoStepFailed, Narrator
 from tether.cli.local_agents import stop_all
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 
 def run(work: Path) -> list[tuple[str, str]]:

@@ -15,8 +15,8 @@ import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tether.testing.localcluster.components import Ports
-from tether.testing.localcluster.paths import ClusterPaths
+from tether.localcluster.components import Ports
+from tether.localcluster.paths import ClusterPaths
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,13 @@ from pathlib import Path
 from lightkube import AsyncClient, KubeConfig
 from lightkube.config.models import Cluster, User
 
-from tether.testing import kubeversions
-from tether.testing.localcluster import bootstrap, credentials, processes
-from tether.testing.localcluster.components import COMPONENTS, Ports, all_argv, component_env
-from tether.testing.localcluster.errors import BinariesMissing, ClusterNotFound, ComponentFailed
-from tether.testing.localcluster.nodes import desired_nodes
-from tether.testing.localcluster.paths import DEFAULT_CLUSTER_NAME, ClusterPaths
-from tether.testing.localcluster.podlogs import EMPTY_LOG_NAME
-from tether.testing.localcluster.state import ClusterRecord, choose_ports, read_record, write_record
+from tether.localcluster import bootstrap, credentials, kubeversions, processes
+from tether.localcluster.components import COMPONENTS, Ports, all_argv, component_env
+from tether.localcluster.errors import BinariesMissing, ClusterNotFound, ComponentFailed
+from tether.localcluster.nodes import desired_nodes
+from tether.localcluster.paths import DEFAULT_CLUSTER_NAME, ClusterPaths
+from tether.localcluster.podlogs import EMPTY_LOG_NAME
+from tether.localcluster.state import ClusterRecord, choose_ports, read_record, write_record
 
 _CONTROL_PLANE = ("etcd", "kube-apiserver")
 _CONTROLLERS = ("kube-controller-manager", "kube-scheduler")
