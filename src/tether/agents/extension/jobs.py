@@ -42,10 +42,10 @@ from tether.agents.extension.job_status import (
 from tether.agents.extension.jobspec import JobFailed, JobSpec, check_job_name, pod_name
 from tether.agents.extension.placement import GangPlan, node_rooms, plan_gang
 from tether.agents.extension.pods import (
-    GPU_TOLERATION,
     JobRef,
     node_selector_for,
     pod_requests,
+    pod_tolerations,
 )
 from tether.agents.extension.reads import ClusterReads, LiveReads
 from tether.agents.extension.status_writer import StatusWriter
@@ -117,7 +117,7 @@ async def _admit(client: AsyncClient, reads: ClusterReads, job: JobRef, spec: Jo
     active: list[Pod] = _raise_if_error(read[3])
     account = read[4]
     selector = node_selector_for(instance_type, settings.node_selector)
-    tolerations = [GPU_TOLERATION] if instance_type.gpus else []
+    tolerations = pod_tolerations(instance_type, selector)
     rooms = node_rooms(nodes, active, node_selector=selector, tolerations=tolerations)
     plan = plan_gang(rooms, count=spec.instance_count, requests=pod_requests(instance_type), node_selector=selector)
     created: list[Pod] = []

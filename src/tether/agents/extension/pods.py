@@ -47,6 +47,16 @@ TOKEN_FILE = f"{TOKEN_DIR}/{TOKEN_PATH}"
 TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
 DEFAULT_SERVICE_ACCOUNT = "default"
 GPU_TOLERATION = {"key": m.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+#: Nodes without a pod network (the local cluster's real node) carry this label and a taint of the same
+#: key; a pod whose node selector asks for ``host`` runs on the host network and tolerates the taint.
+POD_NETWORK_LABEL = "tether.dev/pod-network"
+POD_NETWORK_HOST = "host"
+HOST_NETWORK_TOLERATION = {
+    "key": POD_NETWORK_LABEL,
+    "operator": "Equal",
+    "value": POD_NETWORK_HOST,
+    "effect": "NoSchedule",
+}
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,18 @@ def pod_requests(instance_type: InstanceTypeInfo) -> dict[str, str]:
 def node_selector_for(instance_type: InstanceTypeInfo, extension_selector: Mapping[str, str]) -> dict[str, str]:
     """The extension's ``nodeSelector.<key>`` settings overlaid by the instance type's own selector."""
     return {**extension_selector, **(instance_type.node_selector or {})}
+
+
+def uses_host_network(node_selector: Mapping[str, str]) -> bool:
+    return node_selector.get(POD_NETWORK_LABEL) == POD_NETWORK_HOST
+
+
+def pod_tolerations(instance_type: InstanceTypeInfo, node_selector: Mapping[str, str]) -> list[dict[str, str]]:
+    """GPU pods tolerate the GPU taint; pods selecting host-network nodes tolerate theirs."""
+    tolerations = [dict(GPU_TOLERATION)] if instance_type.gpus else []
+    if uses_host_network(node_selector):
+        tolerations.append(dict(HOST_NETWORK_TOLERATION))
+    return tolerations
 
 
 def _env(spec: JobSpec, *, index: int) -> list[dict[str, str]]:
@@ -128,8 +150,11 @@ def render_pod(
     selector = node_selector_for(instance_type, extension_node_selector or {})
     if selector:
         pod_spec["nodeSelector"] = selector
-    if instance_type.gpus:
-        pod_spec["tolerations"] = [dict(GPU_TOLERATION)]
+    tolerations = pod_tolerations(instance_type, selector)
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
+    if uses_host_network(selector):
+        pod_spec["hostNetwork"] = True
     if spec.identity is not None:
         container["volumeMounts"] = [{"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}]
         token = {"audience": TOKEN_EXCHANGE_AUDIENCE, "expirationSeconds": TOKEN_EXPIRATION_S, "path": TOKEN_PATH}
