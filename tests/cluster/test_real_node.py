@@ -84,7 +84,8 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
             kube.delete(InstanceType, INSTANCE_TYPE)
         kube.create(InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec))
         sub = cli.client().profile.subscription_id
-        cluster_id = f"/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.ContainerService/managedClusters/{CLUSTER}"
+        group = f"/subscriptions/{sub}/resourceGroups/{RG}"
+        cluster_id = f"{group}/providers/Microsoft.ContainerService/managedClusters/{CLUSTER}"
         cli.line(
             f"ml compute attach -g {RG} -w {WS} --type Kubernetes -n {COMPUTE} --resource-id {cluster_id} "
             f"--namespace {namespace} --identity-type SystemAssigned -o none"
@@ -150,7 +151,8 @@ def test_a_job_runs_its_command_on_the_real_node_and_its_output_is_the_log(world
     job = json.loads(created.stdout[created.stdout.index("{") :])
     assert job["properties"]["status"] == "Completed"
     pod = job_pod(world, "runs")
-    assert pod.spec is not None and pod.spec.nodeName == REAL_NODE_NAME
+    assert pod.spec is not None
+    assert pod.spec.nodeName == REAL_NODE_NAME
     streamed = world.cli.run("ml", "job", "stream", "-g", RG, "-w", WS, "-n", "runs")
     assert streamed.returncode == 0, streamed.stderr
     assert "trained" in streamed.stdout
@@ -169,7 +171,8 @@ def test_a_job_exiting_3_fails_with_exit_code_3_and_its_last_lines(world: World)
 
 def _cgroup_memory_limit(world: World, pod: Pod) -> int:
     """memory.limit_in_bytes of the pod's container, found through containerd's cgroup path."""
-    assert pod.status is not None and pod.status.containerStatuses
+    assert pod.status is not None
+    assert pod.status.containerStatuses
     container_id = (pod.status.containerStatuses[0].containerID or "").removeprefix("containerd://")
     assert container_id
     matches = list(Path("/sys/fs/cgroup/memory/kubepods").rglob(container_id))
@@ -200,7 +203,8 @@ def test_cancel_stops_a_container_sleeping_for_an_hour(world: World) -> None:
     assert created.returncode == 0, created.stderr
     wait_job(world, "sleeper", "Running")
     pod = job_pod(world, "sleeper")
-    assert pod.status is not None and pod.status.containerStatuses
+    assert pod.status is not None
+    assert pod.status.containerStatuses
     container_id = (pod.status.containerStatuses[0].containerID or "").removeprefix("containerd://")
     assert container_id in _container_processes(world)
 

@@ -56,4 +56,5 @@ def test_node_versions_key_and_binaries_match_build_node_script() -> None:
     match = re.search(r"^binaries=\(([^)]*)\)", build, re.MULTILINE)
     assert match is not None
     assert tuple(match.group(1).split()) == kubeversions.NODE_BINARIES
-    assert kubeversions.default_node_bin_dir(Path("/c")) == Path("/c/tether/kube") / kubeversions.node_cache_key() / "bin"
+    expected = Path("/c/tether/kube") / kubeversions.node_cache_key() / "bin"
+    assert kubeversions.default_node_bin_dir(Path("/c")) == expected
