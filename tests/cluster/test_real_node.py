@@ -226,3 +226,34 @@ def test_a_job_with_an_unknown_image_fails_naming_the_image(world: World) -> Non
     job = wait_job(world, "no-image")
     assert job["properties"]["status"] == "Failed"
     assert image in job["properties"]["error"]["message"]
+
+
+# Runs last in the module: it stops the operator.
+def test_a_job_on_a_cluster_without_operator_says_what_it_waits_for(world: World) -> None:
+    stop_local_agents(world.cli.config_dir)
+    deadline = time.monotonic() + 60
+    while True:
+        shown = json.loads(world.cli.line(f"ml compute show -g {RG} -w {WS} -n {COMPUTE} -o json").stdout)
+        health = shown["properties"]["properties"].get("extensionHealth") or {}
+        if health.get("status") == "Unhealthy":
+            break
+        assert time.monotonic() < deadline, f"the compute never showed the stopped operator: {health}"
+        time.sleep(0.5)
+    assert "operator" in health["reason"]
+    time.sleep(6)  # the dispatcher's cached cluster facts (read_cache_s = 5 s) expire
+
+    created = create_job(world, "unattended", job_document(world, "true"), "-o", "none")
+    assert created.returncode == 0, created.stderr
+
+    deadline = time.monotonic() + 30
+    while True:
+        job = world.client.get(world.job_id("unattended"))
+        dispatched = [e for e in job["properties"]["timeline"] if e["phase"] == "Dispatched"]
+        if dispatched:
+            break
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    reason = dispatched[0]["reason"]
+    assert "waiting for the ML extension's operator" in reason
+    assert "Unhealthy" in reason
+    assert job["properties"]["status"] == "Queued"

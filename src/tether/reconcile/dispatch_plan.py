@@ -34,12 +34,15 @@ class Dispatch:
     spec: dict[str, Any]
     training_enabled: bool
     dispatched: bool
+    #: Set when the cluster's ML extension is not healthy (no operator heartbeat...): what the job waits for.
+    operator_note: str | None = None
 
 
 @dataclass(frozen=True)
 class ClusterFacts:
     issuer: str | None
     training_enabled: bool
+    operator_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,18 @@ def _spec(job: ResourceRow, compute: ResourceRow, compute_id: ResourceId) -> dic
     return spec
 
 
+def _operator_note(cluster_id: ResourceId, health: Any) -> str | None:
+    """What a job waits for when the extension's last health check (reconcile/health.py) was not Healthy."""
+    if not isinstance(health, dict) or health.get("status") in (None, "Healthy"):
+        return None
+    age = health.get("heartbeatAgeSeconds")
+    last = "no heartbeat ever" if age is None else f"last heartbeat {age:.0f} s ago"
+    return (
+        f"waiting for the ML extension's operator on cluster '{cluster_id.name}' to pick it up, but the "
+        f"extension is {health.get('status')} ({last}): {health.get('reason')}"
+    )
+
+
 class Planner:
     """Plans dispatches (``plan``); one per server, holding the recently read facts."""
 
@@ -117,6 +132,7 @@ class Planner:
             connected=cluster_id.full_type == rt.CONNECTED_CLUSTERS,
             spec=spec,
             training_enabled=cluster.training_enabled,
+            operator_note=cluster.operator_note,
             dispatched=bool(job.properties.get("clusterJobName")),
         )
 
@@ -131,6 +147,7 @@ class Planner:
         facts = ClusterFacts(
             issuer=(cluster.properties.get("oidcIssuerProfile") or {}).get("issuerURL"),
             training_enabled=str(settings.get("enableTraining", "false")).lower() == "true",
+            operator_note=_operator_note(cluster_id, extensions[0].properties.get("health") if extensions else None),
         )
         return self._clusters.put(cluster_id.key, facts)
 
