@@ -24,7 +24,7 @@ import yaml
 from lightkube import Client, KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace, Pod
+from lightkube.resources.core_v1 import Namespace, Pod, ServiceAccount
 
 from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_managed_cluster
 from tether.client import TetherClient
@@ -226,6 +226,65 @@ def test_a_job_with_an_unknown_image_fails_naming_the_image(world: World) -> Non
     job = wait_job(world, "no-image")
     assert job["properties"]["status"] == "Failed"
     assert image in job["properties"]["error"]["message"]
+
+
+WHOAMI = """
+import base64, json, os
+from azure.identity import WorkloadIdentityCredential
+token = WorkloadIdentityCredential().get_token(os.environ["AZURE_AUTHORITY_HOST"].rstrip("/") + "/.default").token
+payload = token.split(".")[1]
+print("oid", json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["oid"])
+"""
+
+
+def _pod_log(world: World, name: str, namespace: str) -> str:
+    return "\n".join(world.kube.log(name, namespace=namespace))
+
+
+def _phase(world: World, name: str, namespace: str) -> str | None:
+    status = world.kube.get(Pod, name, namespace=namespace).status
+    return status.phase if status else None
+
+
+def test_inside_the_container_azure_identity_gets_the_compute_identitys_token(world: World) -> None:
+    command = f"python3 -c '{WHOAMI}'"
+    created = create_job(world, "whoami", job_document(world, command), "--stream", "-o", "json")
+
+    assert created.returncode == 0, created.stdout + created.stderr
+    compute = world.client.get(world.job_id("whoami").rsplit("/jobs/", 1)[0] + f"/computes/{COMPUTE}")
+    streamed = world.cli.run("ml", "job", "stream", "-g", RG, "-w", WS, "-n", "whoami").stdout
+    assert f"oid {compute['identity']['principalId']}" in streamed
+
+
+def test_the_same_code_under_another_namespaces_service_account_is_refused(world: World) -> None:
+    job = job_pod(world, "whoami")  # the previous test's pod: its environment, CA and token audience
+    assert job.spec is not None
+    assert job.metadata is not None
+    other = f"other-{secrets.token_hex(3)}"
+    world.kube.create(Namespace(metadata=ObjectMeta(name=other)))
+    try:
+        deadline = time.monotonic() + 30
+        while not list(world.kube.list(ServiceAccount, namespace=other)):
+            assert time.monotonic() < deadline, "no default service account"
+            time.sleep(0.2)
+        spec = job.spec.to_dict()
+        spec.pop("nodeName", None)
+        spec["serviceAccountName"] = "default"
+        annotations = {
+            k: v for k, v in (job.metadata.annotations or {}).items() if k.startswith("tether.dev/authority")
+        }
+        pod = Pod.from_dict(
+            {"metadata": {"name": "impostor", "namespace": other, "annotations": annotations}, "spec": spec}
+        )
+        world.kube.create(pod)
+        deadline = time.monotonic() + 90
+        while (phase := _phase(world, "impostor", other)) not in ("Succeeded", "Failed"):
+            assert time.monotonic() < deadline, phase
+            time.sleep(0.5)
+        assert phase == "Failed"
+        assert "AADSTS70021" in _pod_log(world, "impostor", other)
+    finally:
+        world.kube.delete(Namespace, other)
 
 
 # Runs last in the module: it stops the operator.

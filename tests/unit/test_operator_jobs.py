@@ -518,3 +518,26 @@ def test_a_pod_selecting_host_network_nodes_uses_the_host_network_and_tolerates_
         {"key": "tether.dev/pod-network", "operator": "Equal", "value": "host", "effect": "NoSchedule"}
     ]
     assert "hostNetwork" not in render_pod(JOB, _spec(), index=0, instance_type=BUILT_IN_DEFAULT)["spec"]
+
+
+def test_an_authority_with_a_private_ca_is_trusted_through_a_projected_annotation() -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    spec = _spec(identity={**IDENTITY, "caBundle": pem})
+
+    pod = render_pod(JOB, spec, index=0, instance_type=BUILT_IN_DEFAULT)
+
+    env = _env(pod)
+    assert env["REQUESTS_CA_BUNDLE"] == env["SSL_CERT_FILE"] == "/var/run/secrets/azure/tokens/authority-ca.crt"
+    assert pod["metadata"]["annotations"]["tether.dev/authority-ca-bundle"] == pem
+    sources = pod["spec"]["volumes"][0]["projected"]["sources"]
+    assert sources[1] == {
+        "downwardAPI": {
+            "items": [
+                {
+                    "path": "authority-ca.crt",
+                    "fieldRef": {"fieldPath": "metadata.annotations['tether.dev/authority-ca-bundle']"},
+                }
+            ]
+        }
+    }
+    assert "REQUESTS_CA_BUNDLE" not in _env(render_pod(JOB, _spec(), index=0, instance_type=BUILT_IN_DEFAULT))

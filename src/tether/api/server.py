@@ -91,7 +91,12 @@ async def prepare(settings: Settings) -> PreparedServer:
 async def serve(settings: Settings) -> None:
     prepared = await prepare(settings)
     try:
-        services = await build_services(settings, store=prepared.store, public_url=prepared.public_url)
+        services = await build_services(
+            settings,
+            store=prepared.store,
+            public_url=prepared.public_url,
+            authority_ca_pem=prepared.tls.ca.read_text(),  # jobs' pods trust it for the token endpoint
+        )
         config = uvicorn.Config(
             create_app(services),
             ssl_certfile=str(prepared.tls.cert),

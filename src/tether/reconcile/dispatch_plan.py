@@ -98,8 +98,9 @@ def _operator_note(cluster_id: ResourceId, health: Any) -> str | None:
 class Planner:
     """Plans dispatches (``plan``); one per server, holding the recently read facts."""
 
-    def __init__(self, *, authority: str, cache_s: float) -> None:
+    def __init__(self, *, authority: str, cache_s: float, authority_ca_pem: str | None = None) -> None:
         self._authority = authority
+        self._authority_ca_pem = authority_ca_pem
         self._clusters: Recent[str, ClusterFacts] = Recent(cache_s)
         self._identities: Recent[str, Identity] = Recent(cache_s)
         self._trusted: Recent[tuple[str, str], bool] = Recent(cache_s)
@@ -124,6 +125,8 @@ class Planner:
                 "authorityHost": self._authority,
                 "serviceAccountName": account,
             }
+            if self._authority_ca_pem:
+                spec["identity"]["caBundle"] = self._authority_ca_pem
         return Dispatch(
             job_key=job.key,
             name=cluster_job_name(job.key, job.name),

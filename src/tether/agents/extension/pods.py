@@ -44,6 +44,11 @@ TOKEN_VOLUME = "azure-identity-token"
 TOKEN_DIR = "/var/run/secrets/azure/tokens"
 TOKEN_PATH = "azure-identity-token"
 TOKEN_FILE = f"{TOKEN_DIR}/{TOKEN_PATH}"
+#: The authority's CA (when it has a private one): a pod annotation projected as a file next to the token,
+#: named by the variables Python's ssl and requests read. No ConfigMap or Secret is needed.
+CA_BUNDLE_ANNOTATION = "tether.dev/authority-ca-bundle"
+CA_PATH = "authority-ca.crt"
+CA_FILE = f"{TOKEN_DIR}/{CA_PATH}"
 TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
 DEFAULT_SERVICE_ACCOUNT = "default"
 GPU_TOLERATION = {"key": m.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
@@ -117,6 +122,8 @@ def _env(spec: JobSpec, *, index: int) -> list[dict[str, str]]:
             "AZURE_AUTHORITY_HOST": spec.identity.authority_host,
             "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
         }
+        if spec.identity.ca_bundle:
+            ours |= {"REQUESTS_CA_BUNDLE": CA_FILE, "SSL_CERT_FILE": CA_FILE}
     theirs = [{"name": k, "value": v} for k, v in spec.environment_variables.items() if k not in ours]
     return theirs + [{"name": k, "value": v} for k, v in ours.items()]
 
@@ -158,7 +165,11 @@ def render_pod(
     if spec.identity is not None:
         container["volumeMounts"] = [{"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}]
         token = {"audience": TOKEN_EXCHANGE_AUDIENCE, "expirationSeconds": TOKEN_EXPIRATION_S, "path": TOKEN_PATH}
-        pod_spec["volumes"] = [{"name": TOKEN_VOLUME, "projected": {"sources": [{"serviceAccountToken": token}]}}]
+        sources: list[dict[str, Any]] = [{"serviceAccountToken": token}]
+        if spec.identity.ca_bundle:
+            field = {"fieldPath": f"metadata.annotations['{CA_BUNDLE_ANNOTATION}']"}
+            sources.append({"downwardAPI": {"items": [{"path": CA_PATH, "fieldRef": field}]}})
+        pod_spec["volumes"] = [{"name": TOKEN_VOLUME, "projected": {"sources": sources}}]
     labels = {
         **MANAGED_BY,
         JOB_LABEL: job.name,
@@ -171,6 +182,8 @@ def render_pod(
         JOB_NAME_ANNOTATION: spec.job_name,
         WORKSPACE_ID_ANNOTATION: spec.workspace_id,
     }
+    if spec.identity is not None and spec.identity.ca_bundle:
+        annotations[CA_BUNDLE_ANNOTATION] = spec.identity.ca_bundle
     return {
         "apiVersion": "v1",
         "kind": "Pod",
