@@ -49,7 +49,7 @@ def _scenario(demo: Narrator, server: ServerProcess, local_clusters: dict[str, P
     clusters.create_team_namespace(demo, kubeconfig)
     attach.attach_seed_computes(demo, sub)
     attach.attach_again(demo, sub)
-    jobs.run_job_with_identity(demo, server, kubeconfig["aks"])
+    jobs.run_job_with_identity(demo, kubeconfig["aks"])
     jobs.run_job_on_missing_namespace(demo, sub)
 
 
