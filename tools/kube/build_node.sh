@@ -45,12 +45,6 @@ started=$(date +%s)
 tmp="$(mktemp -d "$out/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
-minor="${KUBERNETES_VERSION#v1.}"; minor="${minor%%.*}"
-vpkg=k8s.io/component-base/version
-kube_ldflags="-s -w -X $vpkg.gitVersion=$KUBERNETES_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean -X $vpkg.buildDate=1970-01-01T00:00:00Z"
-log "building kubelet $KUBERNETES_VERSION"
-(cd "$here/kubernetes" && CGO_ENABLED=0 go build -ldflags "$kube_ldflags" -o "$tmp/kubelet" k8s.io/kubernetes/cmd/kubelet)
-
 log "building containerd $CONTAINERD_VERSION, its runc shim and ctr"
 cversion=github.com/containerd/containerd/v2/version
 (cd "$here/runtime" && CGO_ENABLED=0 go build -tags "no_btrfs no_devmapper no_zfs no_cri_dbus" \
@@ -65,6 +59,13 @@ log "building runc $RUNC_VERSION (cgo, seccomp)"
 log "building the CNI loopback plugin $CNI_PLUGINS_VERSION"
 (cd "$here/runtime" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$tmp/loopback" \
   github.com/containernetworking/plugins/plugins/main/loopback)
+
+# Last: its packages are mostly those tools/kube/build.sh compiled already (shared Go build cache).
+minor="${KUBERNETES_VERSION#v1.}"; minor="${minor%%.*}"
+vpkg=k8s.io/component-base/version
+kube_ldflags="-s -w -X $vpkg.gitVersion=$KUBERNETES_VERSION -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean -X $vpkg.buildDate=1970-01-01T00:00:00Z"
+log "building kubelet $KUBERNETES_VERSION"
+(cd "$here/kubernetes" && CGO_ENABLED=0 go build -ldflags "$kube_ldflags" -o "$tmp/kubelet" k8s.io/kubernetes/cmd/kubelet)
 
 for b in "${binaries[@]}"; do mv "$tmp/$b" "$bin/$b"; done
 log "built in $(( $(date +%s) - started )) s into $bin"
