@@ -40,6 +40,7 @@ from tether.agents.extension.job_status import (
     view_pod,
 )
 from tether.agents.extension.jobspec import JobFailed, JobSpec, check_job_name, pod_name
+from tether.agents.extension.logtail import with_log_tails
 from tether.agents.extension.placement import GangPlan, node_rooms, plan_gang
 from tether.agents.extension.pods import (
     JobRef,
@@ -214,6 +215,7 @@ async def reconcile_job(
         verdict = judge(views, count=spec.instance_count)
         entries = [v.to_status() for v in views]
         if verdict.phase == FAILED:
+            verdict = await with_log_tails(client, job.namespace, views, verdict)
             deleted = await delete_pods(client, job, unfinished(pods))
             entries = entries_after_deleting(previous, seen=views, deleted=deleted, reason="JobFailed")
         await writer.write(verdict, pods=entries, admitted=True, count=spec.instance_count)
