@@ -166,6 +166,7 @@ def test_a_job_exiting_3_fails_with_exit_code_3_and_its_last_lines(world: World)
     job = json.loads(created.stdout[created.stdout.index("{") :])
     assert job["properties"]["status"] == "Failed"
     assert "exit code 3" in job["properties"]["error"]["message"]
+    assert "about to fail" in job["properties"]["error"]["message"], "the last log lines are in the error"
     assert [p["exitCode"] for p in job["properties"]["pods"]] == [3]
 
 
