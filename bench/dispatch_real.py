@@ -41,7 +41,7 @@ API = {"api-version": "2024-10-01"}
 NAMESPACE = "bench-jobs"  # tether_with_compute's compute namespace
 INSTANCE_TYPE = "bench-real"
 GOAL_RATIO = 1.3
-RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}
+RESOURCES = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "1", "memory": "64Mi"}}
 TOLERATION = {"key": POD_NETWORK_LABEL, "operator": "Equal", "value": POD_NETWORK_HOST, "effect": "NoSchedule"}
 
 

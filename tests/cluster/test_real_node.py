@@ -78,7 +78,7 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
         workspace_on_managed_cluster(cli, kubeconfig=kubeconfig, resource_group=RG, workspace=WS, cluster=CLUSTER)
         spec = {
             "nodeSelector": {POD_NETWORK_LABEL: POD_NETWORK_HOST},
-            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}},
         }
         with contextlib.suppress(ApiError):
             kube.delete(InstanceType, INSTANCE_TYPE)

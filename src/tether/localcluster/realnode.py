@@ -159,7 +159,13 @@ async def _fix_node(client: AsyncClient, *, check: bootstrap.Check, deadline: fl
     taints = [t.to_dict() for t in (node.spec.taints or [])] if node.spec else []
     await client.patch(Node, name, nodeconfig.node_patch(taints))
     await client.patch(Node.Status, name, nodeconfig.node_status_patch())
-    await bootstrap.wait_for_nodes_ready(client, [name], check=check, deadline=deadline)
+
+    async def ready() -> bool:
+        found = await client.get(Node, name)
+        conditions = (found.status.conditions if found.status else None) or []
+        return any(c.type == "Ready" and c.status == "True" for c in conditions)
+
+    await bootstrap.wait_for(f"node {name} to be Ready", ready, check=check, deadline=deadline)
 
 
 async def start_real_node(

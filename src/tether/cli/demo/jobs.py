@@ -45,7 +45,7 @@ environment_variables:
 REAL_INSTANCE_TYPE = "real-small"
 REAL_INSTANCE_TYPE_SPEC = {
     "nodeSelector": {"tether.dev/pod-network": "host"},
-    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}},
 }
 
 
