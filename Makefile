@@ -28,8 +28,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-kube:
+# The real node (kubelet, containerd, runc, CNI loopback) and its locally built images come with it.
+kube: venv
 	@tools/kube/build.sh >/dev/null
+	@tools/kube/build_node.sh >/dev/null
+	@PYTHON=$(BIN)/python tools/images/build.sh >/dev/null
 
 # The unmodified azure-cli for the az e2e tier, in its own venv under ~/.cache/tether/az/<version>.
 az:

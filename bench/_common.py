@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tether.cli.local_agents import stop_all
-from tether.testing import kubeversions
-from tether.testing.localcluster import LocalClusterSpec, start_cluster, stop_cluster
-from tether.testing.server_process import ServerProcess
+from tether.localcluster import LocalClusterSpec, kubeversions, start_cluster, stop_cluster
+from tether.server_process import ServerProcess
 
 
 def percentile(values: list[float], q: float) -> float:

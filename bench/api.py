@@ -43,8 +43,8 @@ import jwt
 from _common import Results, add_json_out
 from tether.crypto import SecretBox
 from tether.identity.keys import KeyRing
+from tether.server_process import ServerProcess
 from tether.store import Store
-from tether.testing.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
 GOAL_CACHED = 0.5

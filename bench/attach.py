@@ -43,7 +43,7 @@ from tether.client.profile import profile_from_bootstrap
 from tether.kube.access import ClusterAccess, ClusterConnection, direct_connection, parse_kubeconfig
 from tether.kube.extension_status import read_health, read_instance_types
 from tether.kube.probe import ping
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
 RG = "bench-rg"

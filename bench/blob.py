@@ -30,9 +30,9 @@ from azure.storage.blob import BlobServiceClient
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import percentile
 from tether.crypto import new_storage_key
+from tether.server_process import ServerProcess
 from tether.storage.azurite import AccountKeys, AzuritePool
 from tether.testing.blob_endpoint import ensure_azurite
-from tether.testing.server_process import ServerProcess
 
 API = {"api-version": "2023-05-01"}
 CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"

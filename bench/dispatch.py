@@ -56,8 +56,8 @@ from _common import Cli, Results, add_json_out, local_or_given_cluster, percenti
 from tether.client import TetherClient
 from tether.client.profile import profile_from_bootstrap
 from tether.kube.resources import InstanceType, TetherJob
-from tether.testing.localcluster import NODE_POOL_LABEL
-from tether.testing.server_process import ServerProcess
+from tether.localcluster import NODE_POOL_LABEL
+from tether.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
 RG = "bench-rg"

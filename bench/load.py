@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
 

@@ -18,8 +18,8 @@ from lightkube.resources.core_v1 import Namespace
 
 from tether.errors import Unavailable
 from tether.kube.access import ClusterAccess, ClusterConnection
+from tether.localcluster import LocalCluster
 from tether.relay.hub import RelayHub
-from tether.testing.localcluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

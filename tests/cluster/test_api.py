@@ -16,8 +16,7 @@ from lightkube.models.rbac_v1 import PolicyRule, RoleRef, Subject
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import Role, RoleBinding
 
-from tether.testing import kubeversions
-from tether.testing.localcluster import LocalCluster
+from tether.localcluster import LocalCluster, kubeversions
 
 pytestmark = pytest.mark.cluster
 

@@ -36,8 +36,8 @@ from tether.domain.roles import (
     READER,
     RoleDefinition,
 )
-from tether.testing.localcluster import LocalCluster
-from tether.testing.server_process import ServerProcess
+from tether.localcluster import LocalCluster
+from tether.server_process import ServerProcess
 
 pytestmark = pytest.mark.cluster
 

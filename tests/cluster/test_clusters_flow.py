@@ -40,9 +40,8 @@ from tether.api.services import Services
 from tether.client import ClientError
 from tether.errors import Unavailable
 from tether.kube.resources import InstanceType
+from tether.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster, kubeversions
 from tether.settings import ReconcileSettings, ServerSettings, Settings
-from tether.testing import kubeversions
-from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
 
 pytestmark = pytest.mark.cluster
 

@@ -36,7 +36,7 @@ from tether.kube import extension_manifests as m
 from tether.kube.extension_install import install, operator_kubeconfig, uninstall
 from tether.kube.extension_status import ExtensionHealth, read_health, read_instance_types
 from tether.kube.resources import InstanceType
-from tether.testing.localcluster import LocalCluster
+from tether.localcluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

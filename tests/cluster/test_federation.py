@@ -27,7 +27,7 @@ from lightkube.resources.core_v1 import ServiceAccount
 
 from tests.integration.helpers import API, create_group, rg_path
 from tether.identity.federation import JWT_BEARER
-from tether.testing.localcluster import LocalCluster
+from tether.localcluster import LocalCluster
 from tether.testing.server import PUBLIC_URL, InProcessServer, in_process_server
 
 pytestmark = pytest.mark.cluster

@@ -13,7 +13,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap
 
 from tether.kube.informer import Informer
-from tether.testing.localcluster import LocalCluster
+from tether.localcluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

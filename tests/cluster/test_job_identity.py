@@ -37,9 +37,9 @@ from lightkube.resources.core_v1 import Namespace, Pod, ServiceAccount
 from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_managed_cluster
 from tether.client import TetherClient
 from tether.client.principals import get_by_object_id
+from tether.localcluster import SIMULATE_DURATION_ANNOTATION, LocalCluster
+from tether.server_process import ServerProcess
 from tether.testing.blob_workload import read_and_write_in_workload
-from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, LocalCluster
-from tether.testing.server_process import ServerProcess
 from tether.testing.workload import (
     AUDIENCE,
     PodIdentity,

@@ -27,9 +27,9 @@ from tether.kube.access import ClusterAccess
 from tether.kube.extension_install import install
 from tether.kube.jobs import MANAGED_LABEL
 from tether.kube.resources import TetherJob
+from tether.localcluster import LocalCluster
 from tether.reconcile.job_monitor import JobMonitor
 from tether.store import Store, resources
-from tether.testing.localcluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

@@ -40,14 +40,14 @@ from tests.cluster.conftest import AZUREML, Cli, log_in, stop_local_agents, work
 from tether.client import ClientError, TetherClient
 from tether.client.principals import get_by_object_id
 from tether.kube.resources import InstanceType, TetherJob
-from tether.testing.localcluster import (
+from tether.localcluster import (
     NODE_POOL_LABEL,
     SIMULATE_DURATION_ANNOTATION,
     SIMULATE_EXIT_ANNOTATION,
     SIMULATE_LOG_ANNOTATION,
     LocalCluster,
 )
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 pytestmark = pytest.mark.cluster
 

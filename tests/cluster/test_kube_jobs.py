@@ -18,7 +18,7 @@ from tether.kube.access import ClusterConnection, direct_connection, parse_kubec
 from tether.kube.extension_install import install
 from tether.kube.jobs import NamespaceUnusable, submit
 from tether.kube.resources import TetherJob
-from tether.testing.localcluster import LocalCluster
+from tether.localcluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

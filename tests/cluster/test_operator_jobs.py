@@ -37,7 +37,7 @@ from tether.kube import extension_manifests as m
 from tether.kube.extension_install import install, operator_kubeconfig
 from tether.kube.extension_status import BUILT_IN_DEFAULT, InstanceTypeInfo
 from tether.kube.resources import InstanceType, TetherJob
-from tether.testing.localcluster import (
+from tether.localcluster import (
     NODE_POOL_LABEL,
     SIMULATE_DURATION_ANNOTATION,
     SIMULATE_EXIT_ANNOTATION,

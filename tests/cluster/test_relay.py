@@ -44,6 +44,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tether import pki
 from tether.agents.connect import AgentOptions, AgentState, ConnectAgent, manifests
+from tether.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
 from tether.protocol.tunnel.codec import decode_frame
 from tether.protocol.tunnel.connection import (
     AUTHORIZATION_HEADER,
@@ -56,7 +57,6 @@ from tether.protocol.tunnel.connection import (
 from tether.protocol.tunnel.frames import Hello, ResetCode
 from tether.relay import ClusterNotReachable, RelayHub, RelaySettings
 from tether.relay.tunnel import StreamFailed
-from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
 
 pytestmark = pytest.mark.cluster
 

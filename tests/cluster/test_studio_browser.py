@@ -35,8 +35,8 @@ from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_
 from tether.cli.roles.assignment_requests import create_assignment
 from tether.client import TetherClient
 from tether.domain.roles import KUBERNETES_EXTENSION_CONTRIBUTOR, OWNER, READER, RoleDefinition
-from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
-from tether.testing.server_process import ServerProcess
+from tether.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster
+from tether.server_process import ServerProcess
 
 pytestmark = pytest.mark.cluster
 

@@ -17,7 +17,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.authentication_v1 import TokenReview
 from lightkube.resources.core_v1 import ServiceAccount
 
-from tether.testing.localcluster import LocalCluster
+from tether.localcluster import LocalCluster
 
 pytestmark = pytest.mark.cluster
 

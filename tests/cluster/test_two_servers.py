@@ -43,8 +43,8 @@ from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_
 from tether.client import ClientError
 from tether.client.errors import ServerUnreachable
 from tether.kube.resources import TetherJob
-from tether.testing.localcluster import SIMULATE_DURATION_ANNOTATION, LocalCluster
-from tether.testing.server_process import ServerProcess
+from tether.localcluster import SIMULATE_DURATION_ANNOTATION, LocalCluster
+from tether.server_process import ServerProcess
 
 pytestmark = pytest.mark.cluster
 

@@ -17,7 +17,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Node, Pod
 
-from tether.testing.localcluster import (
+from tether.localcluster import (
     GPU_RESOURCE,
     NODE_POOL_LABEL,
     SIMULATE_DURATION_ANNOTATION,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import DeviceCodeCredential, InteractiveBrowserCredential
 
 from tests.e2e.conftest import Cli
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 PASSWORD = "interactive-password-1"
 HIDDEN = r'<input type="hidden" name="([^"]+)" value="([^"]*)"'

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Cli
-from tether.testing.localcluster import LocalCluster
-from tether.testing.server_process import ServerProcess
+from tether.localcluster import LocalCluster
+from tether.server_process import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.browser import PASSWORD, new_context, shoot, sign_in
 from tests.e2e.conftest import Cli
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 RG, WS = "browser-rg", "browser-ws"
 ENGINEER, READER_USER = "eng@browser.test", "rita@browser.test"

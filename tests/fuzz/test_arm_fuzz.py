@@ -20,7 +20,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 EXAMPLES_PER_OPERATION = 8
 API = {"api-version": "2024-10-01"}

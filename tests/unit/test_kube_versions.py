@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tether.testing import kubeversions
+from tether.localcluster import kubeversions
 
 TOOLS_KUBE = Path(__file__).resolve().parents[2] / "tools" / "kube"
 
@@ -41,3 +41,20 @@ def test_binaries_match_build_script() -> None:
     match = re.search(r"^binaries=\(([^)]*)\)", build, re.MULTILINE)
     assert match is not None
     assert tuple(match.group(1).split()) == kubeversions.BINARIES
+
+
+def test_node_versions_key_and_binaries_match_build_node_script() -> None:
+    env = _versions_env()
+    assert env["CONTAINERD_VERSION"] == kubeversions.CONTAINERD_VERSION
+    assert env["RUNC_VERSION"] == kubeversions.RUNC_VERSION
+    assert env["CNI_PLUGINS_VERSION"] == kubeversions.CNI_PLUGINS_VERSION
+    build = (TOOLS_KUBE / "build_node.sh").read_text()
+    assert (
+        'key="node-${KUBERNETES_VERSION}_containerd-${CONTAINERD_VERSION}_runc-${RUNC_VERSION}'
+        '_cni-${CNI_PLUGINS_VERSION}"' in build
+    )
+    match = re.search(r"^binaries=\(([^)]*)\)", build, re.MULTILINE)
+    assert match is not None
+    assert tuple(match.group(1).split()) == kubeversions.NODE_BINARIES
+    expected = Path("/c/tether/kube") / kubeversions.node_cache_key() / "bin"
+    assert kubeversions.default_node_bin_dir(Path("/c")) == expected

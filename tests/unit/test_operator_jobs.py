@@ -470,3 +470,74 @@ def test_an_unknown_instance_type_lists_the_known_ones() -> None:
 
     assert caught.value.code == "UnknownInstanceType"
     assert "Known instance types: defaultinstancetype, gpu." in caught.value.message
+
+
+def test_an_image_that_cannot_be_pulled_fails_the_job_naming_the_image() -> None:
+    pod = _status_pod("j-0", "Pending")
+    assert pod.status is not None
+    waiting = {"reason": "ErrImagePull", "message": "failed to pull and unpack image: connection refused"}
+    pod.status.containerStatuses = cast(
+        Any,
+        Pod.from_dict(
+            {
+                "status": {
+                    "containerStatuses": [
+                        {
+                            "name": "main",
+                            "image": "tether.local/nope:1",
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 0,
+                            "state": {"waiting": waiting},
+                        }
+                    ]
+                }
+            }
+        ).status,
+    ).containerStatuses
+
+    verdict = judge([view_pod(pod)], count=1)
+
+    assert verdict.phase == "Failed"
+    assert 'image "tether.local/nope:1" could not be pulled' in verdict.message
+    assert "ErrImagePull" in verdict.message
+
+
+def test_a_pod_selecting_host_network_nodes_uses_the_host_network_and_tolerates_their_taint() -> None:
+    real = InstanceTypeInfo(
+        name="real",
+        requests={"cpu": "100m"},
+        limits={"memory": "128Mi"},
+        node_selector={"tether.dev/pod-network": "host"},
+    )
+
+    pod = render_pod(JOB, _spec(), index=0, instance_type=real)
+
+    assert pod["spec"]["hostNetwork"] is True
+    assert pod["spec"]["tolerations"] == [
+        {"key": "tether.dev/pod-network", "operator": "Equal", "value": "host", "effect": "NoSchedule"}
+    ]
+    assert "hostNetwork" not in render_pod(JOB, _spec(), index=0, instance_type=BUILT_IN_DEFAULT)["spec"]
+
+
+def test_an_authority_with_a_private_ca_is_trusted_through_a_projected_annotation() -> None:
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    spec = _spec(identity={**IDENTITY, "caBundle": pem})
+
+    pod = render_pod(JOB, spec, index=0, instance_type=BUILT_IN_DEFAULT)
+
+    env = _env(pod)
+    assert env["REQUESTS_CA_BUNDLE"] == env["SSL_CERT_FILE"] == "/var/run/secrets/azure/tokens/authority-ca.crt"
+    assert pod["metadata"]["annotations"]["tether.dev/authority-ca-bundle"] == pem
+    sources = pod["spec"]["volumes"][0]["projected"]["sources"]
+    assert sources[1] == {
+        "downwardAPI": {
+            "items": [
+                {
+                    "path": "authority-ca.crt",
+                    "fieldRef": {"fieldPath": "metadata.annotations['tether.dev/authority-ca-bundle']"},
+                }
+            ]
+        }
+    }
+    assert "REQUESTS_CA_BUNDLE" not in _env(render_pod(JOB, _spec(), index=0, instance_type=BUILT_IN_DEFAULT))

@@ -7,7 +7,7 @@ The staging list changes between minor releases, so it is read from the release'
 (downloaded through the Go module proxy) rather than typed here.
 
 Run after changing versions.env:  python3 tools/kube/gen_gomod.py
-It rewrites the three go.mod files and runs `go mod tidy` in each; commit go.mod and go.sum.
+It rewrites the four go.mod files and runs `go mod tidy` in each; commit go.mod and go.sum.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def main() -> None:
             f"require k8s.io/kubernetes {kube}\n\n"
             "tool (\n\tk8s.io/kubernetes/cmd/kube-apiserver\n"
             "\tk8s.io/kubernetes/cmd/kube-controller-manager\n"
-            "\tk8s.io/kubernetes/cmd/kube-scheduler\n)\n\n"
+            "\tk8s.io/kubernetes/cmd/kube-scheduler\n"
+            "\tk8s.io/kubernetes/cmd/kubelet\n)\n\n"
             f"replace (\n{replaces}\n)\n"
         ),
     )
@@ -74,6 +75,21 @@ def main() -> None:
         HERE / "kwok",
         module="tether.local/tools/kube/kwok",
         body=f"require sigs.k8s.io/kwok {versions['KWOK_VERSION']}\n\ntool sigs.k8s.io/kwok/cmd/kwok\n",
+    )
+    # The real node's runtime. Tools name the packages (not the bare modules) so go.sum is complete.
+    write_module(
+        HERE / "runtime",
+        module="tether.local/tools/kube/runtime",
+        body=(
+            f"require (\n\tgithub.com/containerd/containerd/v2 {versions['CONTAINERD_VERSION']}\n"
+            f"\tgithub.com/opencontainers/runc {versions['RUNC_VERSION']}\n"
+            f"\tgithub.com/containernetworking/plugins {versions['CNI_PLUGINS_VERSION']}\n)\n\n"
+            "tool (\n\tgithub.com/containerd/containerd/v2/cmd/containerd\n"
+            "\tgithub.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2\n"
+            "\tgithub.com/containerd/containerd/v2/cmd/ctr\n"
+            "\tgithub.com/opencontainers/runc\n"
+            "\tgithub.com/containernetworking/plugins/plugins/main/loopback\n)\n"
+        ),
     )
 
 

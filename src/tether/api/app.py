@@ -66,7 +66,9 @@ from tether.storage.gateway import BlobGateway
 from tether.store import Store, cluster_secrets
 
 
-async def build_services(settings: Settings, *, store: Store, public_url: str) -> Services:
+async def build_services(
+    settings: Settings, *, store: Store, public_url: str, authority_ca_pem: str | None = None
+) -> Services:
     """Wire the server's parts together over an open store (keys are created if missing)."""
     public_url = public_url.rstrip("/")
     secrets = SecretBox.from_key_file(settings.server.data_dir / "secrets.key")
@@ -117,7 +119,9 @@ async def build_services(settings: Settings, *, store: Store, public_url: str) -
         JobOperations(
             store=store,
             access=access,
-            planner=Planner(authority=public_url, cache_s=settings.reconcile.read_cache_s),
+            planner=Planner(
+                authority=public_url, cache_s=settings.reconcile.read_cache_s, authority_ca_pem=authority_ca_pem
+            ),
             step_deadline_s=settings.reconcile.attach_step_deadline_s,
             on_dispatched=job_monitor.wake.set,
         ),

@@ -148,7 +148,12 @@ async def serve(settings: Settings) -> None:
     prepared = await prepare(settings)
     settings = prepared.settings
     try:
-        services = await build_services(settings, store=prepared.store, public_url=prepared.public_url)
+        services = await build_services(
+            settings,
+            store=prepared.store,
+            public_url=prepared.public_url,
+            authority_ca_pem=prepared.tls.ca.read_text(),  # jobs' pods trust it for the token endpoint
+        )
         app = by_port(
             create_app(services),
             blob_port=prepared.blob_sock.getsockname()[1],

@@ -1,7 +1,7 @@
 """``tether local-cluster``: the real local Kubernetes cluster for tests and the demo.
 
 This is an entry point: it reads ``$XDG_STATE_HOME``/``$XDG_CACHE_HOME``/``$HOME`` to find the default
-state and binaries directories and passes them to :mod:`tether.testing.localcluster`. ``up`` returns once
+state and binaries directories and passes them to :mod:`tether.localcluster`. ``up`` returns once
 the cluster is ready and leaves its processes running (detached, one process group each); ``down``
 stops them. Expected failures (missing binaries, a component that died) print one message to stderr
 and exit 1.
@@ -21,16 +21,17 @@ from typing import ParamSpec, TypeVar
 import click
 
 from tether.errors import TetherError
-from tether.testing import kubeversions
-from tether.testing.localcluster import (
+from tether.localcluster import (
     DEFAULT_CLUSTER_NAME,
     LocalClusterSpec,
     default_state_dir,
     get_cluster_status,
+    kubeversions,
     load_cluster,
     start_cluster,
     stop_cluster,
 )
+from tether.localcluster.realnode import missing_prerequisite
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -86,24 +87,43 @@ def local_cluster() -> None:
     default=None,
     help="Directory with the binaries (default: the cache tools/kube/build.sh fills).",
 )
+@click.option(
+    "--real-nodes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 1),
+    help="Real nodes (kubelet + containerd; root; one per host) that run containers; 0 for kwok only.",
+)
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for readiness.")
 @_reports_errors
-def up(name: str, nodes: int, gpu_nodes: int, state_dir: Path | None, bin_dir: Path | None, timeout: float) -> None:
+def up(
+    name: str, nodes: int, gpu_nodes: int, state_dir: Path | None, bin_dir: Path | None, real_nodes: int, timeout: float
+) -> None:
     """Start the cluster (or converge a running one) and wait until it is ready."""
+    cache = _xdg_dir("XDG_CACHE_HOME", ".cache")
+    node_bin_dir, images_dir = kubeversions.default_node_bin_dir(cache), kubeversions.default_images_dir(cache)
+    reason = missing_prerequisite(bin_dir=node_bin_dir, images_dir=images_dir) if real_nodes else None
+    if reason:
+        click.echo(f"no real node: {reason}; carrying on with kwok nodes only", err=True)
+        real_nodes = 0
     spec = LocalClusterSpec(
         state_dir=_state_dir(name, state_dir),
-        bin_dir=bin_dir or kubeversions.default_bin_dir(_xdg_dir("XDG_CACHE_HOME", ".cache")),
+        bin_dir=bin_dir or kubeversions.default_bin_dir(cache),
         name=name,
         cpu_nodes=nodes,
         gpu_nodes=gpu_nodes,
         ready_timeout=timeout,
+        real_nodes=real_nodes,
+        node_bin_dir=node_bin_dir,
+        images_dir=images_dir,
     )
     started = time.monotonic()
     cluster = asyncio.run(start_cluster(spec))
     click.echo(f"local cluster {name!r} ready in {time.monotonic() - started:.1f} s")
     click.echo(f"  API server:  {cluster.server_url}")
     click.echo(f"  kubeconfig:  {cluster.kubeconfig_path}")
-    click.echo(f"  nodes:       {nodes} CPU, {gpu_nodes} GPU (kwok)")
+    real = f" + {real_nodes} real (runs containers: `tether local-cluster images`)" if real_nodes else ""
+    click.echo(f"  nodes:       {nodes} CPU, {gpu_nodes} GPU (kwok){real}")
     click.echo(f"  logs:        {cluster.paths.logs}")
     click.echo(f"  stop with:   tether local-cluster down --name {name}")
 
@@ -141,6 +161,18 @@ def status(name: str, state_dir: Path | None) -> None:
     for component in info.components:
         pid = str(component.pid) if component.pid is not None else "-"
         click.echo(f"  {component.component:<24} pid {pid:<8} {'alive' if component.alive else 'not running'}")
+
+
+@local_cluster.command("images")
+def images() -> None:
+    """Print the references of the locally built images, base image first (for jobs' `image:`)."""
+    directory = kubeversions.default_images_dir(_xdg_dir("XDG_CACHE_HOME", ".cache"))
+    references = kubeversions.image_references(directory)
+    if not references:
+        click.echo(f"error: no locally built images in {directory}; run `make kube` (tools/images/build.sh)", err=True)
+        sys.exit(1)
+    for reference in references:
+        click.echo(reference)
 
 
 @local_cluster.command("kubeconfig")

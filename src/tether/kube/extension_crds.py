@@ -175,6 +175,11 @@ def _job_spec() -> dict[str, Any]:
                     "clientId": {"type": "string", "minLength": 1, "maxLength": 128},
                     "tenantId": {"type": "string", "minLength": 1, "maxLength": 128},
                     "authorityHost": {"type": "string", "pattern": "^https://", "maxLength": 2048},
+                    "caBundle": {
+                        "type": "string",
+                        "maxLength": 65536,
+                        "description": "PEM certificates the pods trust for authorityHost (a private CA's).",
+                    },
                     "serviceAccountName": {
                         "type": "string",
                         "maxLength": 253,

@@ -46,6 +46,7 @@ def rbac(release_namespace: str) -> list[dict[str, Any]]:
     ]
     workload_rules = [
         _rule([""], ["pods"], ["get", "list", "watch", "create", "delete"]),
+        _rule([""], ["pods/log"], ["get"]),
         _rule([""], ["serviceaccounts"], ["get", "create", "patch"]),
         _rule([""], ["serviceaccounts/token"], ["create"]),
         _rule(["", "events.k8s.io"], ["events"], ["create"]),

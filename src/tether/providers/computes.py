@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
-from tether.domain.ids import ResourceId, parse_typed_id
+from tether.domain.ids import ResourceId, parse_resource_id, parse_typed_id
 from tether.domain.names import validate_kubernetes_namespace, validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
@@ -172,7 +172,18 @@ class Computes:
     full_type: ClassVar[str] = rt.COMPUTES
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
-        return answer(await read_row(ctx, resource_id, missing=not_found))
+        row = await read_row(ctx, resource_id, missing=not_found)
+        body = answer(row)
+        # Say what jobs on this compute would wait for: the ML extension's health, as last checked.
+        async with ctx.store.transaction() as session:
+            extensions = await resources.list_children(
+                session, parse_resource_id(row.properties["resourceId"]), rt.EXTENSIONS
+            )
+        health = extensions[0].properties.get("health") if extensions else None
+        if isinstance(health, dict):
+            keys = ("status", "reason", "heartbeatAgeSeconds", "checkedAt")
+            body["properties"]["properties"]["extensionHealth"] = {k: health.get(k) for k in keys}
+        return body
 
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]

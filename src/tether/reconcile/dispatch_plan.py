@@ -34,12 +34,15 @@ class Dispatch:
     spec: dict[str, Any]
     training_enabled: bool
     dispatched: bool
+    #: Set when the cluster's ML extension is not healthy (no operator heartbeat...): what the job waits for.
+    operator_note: str | None = None
 
 
 @dataclass(frozen=True)
 class ClusterFacts:
     issuer: str | None
     training_enabled: bool
+    operator_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,24 @@ def _spec(job: ResourceRow, compute: ResourceRow, compute_id: ResourceId) -> dic
     return spec
 
 
+def _operator_note(cluster_id: ResourceId, health: Any) -> str | None:
+    """What a job waits for when the extension's last health check (reconcile/health.py) was not Healthy."""
+    if not isinstance(health, dict) or health.get("status") in (None, "Healthy"):
+        return None
+    age = health.get("heartbeatAgeSeconds")
+    last = "no heartbeat ever" if age is None else f"last heartbeat {age:.0f} s ago"
+    return (
+        f"waiting for the ML extension's operator on cluster '{cluster_id.name}' to pick it up, but the "
+        f"extension is {health.get('status')} ({last}): {health.get('reason')}"
+    )
+
+
 class Planner:
     """Plans dispatches (``plan``); one per server, holding the recently read facts."""
 
-    def __init__(self, *, authority: str, cache_s: float) -> None:
+    def __init__(self, *, authority: str, cache_s: float, authority_ca_pem: str | None = None) -> None:
         self._authority = authority
+        self._authority_ca_pem = authority_ca_pem
         self._clusters: Recent[str, ClusterFacts] = Recent(cache_s)
         self._identities: Recent[str, Identity] = Recent(cache_s)
         self._trusted: Recent[tuple[str, str], bool] = Recent(cache_s)
@@ -109,6 +125,8 @@ class Planner:
                 "authorityHost": self._authority,
                 "serviceAccountName": account,
             }
+            if self._authority_ca_pem:
+                spec["identity"]["caBundle"] = self._authority_ca_pem
         return Dispatch(
             job_key=job.key,
             name=cluster_job_name(job.key, job.name),
@@ -117,6 +135,7 @@ class Planner:
             connected=cluster_id.full_type == rt.CONNECTED_CLUSTERS,
             spec=spec,
             training_enabled=cluster.training_enabled,
+            operator_note=cluster.operator_note,
             dispatched=bool(job.properties.get("clusterJobName")),
         )
 
@@ -131,6 +150,7 @@ class Planner:
         facts = ClusterFacts(
             issuer=(cluster.properties.get("oidcIssuerProfile") or {}).get("issuerURL"),
             training_enabled=str(settings.get("enableTraining", "false")).lower() == "true",
+            operator_note=_operator_note(cluster_id, extensions[0].properties.get("health") if extensions else None),
         )
         return self._clusters.put(cluster_id.key, facts)
 

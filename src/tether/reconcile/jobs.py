@@ -106,6 +106,8 @@ class JobOperations:
                 raise TemporaryError(str(e), delay_s=1.0) from e
             raise PermanentError(e) from e
         reason = f"TetherJob {plan.namespace}/{plan.name} created" if created else "TetherJob found (resumed)"
+        if plan.operator_note:
+            reason = f"{reason}; {plan.operator_note}"
         return (plan, Outcome("Dispatched", reason))
 
     async def _cancel(self, plan: Dispatch) -> Any:

@@ -32,39 +32,65 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, ServiceAccount
 
-from tether.testing import kubeversions
-from tether.testing.localcluster import (
+from tether.localcluster import (
     BinariesMissing,
     LocalCluster,
     LocalClusterSpec,
+    kubeversions,
     locate_binaries,
     start_cluster,
     stop_cluster,
 )
+from tether.localcluster.errors import RealNodeUnavailable
+from tether.localcluster.realnode import missing_prerequisite
 
 KUBE_BIN_DIR_ENV = "TETHER_KUBE_BIN_DIR"
+#: "0" starts the session's cluster without its real node (kwok only); any other value or unset: one.
+REAL_NODES_ENV = "TETHER_TEST_REAL_NODES"
 TEST_NAMESPACE_LABEL = "tether.dev/test-namespace"
+
+
+def _cache_home() -> Path:
+    cache_home = os.environ.get("XDG_CACHE_HOME")
+    return Path(cache_home) if cache_home else Path.home() / ".cache"
 
 
 def _bin_dir() -> Path:
     override = os.environ.get(KUBE_BIN_DIR_ENV)
     if override:
         return Path(override)
-    cache_home = os.environ.get("XDG_CACHE_HOME")
-    return kubeversions.default_bin_dir(Path(cache_home) if cache_home else Path.home() / ".cache")
+    return kubeversions.default_bin_dir(_cache_home())
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalCluster]:
-    """The session's local cluster (2 CPU nodes, 1 GPU node), stopped when the session ends."""
+    """The session's local cluster (2 CPU nodes, 1 GPU node, 1 real node), stopped when the session ends."""
     bin_dir = _bin_dir()
     try:
         locate_binaries(bin_dir)
     except BinariesMissing as e:
         pytest.fail(f"{e.message} (or point {KUBE_BIN_DIR_ENV} at them)", pytrace=False)
+    node_bin_dir = kubeversions.default_node_bin_dir(_cache_home())
+    images_dir = kubeversions.default_images_dir(_cache_home())
+    real_nodes = 0 if os.environ.get(REAL_NODES_ENV) == "0" else 1
+    reason = missing_prerequisite(bin_dir=node_bin_dir, images_dir=images_dir) if real_nodes else None
+    if reason:
+        pytest.fail(f"{reason} (or set {REAL_NODES_ENV}=0 for a kwok-only cluster)", pytrace=False)
     state_dir = tmp_path_factory.mktemp("local-cluster")
-    spec = LocalClusterSpec(state_dir=state_dir, bin_dir=bin_dir, name="pytest", cpu_nodes=2, gpu_nodes=1)
-    cluster = await start_cluster(spec)
+    spec = LocalClusterSpec(
+        state_dir=state_dir,
+        bin_dir=bin_dir,
+        name="pytest",
+        cpu_nodes=2,
+        gpu_nodes=1,
+        real_nodes=real_nodes,
+        node_bin_dir=node_bin_dir,
+        images_dir=images_dir,
+    )
+    try:
+        cluster = await start_cluster(spec)
+    except RealNodeUnavailable as e:
+        pytest.fail(f"{e.message} (or set {REAL_NODES_ENV}=0)", pytrace=False)
     try:
         yield cluster
     finally:

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 _REPO = Path(__file__).resolve().parents[3]
 

@@ -10,7 +10,9 @@ created, not all running; the reason is the first waiting pod's, e.g. ``Unschedu
 ``ContainerCreating``, ``ErrImagePull``, else ``PodsStarting``), ``Running`` (every pod running or
 done: ``PodsRunning``), then one of ``Succeeded`` (``PodsSucceeded``), ``Failed`` (``PodFailed``,
 ``PodDeleted``, ``UnknownInstanceType``, ``InvalidSpec``, ``E45004``) or ``Canceled``
-(``CancelRequested``). The last three are final: nothing moves a job out of them.
+(``CancelRequested``). A pod whose image cannot be pulled (``ErrImagePull``, ``ImagePullBackOff``)
+counts as failed, so the job fails naming the image instead of waiting. The last three are final:
+nothing moves a job out of them.
 
 Hazards: ``runningTime`` is when the last pod of the gang started (the kubelet's ``startTime``), not
 when the operator noticed; ``completionTime`` of a success is the last container's ``finishedAt``,
@@ -34,6 +36,8 @@ TERMINAL_PHASES = (SUCCEEDED, FAILED, CANCELED)
 DELETED = "Deleted"
 """The phase a ``status.pods`` entry keeps for a pod the operator deleted (cancel, or a sibling failed)."""
 CONDITION_TYPES = ("Admitted", "Running", "Finished")
+#: Container waiting reasons that fail the job at once instead of leaving it Starting.
+IMAGE_PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})
 
 
 def rfc3339(moment: datetime) -> str:
@@ -98,6 +102,11 @@ def view_pod(pod: Pod) -> PodView:
                 finished.append(state.terminated.finishedAt)
         elif state.waiting is not None and phase == PENDING and reason is None:
             reason, message = state.waiting.reason, state.waiting.message
+            if reason in IMAGE_PULL_FAILURES:
+                # Retrying would only wait: the job fails and says which image (e.g. a typo, or an image
+                # the local cluster did not build: `tether local-cluster images` lists those).
+                phase = FAILED
+                message = f'image "{container.image}" could not be pulled: {message or reason}'
     if phase == PENDING and reason is None:
         for condition in (status.conditions if status else None) or []:
             if condition.type == "PodScheduled" and condition.status == "False":

@@ -40,12 +40,13 @@ from tether.agents.extension.job_status import (
     view_pod,
 )
 from tether.agents.extension.jobspec import JobFailed, JobSpec, check_job_name, pod_name
+from tether.agents.extension.logtail import with_log_tails
 from tether.agents.extension.placement import GangPlan, node_rooms, plan_gang
 from tether.agents.extension.pods import (
-    GPU_TOLERATION,
     JobRef,
     node_selector_for,
     pod_requests,
+    pod_tolerations,
 )
 from tether.agents.extension.reads import ClusterReads, LiveReads
 from tether.agents.extension.status_writer import StatusWriter
@@ -117,7 +118,7 @@ async def _admit(client: AsyncClient, reads: ClusterReads, job: JobRef, spec: Jo
     active: list[Pod] = _raise_if_error(read[3])
     account = read[4]
     selector = node_selector_for(instance_type, settings.node_selector)
-    tolerations = [GPU_TOLERATION] if instance_type.gpus else []
+    tolerations = pod_tolerations(instance_type, selector)
     rooms = node_rooms(nodes, active, node_selector=selector, tolerations=tolerations)
     plan = plan_gang(rooms, count=spec.instance_count, requests=pod_requests(instance_type), node_selector=selector)
     created: list[Pod] = []
@@ -214,6 +215,7 @@ async def reconcile_job(
         verdict = judge(views, count=spec.instance_count)
         entries = [v.to_status() for v in views]
         if verdict.phase == FAILED:
+            verdict = await with_log_tails(client, job.namespace, views, verdict)
             deleted = await delete_pods(client, job, unfinished(pods))
             entries = entries_after_deleting(previous, seen=views, deleted=deleted, reason="JobFailed")
         await writer.write(verdict, pods=entries, admitted=True, count=spec.instance_count)

@@ -51,6 +51,7 @@ class Identity:
     tenant_id: str
     authority_host: str
     service_account_name: str
+    ca_bundle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class JobSpec:
                     tenant_id=_text(identity, "tenantId"),
                     authority_host=_text(identity, "authorityHost"),
                     service_account_name=_text(identity, "serviceAccountName"),
+                    ca_bundle=identity.get("caBundle") or None,
                 )
                 if identity
                 else None,

@@ -44,9 +44,24 @@ TOKEN_VOLUME = "azure-identity-token"
 TOKEN_DIR = "/var/run/secrets/azure/tokens"
 TOKEN_PATH = "azure-identity-token"
 TOKEN_FILE = f"{TOKEN_DIR}/{TOKEN_PATH}"
+#: The authority's CA (when it has a private one): a pod annotation projected as a file next to the token,
+#: named by the variables Python's ssl and requests read. No ConfigMap or Secret is needed.
+CA_BUNDLE_ANNOTATION = "tether.dev/authority-ca-bundle"
+CA_PATH = "authority-ca.crt"
+CA_FILE = f"{TOKEN_DIR}/{CA_PATH}"
 TENANT_ID_ANNOTATION = "azure.workload.identity/tenant-id"
 DEFAULT_SERVICE_ACCOUNT = "default"
 GPU_TOLERATION = {"key": m.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+#: Nodes without a pod network (the local cluster's real node) carry this label and a taint of the same
+#: key; a pod whose node selector asks for ``host`` runs on the host network and tolerates the taint.
+POD_NETWORK_LABEL = "tether.dev/pod-network"
+POD_NETWORK_HOST = "host"
+HOST_NETWORK_TOLERATION = {
+    "key": POD_NETWORK_LABEL,
+    "operator": "Equal",
+    "value": POD_NETWORK_HOST,
+    "effect": "NoSchedule",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,18 @@ def node_selector_for(instance_type: InstanceTypeInfo, extension_selector: Mappi
     return {**extension_selector, **(instance_type.node_selector or {})}
 
 
+def uses_host_network(node_selector: Mapping[str, str]) -> bool:
+    return node_selector.get(POD_NETWORK_LABEL) == POD_NETWORK_HOST
+
+
+def pod_tolerations(instance_type: InstanceTypeInfo, node_selector: Mapping[str, str]) -> list[dict[str, str]]:
+    """GPU pods tolerate the GPU taint; pods selecting host-network nodes tolerate theirs."""
+    tolerations = [dict(GPU_TOLERATION)] if instance_type.gpus else []
+    if uses_host_network(node_selector):
+        tolerations.append(dict(HOST_NETWORK_TOLERATION))
+    return tolerations
+
+
 def _env(spec: JobSpec, *, index: int) -> list[dict[str, str]]:
     ours = {
         "TETHER_JOB_NAME": spec.job_name,
@@ -95,6 +122,8 @@ def _env(spec: JobSpec, *, index: int) -> list[dict[str, str]]:
             "AZURE_AUTHORITY_HOST": spec.identity.authority_host,
             "AZURE_FEDERATED_TOKEN_FILE": TOKEN_FILE,
         }
+        if spec.identity.ca_bundle:
+            ours |= {"REQUESTS_CA_BUNDLE": CA_FILE, "SSL_CERT_FILE": CA_FILE}
     theirs = [{"name": k, "value": v} for k, v in spec.environment_variables.items() if k not in ours]
     return theirs + [{"name": k, "value": v} for k, v in ours.items()]
 
@@ -128,12 +157,19 @@ def render_pod(
     selector = node_selector_for(instance_type, extension_node_selector or {})
     if selector:
         pod_spec["nodeSelector"] = selector
-    if instance_type.gpus:
-        pod_spec["tolerations"] = [dict(GPU_TOLERATION)]
+    tolerations = pod_tolerations(instance_type, selector)
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
+    if uses_host_network(selector):
+        pod_spec["hostNetwork"] = True
     if spec.identity is not None:
         container["volumeMounts"] = [{"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}]
         token = {"audience": TOKEN_EXCHANGE_AUDIENCE, "expirationSeconds": TOKEN_EXPIRATION_S, "path": TOKEN_PATH}
-        pod_spec["volumes"] = [{"name": TOKEN_VOLUME, "projected": {"sources": [{"serviceAccountToken": token}]}}]
+        sources: list[dict[str, Any]] = [{"serviceAccountToken": token}]
+        if spec.identity.ca_bundle:
+            field = {"fieldPath": f"metadata.annotations['{CA_BUNDLE_ANNOTATION}']"}
+            sources.append({"downwardAPI": {"items": [{"path": CA_PATH, "fieldRef": field}]}})
+        pod_spec["volumes"] = [{"name": TOKEN_VOLUME, "projected": {"sources": sources}}]
     labels = {
         **MANAGED_BY,
         JOB_LABEL: job.name,
@@ -146,6 +182,8 @@ def render_pod(
         JOB_NAME_ANNOTATION: spec.job_name,
         WORKSPACE_ID_ANNOTATION: spec.workspace_id,
     }
+    if spec.identity is not None and spec.identity.ca_bundle:
+        annotations[CA_BUNDLE_ANNOTATION] = spec.identity.ca_bundle
     return {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -14,7 +14,7 @@ import click
 
 from tether.cli.demo.kubectl import create_namespace
 from tether.cli.demo.narrator import Narrator
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 #: The demo's two clusters in Tether: (ARM cluster type, cluster name, key of the local cluster).
 CLUSTERS = (("managedClusters", "aks-cluster", "aks"), ("connectedClusters", "arc-cluster", "arc"))
@@ -25,9 +25,13 @@ def log_in_and_start_clusters(demo: Narrator, server: ServerProcess, clusters: d
     demo.say(f"A Tether server runs at {server.url} on SQLite. Log in as its bootstrap admin.")
     demo.tether("login", "--bootstrap", str(server.data_dir), "-o", "none")
     sub: str = demo.json("account", "show")["id"]
-    demo.say("Two real local Kubernetes clusters (etcd, kube-apiserver, controller-manager, scheduler, kwok nodes).")
+    demo.say(
+        "Two real local Kubernetes clusters (etcd, kube-apiserver, controller-manager, scheduler, kwok nodes); "
+        "the managed one also has a real node (kubelet + containerd) that runs containers (one per host)."
+    )
     for name, state in clusters.items():
-        demo.tether("local-cluster", "up", "--name", f"demo-{name}", "--state-dir", str(state))
+        real = "1" if name == "aks" else "0"
+        demo.tether("local-cluster", "up", "--name", f"demo-{name}", "--state-dir", str(state), "--real-nodes", real)
     return sub
 
 

@@ -1,8 +1,9 @@
 """The demo's job steps: a job that completes with its compute's identity, and one that fails fast.
 
-The first job runs on k8s-compute (namespace team-a of the managed cluster); inside its pod the
-unmodified azure-identity gets the compute identity's token. The second runs on a compute whose
-namespace does not exist and must fail with ``NamespaceNotFound`` instead of waiting.
+The first job runs on k8s-compute (namespace team-a of the managed cluster) on its real node
+(kubelet + containerd): inside the container the unmodified azure-identity gets the compute identity's
+token and the job's own Python prints the token's ``oid`` (never the token), which the demo checks.
+The second runs on a compute whose namespace does not exist and must fail with ``NamespaceNotFound`` instead of waiting.
 """
 
 from __future__ import annotations
@@ -10,53 +11,67 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
 import click
-import jwt
 
 from tether.cli.demo.attach import attach_to_aks
-from tether.cli.demo.kubectl import first_pod, workload_token
-from tether.cli.demo.narrator import Narrator
-from tether.domain.jobs import cluster_job_name
-from tether.testing.server_process import ServerProcess
+from tether.cli.demo.kubectl import create_instance_type
+from tether.cli.demo.narrator import DemoStepFailed, Narrator
 
 JOB_YAML = """\
 $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
 type: command
 display_name: hello-tether
 experiment_name: demo
-command: python train.py --epochs 1
+command: |
+{command}
 environment:
-  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest
+  image: {image}
 compute: azureml:{compute}
 resources:
   instance_count: 1
+  instance_type: {instance_type}
 environment_variables:
   EPOCHS: "1"
-tags:
-  tether.dev/simulate-duration: 2s
-  tether.dev/simulate-log: "epoch 1/1 loss=0.042 accuracy=0.98"
 """
+#: The identity job's command: its own Python prints the oid of the token it got (never the token).
+IDENTITY_COMMAND = """\
+echo "epoch 1/1 loss=0.042 accuracy=0.98"
+python3 - <<'PY'
+import base64, json, os
+from azure.identity import WorkloadIdentityCredential
+scope = os.environ["AZURE_AUTHORITY_HOST"].rstrip("/") + "/.default"
+claims = WorkloadIdentityCredential().get_token(scope).token.split(".")[1]
+print("token oid", json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["oid"])
+PY
+"""
+#: The instance type that selects the local cluster's real node (pods on the host network).
+REAL_INSTANCE_TYPE = "real-small"
+REAL_INSTANCE_TYPE_SPEC = {
+    "nodeSelector": {"tether.dev/pod-network": "host"},
+    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}},
+}
 
 
-def run_job_with_identity(demo: Narrator, server: ServerProcess, aks_kubeconfig: Path) -> None:
-    """A job on k8s-compute that completes; its pod gets the compute identity's token."""
-    demo.say("A job on k8s-compute: it runs in team-a with the compute's identity and no secrets.")
-    create_job(demo, "k8s-compute", "hello-tether", timeout_s=120)
+def run_job_with_identity(demo: Narrator, aks_kubeconfig: Path) -> None:
+    """A job on k8s-compute that really runs on the real node; its own Python prints its token's oid."""
+    demo.say("The locally built images (no registry is contacted); jobs name the base image.")
+    demo.tether("local-cluster", "images")
+    demo.say(f"An instance type selecting the real node (kubectl apply): {REAL_INSTANCE_TYPE_SPEC}")
+    asyncio.run(create_instance_type(aks_kubeconfig, REAL_INSTANCE_TYPE, REAL_INSTANCE_TYPE_SPEC))
+    demo.say("A job on k8s-compute: it runs in team-a on the real node with the compute's identity, no secrets.")
+    create_job(demo, "k8s-compute", "hello-tether", timeout_s=180)
     job = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether")
     demo.tether("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether", "-o", "table")
     demo.check("job completes", job["properties"]["status"] == "Completed")
 
-    demo.say("Inside the job's pod, the unmodified azure-identity gets the compute identity's token.")
+    demo.say("Its log: the container's own output. Inside it, the unmodified azure-identity got a token.")
+    log = demo.tether("ml", "job", "stream", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether")
     compute = demo.json("ml", "compute", "show", "-g", "ml-rg", "-w", "ws1", "-n", "k8s-compute")
-    pod = asyncio.run(first_pod(aks_kubeconfig, "team-a", _cluster_job_name(job)))
-    token = asyncio.run(workload_token(aks_kubeconfig, "team-a", pod, server=server))
-    claims = jwt.decode(token, options={"verify_signature": False})
-    click.echo(f"  WorkloadIdentityCredential().get_token(...) -> oid {claims['oid']}")
+    oids = [line.rsplit(" ", 1)[-1] for line in log.splitlines() if "token oid " in line]
     demo.check(
-        "workload identity token",
-        claims["oid"] == compute["identity"]["principalId"],
+        "workload identity token (in the container)",
+        oids == [compute["identity"]["principalId"]],
         "oid is the compute identity's principalId",
     )
 
@@ -74,10 +89,23 @@ def run_job_on_missing_namespace(demo: Narrator, sub: str) -> None:
     demo.check("missing namespace fails fast", error.get("code") == "NamespaceNotFound", f"in {elapsed:.1f} s")
 
 
-def create_job(demo: Narrator, compute: str, name: str, *, timeout_s: float, expect_failure: bool = False) -> None:
-    """``ml job create --stream`` in ws1 of JOB_YAML on ``compute``; returns when the job has finished."""
+def create_job(
+    demo: Narrator,
+    compute: str,
+    name: str,
+    *,
+    timeout_s: float,
+    expect_failure: bool = False,
+    command: str = IDENTITY_COMMAND,
+) -> None:
+    """``ml job create --stream`` in ws1 of JOB_YAML running ``command`` (shell) on ``compute``'s real node;
+    returns when the job has finished."""
     job_file = Path(demo.config_dir) / "job.yml"
-    job_file.write_text(JOB_YAML.format(compute=compute))
+    image = _base_image(demo)
+    indented = "".join(f"  {line}\n" for line in command.splitlines())
+    job_file.write_text(
+        JOB_YAML.format(compute=compute, image=image, instance_type=REAL_INSTANCE_TYPE, command=indented.rstrip("\n"))
+    )
     demo.tether(
         "ml",
         "job",
@@ -98,6 +126,8 @@ def create_job(demo: Narrator, compute: str, name: str, *, timeout_s: float, exp
     )
 
 
-def _cluster_job_name(job: dict[str, Any]) -> str:
-    job_id = str(job["id"])
-    return cluster_job_name(job_id.lower(), str(job["name"]))
+def _base_image(demo: Narrator) -> str:
+    references = demo.tether("local-cluster", "images", show=False).split()
+    if not references:
+        raise DemoStepFailed("no locally built images: run `make kube`")
+    return references[0]

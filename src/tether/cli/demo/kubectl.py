@@ -6,19 +6,15 @@ one at a time with ``asyncio.run``.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from lightkube import AsyncClient
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace, Pod
+from lightkube.resources.core_v1 import Namespace
 
-from tether.cli.demo.narrator import DemoStepFailed
-from tether.testing.blob_workload import read_and_write_in_workload
-from tether.testing.server_process import ServerProcess
-from tether.testing.workload import PodIdentity, get_token_in_workload, pod_identity, projected_token
+from tether.kube.resources import InstanceType
 
 
 def _client(kubeconfig: Path) -> AsyncClient:
@@ -33,56 +29,10 @@ async def create_namespace(kubeconfig: Path, name: str) -> None:
         await client.close()
 
 
-async def first_pod(kubeconfig: Path, namespace: str, job: str) -> str:
-    """The name of a pod of Tether job ``job`` (its cluster name) in ``namespace``."""
+async def create_instance_type(kubeconfig: Path, name: str, spec: dict[str, Any]) -> None:
+    """An InstanceType (the ML extension's CRD) as ``kubectl apply`` would create it."""
     client = _client(kubeconfig)
     try:
-        pods = [p async for p in client.list(Pod, namespace=namespace, labels={"tether.dev/job": job})]
+        await client.create(InstanceType(metadata=ObjectMeta(name=name), spec=spec))
     finally:
         await client.close()
-    if not pods or pods[0].metadata is None or not pods[0].metadata.name:
-        raise DemoStepFailed(f"no pod found for job {namespace}/{job}")
-    return pods[0].metadata.name
-
-
-async def _identity_and_token(kubeconfig: Path, namespace: str, pod: str) -> tuple[PodIdentity, str]:
-    """The pod's identity environment and the token the kubelet would project into it."""
-    client = _client(kubeconfig)
-    try:
-        identity = await pod_identity(client, namespace=namespace, pod_name=pod)
-        return identity, await projected_token(client, identity)
-    finally:
-        await client.close()
-
-
-async def workload_token(kubeconfig: Path, namespace: str, pod: str, *, server: ServerProcess) -> str:
-    """The token the unmodified azure-identity obtains inside ``pod`` with the pod's identity."""
-    identity, token = await _identity_and_token(kubeconfig, namespace, pod)
-    return await asyncio.to_thread(
-        get_token_in_workload, identity, token, scope=f"{server.url}/.default", ca_file=server.ca_file
-    )
-
-
-async def played_blob_workload(
-    kubeconfig: Path,
-    namespace: str,
-    pod: str,
-    *,
-    server: ServerProcess,
-    account_url: str,
-    container: str,
-    source: str,
-    target: str,
-) -> dict[str, Any]:
-    """Play ``pod``'s code reading ``source`` and writing ``target`` with the pod's identity (no key)."""
-    identity, token = await _identity_and_token(kubeconfig, namespace, pod)
-    return await asyncio.to_thread(
-        read_and_write_in_workload,
-        identity,
-        token,
-        account_url=account_url,
-        container=container,
-        source=source,
-        target=target,
-        ca_file=server.ca_file,
-    )

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 
 class DemoStepFailed(RuntimeError):

@@ -21,7 +21,7 @@ import click
 from tether.cli.demo import attach, clusters, jobs, storage
 from tether.cli.demo.narrator import DemoStepFailed, Narrator
 from tether.cli.local_agents import stop_all
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
 
 
 def run(work: Path) -> list[tuple[str, str]]:
@@ -50,8 +50,8 @@ def _scenario(demo: Narrator, server: ServerProcess, local_clusters: dict[str, P
     clusters.create_team_namespace(demo, kubeconfig)
     attach.attach_seed_computes(demo, sub)
     attach.attach_again(demo, sub)
-    jobs.run_job_with_identity(demo, server, kubeconfig["aks"])
-    storage.run_job_with_storage(demo, server, kubeconfig["aks"])
+    jobs.run_job_with_identity(demo, kubeconfig["aks"])
+    storage.run_job_with_storage(demo, server)
     jobs.run_job_on_missing_namespace(demo, sub)
 
 

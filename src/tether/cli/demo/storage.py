@@ -2,29 +2,37 @@
 
 ws1's default storage account (made with the workspace) gets a container with an input blob; the
 compute identity of k8s-compute is granted Storage Blob Data Contributor on the account; a job runs on
-k8s-compute, and its workload reads ``input.txt`` and writes ``result.txt`` with the compute identity
-(``WorkloadIdentityCredential``, what ``DefaultAzureCredential`` picks in a pod; no key).
-The workload is *played*: kwok pods execute no container, so
-the job's code runs on this machine with the pod's identity environment and projected token
-(``tether.testing.blob_workload``), as it would inside the pod.
+k8s-compute's real node, and its own Python, inside the container, reads ``input.txt`` and writes
+``result.txt`` with the unmodified ``azure-storage-blob`` and ``WorkloadIdentityCredential`` (what
+``DefaultAzureCredential`` picks in a pod; no key). The container runs on the host network, so the
+account's loopback blob URL is the one it dials; it trusts Tether's CA through ``REQUESTS_CA_BUNDLE``,
+which the operator sets.
 """
 
 from __future__ import annotations
-
-import asyncio
-from pathlib import Path
 
 import click
 from azure.storage.blob import BlobServiceClient
 
 from tether.cli.demo.jobs import create_job
-from tether.cli.demo.kubectl import first_pod, played_blob_workload
 from tether.cli.demo.narrator import Narrator
-from tether.domain.jobs import cluster_job_name
-from tether.testing.server_process import ServerProcess
+from tether.server_process import ServerProcess
+
+#: The job's command: read input.txt, write result.txt (upper-cased), with the compute identity.
+STORAGE_COMMAND = """\
+python3 - <<'PY'
+from azure.identity import WorkloadIdentityCredential
+from azure.storage.blob import ContainerClient
+container = ContainerClient("{blob_url}", "demo-data", credential=WorkloadIdentityCredential())
+text = container.download_blob("input.txt").readall().decode()
+print("read input.txt:", text)
+container.upload_blob("result.txt", text.upper().encode(), overwrite=True)
+print("wrote result.txt")
+PY
+"""
 
 
-def run_job_with_storage(demo: Narrator, server: ServerProcess, aks_kubeconfig: Path) -> None:
+def run_job_with_storage(demo: Narrator, server: ServerProcess) -> None:
     demo.say("Storage: ws1's default storage account; a job reads its input and writes its result there.")
     workspace = demo.json("ml", "workspace", "show", "-g", "ml-rg", "-n", "ws1")
     account_name = str(workspace["properties"]["storageAccount"]).rsplit("/", 1)[-1]
@@ -54,26 +62,12 @@ def run_job_with_storage(demo: Narrator, server: ServerProcess, aks_kubeconfig: 
         "-o",
         "none",
     )
-    create_job(demo, "k8s-compute", "storage-job", timeout_s=120)
-    job = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "storage-job")
-    pod = asyncio.run(first_pod(aks_kubeconfig, "team-a", cluster_job_name(str(job["id"]).lower(), "storage-job")))
     demo.say(
-        "The job's code (PLAYED on this machine with the pod's identity: kwok runs no container) "
-        "reads input.txt and writes result.txt with WorkloadIdentityCredential, no key."
+        "A job on the real node: its own Python reads input.txt and writes result.txt with "
+        "WorkloadIdentityCredential and azure-storage-blob, no key."
     )
-    outcome = asyncio.run(
-        played_blob_workload(
-            aks_kubeconfig,
-            "team-a",
-            pod,
-            server=server,
-            account_url=blob_url,
-            container="demo-data",
-            source="input.txt",
-            target="result.txt",
-        )
-    )
-    click.echo(f"  workload: read {outcome.get('read')!r}, wrote {outcome.get('wrote') or outcome.get('write_error')}")
+    create_job(demo, "k8s-compute", "storage-job", timeout_s=180, command=STORAGE_COMMAND.format(blob_url=blob_url))
+    demo.tether("ml", "job", "stream", "-g", "ml-rg", "-w", "ws1", "-n", "storage-job")
     result = keyed.get_container_client("demo-data").download_blob("result.txt").readall()
     demo.check(
         "job reads and writes workspace storage with its identity",

@@ -145,7 +145,7 @@ async def run(*, kubeconfig: Path, log_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tether.testing.localcluster.podlogs")
+    parser = argparse.ArgumentParser(prog="python -m tether.localcluster.podlogs")
     parser.add_argument("--kubeconfig", type=Path, required=True)
     parser.add_argument("--log-dir", type=Path, required=True)
     args = parser.parse_args(argv)

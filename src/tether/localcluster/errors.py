@@ -37,3 +37,10 @@ class ClusterNotFound(NotFound):
     """No local cluster has state under the given directory."""
 
     code: str = "LocalClusterNotFound"
+
+
+@dataclass
+class RealNodeUnavailable(Unavailable):
+    """This host cannot run the real node now (not root, or another cluster's real node runs)."""
+
+    code: str = "RealNodeUnavailable"

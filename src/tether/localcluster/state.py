@@ -15,8 +15,8 @@ import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tether.testing.localcluster.components import Ports
-from tether.testing.localcluster.paths import ClusterPaths
+from tether.localcluster.components import Ports
+from tether.localcluster.paths import ClusterPaths
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,14 @@ class ClusterRecord:
     bin_dir: Path
     cpu_nodes: int
     gpu_nodes: int
+    real_nodes: int = 0
+    node_bin_dir: Path | None = None
 
 
 def write_record(paths: ClusterPaths, record: ClusterRecord) -> None:
     data = asdict(record)
     data["bin_dir"] = str(record.bin_dir)
+    data["node_bin_dir"] = str(record.node_bin_dir) if record.node_bin_dir else None
     data["server"] = record.ports.server_url
     paths.state_file.parent.mkdir(parents=True, exist_ok=True)
     paths.state_file.write_text(json.dumps(data, indent=2) + "\n")
@@ -48,6 +51,8 @@ def read_record(paths: ClusterPaths) -> ClusterRecord | None:
             bin_dir=Path(data["bin_dir"]),
             cpu_nodes=int(data["cpu_nodes"]),
             gpu_nodes=int(data["gpu_nodes"]),
+            real_nodes=int(data.get("real_nodes", 0)),
+            node_bin_dir=Path(data["node_bin_dir"]) if data.get("node_bin_dir") else None,
         )
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None

@@ -15,7 +15,7 @@ from lightkube.models.core_v1 import NodeSpec, NodeStatus, Taint
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node
 
-from tether.testing.localcluster.components import KWOK_NODE_ANNOTATION, KWOK_NODE_ANNOTATION_VALUE
+from tether.localcluster.components import KWOK_NODE_ANNOTATION, KWOK_NODE_ANNOTATION_VALUE
 
 NODE_POOL_LABEL = "tether.dev/node-pool"
 #: Marks the nodes that ``up`` created, so a later ``up`` with other counts can prune the extra ones.

@@ -7,7 +7,7 @@ kubeconfig and a lightkube client factory) and the errors. Binaries come from ``
 (``make kube``); see docs/local-cluster.md for the pod annotations that drive simulated pods.
 """
 
-from tether.testing.localcluster.cluster import (
+from tether.localcluster.cluster import (
     ClusterStatus,
     ComponentStatus,
     LocalCluster,
@@ -18,15 +18,15 @@ from tether.testing.localcluster.cluster import (
     start_cluster,
     stop_cluster,
 )
-from tether.testing.localcluster.errors import (
+from tether.localcluster.errors import (
     BinariesMissing,
     ClusterNotFound,
     ClusterNotReady,
     ComponentFailed,
 )
-from tether.testing.localcluster.nodes import GPU_RESOURCE, NODE_POOL_LABEL
-from tether.testing.localcluster.paths import DEFAULT_CLUSTER_NAME, default_state_dir
-from tether.testing.localcluster.podlogs import SIMULATE_LOG_ANNOTATION
+from tether.localcluster.nodes import GPU_RESOURCE, NODE_POOL_LABEL
+from tether.localcluster.paths import DEFAULT_CLUSTER_NAME, default_state_dir
+from tether.localcluster.podlogs import SIMULATE_LOG_ANNOTATION
 
 #: Pod annotations understood by the local cluster's kwok stages (see pod-stages.yaml).
 SIMULATE_EXIT_ANNOTATION = "tether.dev/simulate-exit"

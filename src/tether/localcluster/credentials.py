@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from tether.localcluster.paths import ClusterPaths
 from tether.pki import KeyPair, create_ca, create_rsa_signing_key, issue_certificate, write_pem
-from tether.testing.localcluster.paths import ClusterPaths
 
 #: The service IP range's first address (the ``kubernetes`` Service) and the API server's DNS names.
 APISERVER_SERVICE_IP = "10.96.0.1"

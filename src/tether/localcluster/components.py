@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tether.testing.localcluster import credentials
-from tether.testing.localcluster.paths import ClusterPaths
+from tether.localcluster import credentials
+from tether.localcluster.paths import ClusterPaths
 
 #: Start order; ``down`` stops them in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "podlogs")
@@ -182,7 +182,7 @@ def podlogs_argv(paths: ClusterPaths) -> tuple[str, ...]:
     return (
         sys.executable,
         "-m",
-        "tether.testing.localcluster.podlogs",
+        "tether.localcluster.podlogs",
         f"--kubeconfig={paths.component_kubeconfig('podlogs')}",
         f"--log-dir={paths.pod_logs}",
     )

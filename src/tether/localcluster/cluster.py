@@ -21,14 +21,14 @@ from pathlib import Path
 from lightkube import AsyncClient, KubeConfig
 from lightkube.config.models import Cluster, User
 
-from tether.testing import kubeversions
-from tether.testing.localcluster import bootstrap, credentials, processes
-from tether.testing.localcluster.components import COMPONENTS, Ports, all_argv, component_env
-from tether.testing.localcluster.errors import BinariesMissing, ClusterNotFound, ComponentFailed
-from tether.testing.localcluster.nodes import desired_nodes
-from tether.testing.localcluster.paths import DEFAULT_CLUSTER_NAME, ClusterPaths
-from tether.testing.localcluster.podlogs import EMPTY_LOG_NAME
-from tether.testing.localcluster.state import ClusterRecord, choose_ports, read_record, write_record
+from tether.localcluster import bootstrap, credentials, kubeversions, processes
+from tether.localcluster.components import COMPONENTS, Ports, all_argv, component_env
+from tether.localcluster.errors import BinariesMissing, ClusterNotFound, ComponentFailed
+from tether.localcluster.nodes import desired_nodes
+from tether.localcluster.paths import DEFAULT_CLUSTER_NAME, ClusterPaths
+from tether.localcluster.podlogs import EMPTY_LOG_NAME
+from tether.localcluster.realnode import REAL_NODE_COMPONENTS, start_real_node, stop_real_node
+from tether.localcluster.state import ClusterRecord, choose_ports, read_record, write_record
 
 _CONTROL_PLANE = ("etcd", "kube-apiserver")
 _CONTROLLERS = ("kube-controller-manager", "kube-scheduler")
@@ -45,6 +45,13 @@ class LocalClusterSpec:
     cpu_nodes: int = 2
     gpu_nodes: int = 1
     ready_timeout: float = 60.0
+    #: 0 or 1: a kubelet + containerd node that really runs containers (needs root; one per host).
+    real_nodes: int = 0
+    #: ``tools/kube/build_node.sh``'s and ``tools/images/build.sh``'s output (needed when real_nodes).
+    node_bin_dir: Path | None = None
+    images_dir: Path | None = None
+    #: Extra time for the real node (image import, kubelet registration) beyond ready_timeout.
+    real_node_timeout: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class LocalCluster:
     ports: Ports
     cpu_nodes: int
     gpu_nodes: int
+    real_nodes: int = 0
 
     @property
     def paths(self) -> ClusterPaths:
@@ -139,9 +147,10 @@ def _marker(paths: ClusterPaths) -> str:
 def get_cluster_status(state_dir: Path) -> ClusterStatus:
     paths = ClusterPaths(state_dir)
     record = read_record(paths)
+    names = COMPONENTS + (REAL_NODE_COMPONENTS if record and record.real_nodes else ())
     components = tuple(
         ComponentStatus(component=info.component, pid=info.pid, alive=info.alive, log_file=paths.component_log(c))
-        for c in COMPONENTS
+        for c in names
         for info in [processes.probe(c, paths.pid_file(c), marker=_marker(paths))]
     )
     return ClusterStatus(
@@ -163,12 +172,16 @@ def load_cluster(state_dir: Path) -> LocalCluster:
         ports=record.ports,
         cpu_nodes=record.cpu_nodes,
         gpu_nodes=record.gpu_nodes,
+        real_nodes=record.real_nodes,
     )
 
 
 def stop_cluster(state_dir: Path, *, purge: bool = False) -> None:
     """Stop every component (reverse start order) and optionally delete the state directory."""
     paths = ClusterPaths(state_dir)
+    record = read_record(paths)
+    if record is None or record.real_nodes or record.node_bin_dir:
+        stop_real_node(paths, bin_dir=record.node_bin_dir if record else None)
     for component in reversed(COMPONENTS):
         processes.stop(component, paths.pid_file(component), marker=_marker(paths))
     if purge and state_dir.is_dir():
@@ -221,7 +234,13 @@ def _prepare(spec: LocalClusterSpec, paths: ClusterPaths, ports: Ports) -> None:
 
 def _write_record(spec: LocalClusterSpec, paths: ClusterPaths, *, ports: Ports, bin_dir: Path) -> None:
     record = ClusterRecord(
-        name=spec.name, ports=ports, bin_dir=bin_dir, cpu_nodes=spec.cpu_nodes, gpu_nodes=spec.gpu_nodes
+        name=spec.name,
+        ports=ports,
+        bin_dir=bin_dir,
+        cpu_nodes=spec.cpu_nodes,
+        gpu_nodes=spec.gpu_nodes,
+        real_nodes=spec.real_nodes,
+        node_bin_dir=spec.node_bin_dir,
     )
     write_record(paths, record)
 
@@ -237,9 +256,31 @@ async def _converge(cluster: LocalCluster, launcher: _Launcher, *, deadline: flo
         await bootstrap.wait_for_default_service_account(client, check=launcher.check, deadline=deadline)
 
 
+async def _converge_real_node(spec: LocalClusterSpec, cluster: LocalCluster, *, deadline: float) -> None:
+    if not spec.real_nodes:
+        stop_real_node(cluster.paths, bin_dir=spec.node_bin_dir)
+        return
+    if spec.node_bin_dir is None or spec.images_dir is None:
+        raise BinariesMissing("a real node needs node_bin_dir and images_dir (`make node-images`)")
+    async with cluster.client() as client:
+        await start_real_node(
+            cluster.paths,
+            client,
+            bin_dir=spec.node_bin_dir,
+            images_dir=spec.images_dir,
+            server=cluster.server_url,
+            deadline=deadline,
+        )
+
+
 def _cluster(spec: LocalClusterSpec, ports: Ports) -> LocalCluster:
     return LocalCluster(
-        name=spec.name, state_dir=spec.state_dir, ports=ports, cpu_nodes=spec.cpu_nodes, gpu_nodes=spec.gpu_nodes
+        name=spec.name,
+        state_dir=spec.state_dir,
+        ports=ports,
+        cpu_nodes=spec.cpu_nodes,
+        gpu_nodes=spec.gpu_nodes,
+        real_nodes=spec.real_nodes,
     )
 
 
@@ -250,13 +291,15 @@ async def start_cluster(spec: LocalClusterSpec) -> LocalCluster:
     deadline = time.monotonic() + spec.ready_timeout
     status = get_cluster_status(spec.state_dir)
     record = read_record(paths)
-    if status.running and record is not None:
+    control_plane_running = all(c.alive for c in status.components if c.component in COMPONENTS)
+    if control_plane_running and record is not None:
         # Already up: leave the processes alone, only converge the node set (counts may differ).
         cluster = _cluster(spec, record.ports)
         launcher = _Launcher(paths, {})
         launcher.started.extend(COMPONENTS)
         _write_record(spec, paths, ports=record.ports, bin_dir=bin_dir)
         await _converge(cluster, launcher, deadline=deadline)
+        await _converge_real_node(spec, cluster, deadline=deadline + spec.real_node_timeout)
         return cluster
     if not status.stopped:
         stop_cluster(spec.state_dir)  # a partial leftover: start over cleanly
@@ -288,6 +331,7 @@ async def start_cluster(spec: LocalClusterSpec) -> LocalCluster:
         launcher.start(*_SIMULATORS)
         await _converge(cluster, launcher, deadline=deadline)
         launcher.check()
+        await _converge_real_node(spec, cluster, deadline=deadline + spec.real_node_timeout)
     except BaseException:
         stop_cluster(spec.state_dir)
         raise

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tether.testing.localcluster.errors import ComponentFailed
+from tether.localcluster.errors import ComponentFailed
 
 _LOG_TAIL_LINES = 40
 

@@ -36,8 +36,8 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Namespace, Node, ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding
 
-from tether.testing.localcluster.errors import ClusterNotReady
-from tether.testing.localcluster.nodes import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from tether.localcluster.errors import ClusterNotReady
+from tether.localcluster.nodes import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 FIELD_MANAGER = "tether-local-cluster"
 DISCOVERY_BINDING = "tether:service-account-issuer-discovery:unauthenticated"
@@ -117,7 +117,7 @@ async def bind_issuer_discovery_to_unauthenticated(client: AsyncClient) -> None:
 
 
 def _kwok_data(name: str) -> str:
-    return resources.files("tether.testing").joinpath("kwok", name).read_text()
+    return resources.files("tether.localcluster").joinpath("kwok", name).read_text()
 
 
 def kwok_config_text(*, empty_log: Path) -> str:
@@ -135,7 +135,7 @@ def kwok_config_text(*, empty_log: Path) -> str:
 async def install_kwok_logs_crd(client: AsyncClient, *, check: Check, deadline: float) -> None:
     crd = from_dict(yaml.safe_load(_kwok_data("logs-crd.yaml")))
     if not isinstance(crd, CustomResourceDefinition):
-        raise TypeError("tether/testing/kwok/logs-crd.yaml is not a CustomResourceDefinition")
+        raise TypeError("tether/localcluster/kwok/logs-crd.yaml is not a CustomResourceDefinition")
     await client.apply(crd, field_manager=FIELD_MANAGER, force=True)
     name = crd.metadata.name if crd.metadata and crd.metadata.name else "logs.kwok.x-k8s.io"
 

@@ -1,0 +1,3 @@
+module tether.local/tools/images/pause
+
+go 1.26.0
