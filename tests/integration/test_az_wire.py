@@ -102,6 +102,7 @@ async def test_resources_providers_and_locations(server: InProcessServer, client
     assert sorted(r["type"] for r in listed["value"]) == [
         "Microsoft.MachineLearningServices/workspaces",
         "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "Microsoft.Storage/storageAccounts",  # the workspace's default storage, made with it
     ]
     assert all("properties" not in r and r["provisioningState"] for r in listed["value"])
     by_tag = await client.get(
