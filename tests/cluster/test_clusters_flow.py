@@ -41,7 +41,7 @@ from tether.client import ClientError
 from tether.errors import Unavailable
 from tether.kube.resources import InstanceType
 from tether.localcluster import SIMULATE_DURATION_ANNOTATION, SIMULATE_LOG_ANNOTATION, LocalCluster, kubeversions
-from tether.settings import ReconcileSettings, ServerSettings, Settings
+from tether.settings import ReconcileSettings, ServerSettings, Settings, StorageSettings
 
 pytestmark = pytest.mark.cluster
 
@@ -115,7 +115,9 @@ class LiveServer:
         # Stored kubeconfigs are reused for a long time here, so that re-registering a cluster shows it never
         # checks a remembered kubeconfig instead of the new one (the default is a few seconds).
         reuse = ReconcileSettings(read_cache_s=600)
-        settings = Settings(server=ServerSettings(data_dir=self.data_dir, port=0), reconcile=reuse)
+        settings = Settings(
+            server=ServerSettings(data_dir=self.data_dir, port=0), storage=StorageSettings(blob_port=0), reconcile=reuse
+        )
         prepared = await prepare(settings)
         try:
             self._services = await build_services(settings, store=prepared.store, public_url=prepared.public_url)
@@ -132,8 +134,7 @@ class LiveServer:
             self.bootstrap = json.loads((self.data_dir / "bootstrap.json").read_text())
             await self._uvicorn.serve(sockets=[prepared.sock])
         finally:
-            prepared.sock.close()
-            await prepared.store.close()
+            await prepared.close()
 
 
 @dataclass

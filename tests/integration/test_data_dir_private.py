@@ -22,7 +22,7 @@ from tether.api.app import build_services
 from tether.api.server import prepare
 from tether.crypto import SecretBox
 from tether.identity.keys import KeyRing, _new_private_pem
-from tether.settings import ServerSettings, Settings
+from tether.settings import ServerSettings, Settings, StorageSettings
 from tether.store import Store, signing_keys
 
 AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
@@ -43,7 +43,7 @@ def data_dir() -> Iterator[Path]:
 
 async def start_once(data_dir: Path) -> None:
     """The real start-up path (``tether server`` up to serving): data dir, TLS, store, bootstrap, keys."""
-    settings = Settings(server=ServerSettings(data_dir=data_dir, port=0))
+    settings = Settings(server=ServerSettings(data_dir=data_dir, port=0), storage=StorageSettings(blob_port=0))
     prepared = await prepare(settings)
     try:
         services = await build_services(settings, store=prepared.store, public_url=prepared.public_url)
@@ -52,8 +52,7 @@ async def start_once(data_dir: Path) -> None:
         assert services.keys.signing_key() is not None
         assert (data_dir / "tether.db-wal").exists()
     finally:
-        prepared.sock.close()
-        await prepared.store.close()
+        await prepared.close()
 
 
 def nobody_reads(path: Path) -> subprocess.CompletedProcess[bytes]:

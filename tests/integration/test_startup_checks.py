@@ -23,13 +23,13 @@ from tests.integration.helpers import API, rg_path
 from tether.api.app import build_services
 from tether.api.server import prepare
 from tether.errors import StartupError
-from tether.settings import ServerSettings, Settings
+from tether.settings import ServerSettings, Settings, StorageSettings
 from tether.store import Store
 from tether.testing.server import in_process_server, settings_for_tests
 
 
 def settings_for(data_dir: Path) -> Settings:
-    return Settings(server=ServerSettings(data_dir=data_dir, port=0))
+    return Settings(server=ServerSettings(data_dir=data_dir, port=0), storage=StorageSettings(blob_port=0))
 
 
 async def start_once(data_dir: Path) -> None:
@@ -37,8 +37,7 @@ async def start_once(data_dir: Path) -> None:
     try:
         await build_services(prepared.settings, store=prepared.store, public_url=prepared.public_url)
     finally:
-        prepared.sock.close()
-        await prepared.store.close()
+        await prepared.close()
 
 
 async def tenant_count(data_dir: Path) -> int:

@@ -75,7 +75,11 @@ def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     # Small request/response exchanges (relay frames, API calls) must not wait for Nagle's algorithm;
     # Linux carries the option over to accepted connections.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()  # e.g. the port is taken: do not leave the socket to the garbage collector
+        raise
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -90,6 +94,12 @@ class PreparedServer:
     public_url: str
     bootstrap: Bootstrap
     store: Store
+
+    async def close(self) -> None:
+        """Release what ``prepare`` opened: both sockets and the store."""
+        self.sock.close()
+        self.blob_sock.close()
+        await self.store.close()
 
 
 async def prepare(settings: Settings) -> PreparedServer:
@@ -174,6 +184,4 @@ async def serve(settings: Settings) -> None:
         log.info("Blob endpoint at %s/<account>", settings.storage.blob_public_url)
         await uvicorn.Server(config).serve(sockets=[prepared.sock, prepared.blob_sock])
     finally:
-        prepared.sock.close()
-        prepared.blob_sock.close()
-        await prepared.store.close()
+        await prepared.close()
