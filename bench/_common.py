@@ -147,10 +147,9 @@ class Results:
         document: dict[str, Any] = {"format": 1, "figures": []}
         if self.path.exists():
             document = json.loads(self.path.read_text())
-        document["machine"] = (
-            f"{platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}; "
-            "shared with other engineers' tests and builds while measured"
-        )
+        document["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}"
+        load = os.getloadavg()[0]  # a busy machine makes absolute figures meaningless: say so in the file
+        document.setdefault("load_averages", []).append(round(load, 2))
         for entry in self.figures:
             document["figures"].append(
                 {**entry, "command": command, "commit": commit, "dirty": dirty, "timestamp": now}

@@ -5,7 +5,7 @@ Each process serves exactly one account, named as the Tether account and holding
 ``<data dir>/azurite/<account>``. Because the account name, keys and path-style URLs are the same on
 both sides, a client's Shared Key or SAS signature is checked by Azurite itself, unchanged.
 (Azurite reads its accounts only when it starts, so one process per account is what lets accounts be
-created while the server runs; docs/decisions/0015-blob-storage-behind-azurite.md.)
+created while the server runs; docs/decisions/0012-blob-storage-behind-azurite.md.)
 
 Hazards: a process takes a second or more to start (longer on a loaded machine), so the first
 request of an account waits for it; ``aclose`` must run at shutdown or the processes outlive the
