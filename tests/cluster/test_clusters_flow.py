@@ -185,6 +185,11 @@ def connected_key(flow: Flow) -> str:
 # --- the ML extension on both kinds of cluster -----------------------------------------------------------
 
 
+def _node_count(cluster: LocalCluster) -> int:
+    """Every node of the session's cluster: kwok's CPU and GPU nodes, and the real node when it runs."""
+    return cluster.cpu_nodes + cluster.gpu_nodes + cluster.real_nodes
+
+
 def test_both_cluster_kinds_are_registered_with_their_facts(flow: Flow) -> None:
     managed = flow.cli.json(f"aks show -g {RG} -n {flow.clusters.managed}")["properties"]
     connected = eventually(
@@ -195,11 +200,12 @@ def test_both_cluster_kinds_are_registered_with_their_facts(flow: Flow) -> None:
 
     assert managed["provisioningState"] == "Succeeded"
     assert managed["kubernetesVersion"] == kubeversions.KUBERNETES_VERSION
-    assert managed["agentPoolProfiles"] == [{"name": "nodepool1", "count": 3, "gpuNodeCount": 1}]
+    nodes = _node_count(flow.local_cluster)
+    assert managed["agentPoolProfiles"] == [{"name": "nodepool1", "count": nodes, "gpuNodeCount": 1}]
     assert managed["fqdn"] == flow.local_cluster.server_url
     assert connected["connectivityStatus"] == "Connected"
     assert connected["kubernetesVersion"] == kubeversions.KUBERNETES_VERSION
-    assert (connected["totalNodeCount"], connected["gpuNodeCount"]) == (3, 1)
+    assert (connected["totalNodeCount"], connected["gpuNodeCount"]) == (nodes, 1)
     assert connected["agentVersion"] == "tether-connect/1"
     assert connected["relayEndpoint"] == flow.server.url.replace("https://", "wss://") + "/relay/connect"
 
@@ -488,7 +494,7 @@ def test_admin_credentials_need_the_cluster_admin_role_and_get_never_returns_the
     assert [c["cluster"]["server"] for c in config["clusters"]] == [flow.local_cluster.server_url]
     admin = Client(KubeConfig.from_file(target), trust_env=False)
     try:
-        assert len(list(admin.list(Node))) == 3  # the credential works against the API server
+        assert len(list(admin.list(Node))) == _node_count(flow.local_cluster)  # the credential works
     finally:
         admin.close()
 

@@ -276,7 +276,10 @@ def _healthy_from(operator: OperatorProcess) -> Callable[[ExtensionHealth], bool
 
 
 async def test_operator_reports_health_and_instance_types(
-    installed: None, kube_client: AsyncClient, start_operator: Callable[[], OperatorProcess]
+    installed: None,
+    kube_client: AsyncClient,
+    start_operator: Callable[[], OperatorProcess],
+    local_cluster: LocalCluster,
 ) -> None:
     await _forget_the_operator(kube_client)
     never = await read_health(kube_client)
@@ -292,7 +295,8 @@ async def test_operator_reports_health_and_instance_types(
     assert health.status.training_enabled
     assert {c.name for c in health.status.checks} == {"config", "crds", "nodes", "tetherJobs", "instanceTypes"}
     assert health.status.nodes is not None
-    assert (health.status.nodes.count, health.status.nodes.gpu_nodes) == (3, 1)
+    nodes = local_cluster.cpu_nodes + local_cluster.gpu_nodes + local_cluster.real_nodes  # real: kubelet's
+    assert (health.status.nodes.count, health.status.nodes.gpu_nodes) == (nodes, 1)
     assert [it.name for it in health.instance_types] == ["defaultinstancetype"]
 
     custom = _resources({"cpu": "1", "memory": "4Gi"}, {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": 1})
