@@ -111,7 +111,7 @@ bench: venv kube azurite $(BENCH_STAMP)
 	$(BIN)/python bench/dispatch.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/studio.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/dispatch_real.py
-	$(BIN)/python bench/blob.py
+	$(BIN)/python bench/blob.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/report.py $(BENCH_RESULTS)
 
 clean:

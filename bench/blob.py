@@ -3,13 +3,16 @@
 A ``tether server`` process serves storage account ``benchacct``; its blob requests carry a bearer
 token (the bootstrap admin, granted Storage Blob Data Contributor) and are decided and forwarded to
 the account's Azurite. For "Azurite directly" the bench starts another Azurite process of the same
-version and talks to it with the account key over plain HTTP (Tether's endpoint adds TLS). The
-unmodified azure-storage-blob SDK is the client in both cases, with the same options.
+version, serving HTTPS with the server's own certificate (the TLS work Tether's endpoint does), and
+talks to it with the account key (Azurite does not take Tether's tokens). The unmodified
+azure-storage-blob SDK is the client in both cases, with the same options; both are warmed up first.
 
-Prints: upload and download MB/s of one SIZE_MB blob (goal: Tether >= 0.8x Azurite), and p50/p99 of
-a small-blob GET (goal: Tether <= 1.5x Azurite). The client shares the 2 cores with the servers.
+The sides alternate: ``--rounds`` uploads and downloads of one SIZE_MB blob each, Azurite then Tether
+in every round, and the small-blob GETs one Azurite, one Tether. Prints upload and download MB/s
+(best round per side; goal: Tether >= 0.8x Azurite) and p50/p99 of a 1 KB GET (goal: Tether <= 1.5x
+Azurite). The client shares the 2 cores with the servers.
 
-    .venv/bin/python bench/blob.py [--size-mb 256] [--small-gets 200]
+    .venv/bin/python bench/blob.py [--size-mb 256] [--rounds 2] [--small-gets 200] [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import ssl
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -28,7 +32,7 @@ from azure.core.credentials import AccessToken
 from azure.storage.blob import BlobServiceClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import percentile
+from _common import Results, add_json_out, percentile
 from tether.crypto import new_storage_key
 from tether.server_process import ServerProcess
 from tether.storage.azurite import AccountKeys, AzuritePool
@@ -83,77 +87,108 @@ def tether_account(server: ServerProcess) -> tuple[str, str]:
         return created.json()["properties"]["primaryEndpoints"]["blob"], token("https://storage.azure.com")
 
 
-def measure(service: BlobServiceClient, *, label: str, payload: bytes, small_gets: int) -> dict[str, float]:
-    container = service.get_container_client(f"bench{int(time.time() * 1000)}")
-    container.create_container()
-    blob = container.get_blob_client("big.bin")
-    started = time.perf_counter()
-    blob.upload_blob(payload, max_concurrency=4)
-    upload_s = time.perf_counter() - started
-    started = time.perf_counter()
-    size = 0
-    for chunk in blob.download_blob(max_concurrency=4).chunks():
-        size += len(chunk)
-    download_s = time.perf_counter() - started
-    assert size == len(payload)
-    small = container.get_blob_client("small.txt")
-    small.upload_blob(b"x" * 1024)
-    for _ in range(10):  # warm the connection and the token cache
-        small.download_blob().readall()
-    gets_ms = []
-    for _ in range(small_gets):
-        t0 = time.perf_counter()
-        small.download_blob().readall()
-        gets_ms.append((time.perf_counter() - t0) * 1000)
-    mb = len(payload) / 1e6
-    result = {
-        "upload": mb / upload_s,
-        "download": mb / download_s,
-        "p50": percentile(gets_ms, 0.5),
-        "p99": percentile(gets_ms, 0.99),
-    }
-    print(
-        f"{label:<18} upload {result['upload']:7.1f} MB/s   download {result['download']:7.1f} MB/s   "
-        f"small GET p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms"
-    )
-    return result
+@dataclass
+class Side:
+    """One way to the blobs, its container, and what was measured through it."""
+
+    label: str
+    service: BlobServiceClient
+    upload_mb_s: list[float] = field(default_factory=list)
+    download_mb_s: list[float] = field(default_factory=list)
+    gets_ms: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.container = self.service.get_container_client(f"bench{int(time.time() * 1000)}")
+        self.container.create_container()
+        self.small = self.container.get_blob_client("small.txt")
+        self.small.upload_blob(b"x" * 1024)
+        for _ in range(10):  # warm the connections (and, through Tether, the token's cache)
+            self.small.download_blob().readall()
+
+    def transfer(self, payload: bytes) -> None:
+        blob = self.container.get_blob_client("big.bin")
+        started = time.perf_counter()
+        blob.upload_blob(payload, max_concurrency=4, overwrite=True)
+        self.upload_mb_s.append(len(payload) / 1e6 / (time.perf_counter() - started))
+        started = time.perf_counter()
+        size = sum(len(chunk) for chunk in blob.download_blob(max_concurrency=4).chunks())
+        self.download_mb_s.append(len(payload) / 1e6 / (time.perf_counter() - started))
+        assert size == len(payload)
+
+    def small_get(self) -> None:
+        started = time.perf_counter()
+        self.small.download_blob().readall()
+        self.gets_ms.append((time.perf_counter() - started) * 1000)
+
+    def report(self) -> None:
+        print(
+            f"{self.label:<18} upload {max(self.upload_mb_s):7.1f} MB/s   download {max(self.download_mb_s):7.1f} MB/s"
+            f"   small GET p50 {percentile(self.gets_ms, 0.5):6.2f} ms  p99 {percentile(self.gets_ms, 0.99):6.2f} ms"
+        )
 
 
-async def direct_azurite(state: Path) -> tuple[AzuritePool, str, AccountKeys]:
+async def direct_azurite(state: Path, *, tls: tuple[Path, Path]) -> tuple[AzuritePool, str, AccountKeys]:
     keys = AccountKeys("directacct", new_storage_key(), new_storage_key())
-    pool = AzuritePool(azurite_bin=ensure_azurite(), data_dir=state)
+    pool = AzuritePool(azurite_bin=ensure_azurite(), data_dir=state, tls=tls)
     return pool, await pool.url_of(keys), keys
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mb", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--small-gets", type=int, default=200)
+    add_json_out(parser)
     args = parser.parse_args()
     payload = os.urandom(args.size_mb * 1024 * 1024)
     with tempfile.TemporaryDirectory(prefix="tether-bench-blob-") as state:
-        loop = asyncio.new_event_loop()
-        pool, direct_url, keys = loop.run_until_complete(direct_azurite(Path(state) / "direct"))
         server = ServerProcess.start(Path(state) / "server")
+        loop = asyncio.new_event_loop()
+        tls = (server.data_dir / "server.pem", server.data_dir / "server-key.pem")
+        pool, direct_url, keys = loop.run_until_complete(direct_azurite(Path(state) / "direct", tls=tls))
         try:
             blob_url, token = tether_account(server)
-            through = BlobServiceClient(
-                blob_url, credential=StaticToken(token), connection_verify=server.ca_file, **OPTIONS
+            azurite = Side(
+                "azurite directly",
+                BlobServiceClient(
+                    f"{direct_url}/{keys.name}",
+                    credential={"account_name": keys.name, "account_key": keys.key1},
+                    connection_verify=server.ca_file,
+                    **OPTIONS,
+                ),
             )
-            direct = BlobServiceClient(
-                f"{direct_url}/{keys.name}",
-                credential={"account_name": keys.name, "account_key": keys.key1},
-                **OPTIONS,
+            tether = Side(
+                "through tether",
+                BlobServiceClient(blob_url, credential=StaticToken(token), connection_verify=server.ca_file, **OPTIONS),
             )
-            print(f"blob bench: {args.size_mb} MB blob (8 MB blocks, 4 in flight), {args.small_gets} GETs of 1 KB")
-            measure(through, label="warm-up (tether)", payload=payload[: 8 * 1024 * 1024], small_gets=10)
-            azurite = measure(direct, label="azurite directly", payload=payload, small_gets=args.small_gets)
-            tether = measure(through, label="through tether", payload=payload, small_gets=args.small_gets)
             print(
-                f"ratio tether/azurite: upload {tether['upload'] / azurite['upload']:.2f}x (goal >= 0.8), "
-                f"download {tether['download'] / azurite['download']:.2f}x (goal >= 0.8), "
-                f"small GET p50 {tether['p50'] / azurite['p50']:.2f}x (goal <= 1.5)"
+                f"blob bench: {args.rounds} rounds of a {args.size_mb} MB blob (8 MB blocks, 4 in flight) and "
+                f"{args.small_gets} GETs of 1 KB per side, alternating; both sides over HTTPS"
             )
+            for _ in range(args.rounds):
+                azurite.transfer(payload)
+                tether.transfer(payload)
+            for _ in range(args.small_gets):
+                azurite.small_get()
+                tether.small_get()
+            azurite.report()
+            tether.report()
+            upload = max(tether.upload_mb_s) / max(azurite.upload_mb_s)
+            download = max(tether.download_mb_s) / max(azurite.download_mb_s)
+            small = percentile(tether.gets_ms, 0.5) / percentile(azurite.gets_ms, 0.5)
+            print(
+                f"ratio tether/azurite: upload {upload:.2f}x (goal >= 0.8), download {download:.2f}x (goal >= 0.8), "
+                f"small GET p50 {small:.2f}x (goal <= 1.5)"
+            )
+            results = Results("blob", args.json_out)
+            results.add(f"upload {args.size_mb} MB, Tether / Azurite", upload, "x", goal=0.8, better="higher")
+            results.add(f"download {args.size_mb} MB, Tether / Azurite", download, "x", goal=0.8, better="higher")
+            results.add("1 KB GET p50, Tether / Azurite", small, "x", goal=1.5)
+            results.add("1 KB GET through Tether, p50", percentile(tether.gets_ms, 0.5), "ms", samples=tether.gets_ms)
+            results.add(
+                "1 KB GET Azurite directly, p50", percentile(azurite.gets_ms, 0.5), "ms", samples=azurite.gets_ms
+            )
+            results.save()
         finally:
             server.stop()
             loop.run_until_complete(pool.aclose())

@@ -29,7 +29,7 @@ from tether.errors import Unavailable
 log = logging.getLogger(__name__)
 
 AZURITE_VERSION = "3.37.0"
-_LISTENING = re.compile(rb"successfully listens on http://127\.0\.0\.1:(\d+)")
+_LISTENING = re.compile(rb"successfully listens on https?://127\.0\.0\.1:(\d+)")
 _START_TIMEOUT_S = 90.0
 
 
@@ -91,9 +91,12 @@ def _claim_location(location: Path, keys: AccountKeys) -> None:
 class AzuritePool:
     """The running Azurite processes, one per storage account."""
 
-    def __init__(self, *, azurite_bin: Path | None, data_dir: Path) -> None:
+    def __init__(self, *, azurite_bin: Path | None, data_dir: Path, tls: tuple[Path, Path] | None = None) -> None:
+        """``tls`` (certificate, key; PEM) serves the engines over HTTPS. Tether reaches its own engines over
+        loopback HTTP; ``bench/blob.py`` uses it for a floor that does the TLS work Tether's endpoint does."""
         self._bin = azurite_bin or default_azurite_bin()
         self._data_dir = data_dir
+        self._tls = tls
         self._running: dict[str, _Running] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._drains: set[asyncio.Task[None]] = set()
@@ -103,7 +106,7 @@ class AzuritePool:
         return self._data_dir / "azurite" / account
 
     async def url_of(self, keys: AccountKeys) -> str:
-        """The base URL (``http://127.0.0.1:<port>``) of the account's Azurite, started if needed."""
+        """The base URL (``http[s]://127.0.0.1:<port>``) of the account's Azurite, started if needed."""
         running = self._running.get(keys.name)
         if running is not None and running.keys == keys and running.process.returncode is None:
             return running.url
@@ -128,9 +131,10 @@ class AzuritePool:
         location = self.location_of(keys.name)
         await asyncio.to_thread(_claim_location, location, keys)  # may remove a large directory
         env = {**os.environ, "AZURITE_ACCOUNTS": f"{keys.name}:{keys.key1}:{keys.key2}"}
+        tls = ("--cert", str(self._tls[0]), "--key", str(self._tls[1])) if self._tls else ()
         process = await asyncio.create_subprocess_exec(
             str(self._bin),
-            *("--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(location)),
+            *("--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(location), *tls),
             # Clients send x-ms-version newer than Azurite knows; path-style URLs only; no telemetry calls.
             *("--skipApiVersionCheck", "--loose", "--disableProductStyleUrl", "--disableTelemetry"),
             stdin=asyncio.subprocess.PIPE,
@@ -149,7 +153,7 @@ class AzuritePool:
         self._drains.add(task)
         task.add_done_callback(self._drains.discard)
         log.info("Azurite for storage account %s listening on 127.0.0.1:%d", keys.name, port)
-        return _Running(process, f"http://127.0.0.1:{port}", keys)
+        return _Running(process, f"{'https' if self._tls else 'http'}://127.0.0.1:{port}", keys)
 
     async def _stop(self, name: str) -> None:
         running = self._running.pop(name, None)
