@@ -18,7 +18,13 @@ from typing import Any
 from tether.domain.principals import PrincipalKind
 from tether.errors import InvalidRequest, NotFound
 from tether.providers.base import RequestContext
-from tether.providers.directory import add_password_to, credentials, remove_password_from, require_directory_admin
+from tether.providers.directory import (
+    add_password_to,
+    credentials,
+    remove_password_from,
+    require_directory_admin,
+    valid_display_name,
+)
 from tether.providers.envelope import rfc3339
 from tether.store import Session, principals, role_assignments
 from tether.store.tables import PrincipalRow
@@ -91,12 +97,7 @@ async def get_application(ctx: RequestContext, app_id: str) -> dict[str, Any]:
 
 
 def _display_name(body: Any) -> str:
-    name = body.get("displayName") if isinstance(body, dict) else None
-    if not isinstance(name, str) or not name.strip() or len(name) > 256:
-        raise InvalidRequest(
-            'The body must carry "displayName": a name of 1-256 characters.', code="Request_BadRequest"
-        )
-    return name
+    return valid_display_name(body.get("displayName") if isinstance(body, dict) else None)
 
 
 async def create_application(ctx: RequestContext, body: Any) -> dict[str, Any]:

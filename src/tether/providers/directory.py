@@ -23,6 +23,15 @@ DEFAULT_SECRET_LIFETIME = dt.timedelta(days=365)
 _MAX_SECRET_LIFETIME = dt.timedelta(days=730)
 
 
+def valid_display_name(name: object) -> str:
+    """A directory object's ``displayName``, as Graph takes it: 1-256 characters, not only spaces."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 256:
+        raise InvalidRequest(
+            'The body must carry "displayName": a name of 1-256 characters.', code="Request_BadRequest"
+        )
+    return name
+
+
 async def require_directory_admin(ctx: RequestContext) -> None:
     async with ctx.store.transaction() as session:
         subscriptions = await tenancy.list_subscriptions(session, ctx.caller.tenant_id)

@@ -16,7 +16,13 @@ from tether.domain.principals import PrincipalKind
 from tether.errors import InvalidRequest, NotFound
 from tether.providers.applications import application_answer
 from tether.providers.base import RequestContext
-from tether.providers.directory import add_password_to, credentials, remove_password_from, require_directory_admin
+from tether.providers.directory import (
+    add_password_to,
+    credentials,
+    remove_password_from,
+    require_directory_admin,
+    valid_display_name,
+)
 from tether.store import Session, principals, role_assignments
 from tether.store.tables import PrincipalRow
 
@@ -135,9 +141,7 @@ async def create_service_principal(ctx: RequestContext, body: Any) -> dict[str, 
                     code="Request_BadRequest",
                 )
             return await _answer_with_credentials(session, row)
-        name = str(body["displayName"])
-        if not name.strip() or len(name) > 256:
-            raise InvalidRequest("displayName must be 1-256 characters.", code="Request_BadRequest")
+        name = valid_display_name(body["displayName"])
         row = await principals.create(
             session, tenant_id=ctx.caller.tenant_id, kind=PrincipalKind.SERVICE_PRINCIPAL.value, display_name=name
         )

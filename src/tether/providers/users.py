@@ -15,7 +15,7 @@ from typing import Any
 from tether.crypto import hash_secret
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.providers.base import RequestContext
-from tether.providers.directory import require_directory_admin
+from tether.providers.directory import require_directory_admin, valid_display_name
 from tether.store import users
 from tether.store.tables import PrincipalRow, UserRow
 
@@ -45,8 +45,7 @@ async def create_user(
     ctx: RequestContext, *, display_name: str, user_principal_name: str, password: str
 ) -> dict[str, Any]:
     await require_directory_admin(ctx)
-    if not display_name.strip() or len(display_name) > 256:
-        raise InvalidRequest("displayName must be 1-256 characters.", code="Request_BadRequest")
+    valid_display_name(display_name)
     if not _UPN.fullmatch(user_principal_name):
         raise InvalidRequest(
             f"userPrincipalName '{user_principal_name}' is invalid: use the form alias@domain.",
