@@ -1,9 +1,11 @@
 """The unmodified ``azure-identity`` ``InteractiveBrowserCredential`` signs a user in against ``tether server``:
 MSAL's authorization-code flow with PKCE and ``response_mode=form_post`` on a loopback redirect URI.
 
-The person at the browser is played by a thread that ``webbrowser.open`` starts (the only thing replaced):
-it fills in the login page and posts the hand-back form to MSAL's loopback server, as the page's script
-would. The device-code flow is not served (no device authorization endpoint): azure-identity says so.
+``webbrowser.open`` is the only thing replaced: instead of the desktop's browser it opens the URL in a
+real headless Chromium (Debian's, through Playwright, as the Studio's tests do), where a thread plays the
+person: it fills in the login page and signs in; the page's own script then posts the hand-back form to
+MSAL's loopback server. The device-code flow is not served (no device authorization endpoint):
+azure-identity says so.
 """
 
 from __future__ import annotations
@@ -20,30 +22,38 @@ import jwt
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import DeviceCodeCredential, InteractiveBrowserCredential
+from playwright.sync_api import sync_playwright
 
+from tests.browser import CHROMIUM
 from tests.e2e.conftest import Cli
 from tether.server_process import ServerProcess
 
 PASSWORD = "interactive-password-1"
-HIDDEN = r'<input type="hidden" name="([^"]+)" value="([^"]*)"'
+MSAL_LOOPBACK = re.compile(r"^http://(localhost|127\.0\.0\.1):\d+/")
 
 
-def person_at_browser(url: str, *, ca_file: str, upn: str, seen: list[Any]) -> None:
+def person_at_browser(url: str, *, upn: str, seen: list[Any]) -> None:
     try:
-        sign_in_and_hand_back(url, ca_file=ca_file, upn=upn, seen=seen)
+        sign_in_and_hand_back(url, upn=upn, seen=seen)
     except Exception as e:  # reported by the test, not lost in the thread
         seen.append(e)
 
 
-def sign_in_and_hand_back(url: str, *, ca_file: str, upn: str, seen: list[Any]) -> None:
-    with httpx.Client(verify=ssl.create_default_context(cafile=ca_file)) as browser:
-        page = browser.get(url)
-        form = {**dict(re.findall(HIDDEN, page.text)), "username": upn, "password": PASSWORD}
-        signed_in = browser.post(url.split("?", 1)[0], data=form)
-        seen.append(signed_in.status_code)
-        target = re.search(r'<form method="post" action="([^"]+)"', signed_in.text)
-        assert target is not None, signed_in.text
-        httpx.post(target.group(1), data=dict(re.findall(HIDDEN, signed_in.text)))
+def sign_in_and_hand_back(url: str, *, upn: str, seen: list[Any]) -> None:
+    """In Chromium: open the authorize URL, sign in, and let the page hand the code back to MSAL."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            # The server's certificate comes from its own CA, which this Chromium profile does not trust.
+            page = browser.new_context(ignore_https_errors=True).new_page()
+            opened = page.goto(url)
+            seen.append(opened.status if opened is not None else None)
+            page.get_by_label("User name").fill(upn)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(MSAL_LOOPBACK, timeout=30_000)  # the page's script posted the code there
+        finally:
+            browser.close()
 
 
 def test_interactive_browser_credential_gets_a_user_token(
@@ -70,9 +80,7 @@ def test_interactive_browser_credential_gets_a_user_token(
     seen: list[Any] = []
 
     def open_browser(url: str, *_args: Any, **_kwargs: Any) -> bool:
-        threading.Thread(
-            target=person_at_browser, args=(url,), kwargs={"ca_file": server_process.ca_file, "upn": upn, "seen": seen}
-        ).start()
+        threading.Thread(target=person_at_browser, args=(url,), kwargs={"upn": upn, "seen": seen}).start()
         return True
 
     monkeypatch.setattr(webbrowser, "open", open_browser)
