@@ -7,8 +7,9 @@ addresses are accepted as redirect URIs. The login form carries its own CSRF tok
 hidden field that must match), so no other site can sign a browser in as someone else.
 
 The Studio starts a sign-in at ``/studio/signin`` (a fresh PKCE verifier and ``state``), and at
-``/studio/callback`` redeems the code at the token endpoint itself (``POST /{tenant}/oauth2/v2.0/token``,
-sent through the app in process) and keeps the token in a server-side session.
+``/studio/callback`` redeems the code with the token endpoint's own authorization_code grant
+(``SignIn.redeem``: client, redirect URI and PKCE checked as for any client) and keeps the token in a
+server-side session.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlencode
 
-import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
-from tether.errors import InvalidRequest, NotFound, Unauthenticated
+from tether.errors import InvalidRequest, NotFound, TokenRequestError, Unauthenticated
 from tether.identity.sign_in import SignInFailed, allowed_redirect, check_challenge, pkce_challenge
 from tether.studio.sessions import SESSION_COOKIE, SIGN_IN_COOKIE
 from tether.studio.web import form_with_csrf, page, render, services, sessions, signed_in
@@ -155,23 +155,15 @@ async def callback(request: Request) -> Response:
     pending = sessions(request).finish_sign_in(state)
     if pending is None:
         raise Unauthenticated("The sign-in took too long or was already used. Sign in again.", code="SignInExpired")
-    tenant = await _tenant_of_server(request)
-    # The token endpoint itself, through the app in process: the same code path as any client's.
-    transport = httpx.ASGITransport(app=request.app)
-    async with httpx.AsyncClient(transport=transport, base_url=services(request).public_url) as client:
-        answer = await client.post(
-            f"/{tenant}/oauth2/v2.0/token",
-            data={
-                "grant_type": "authorization_code",
-                "client_id": STUDIO_CLIENT_ID,
-                "code": request.query_params.get("code", ""),
-                "redirect_uri": _callback_url(request),
-                "code_verifier": pending.verifier,
-            },
+    try:  # the token endpoint's own authorization_code grant: client, redirect URI and PKCE are checked there
+        token = services(request).sign_in.redeem(
+            code=request.query_params.get("code", ""),
+            client_id=STUDIO_CLIENT_ID,
+            redirect_uri=_callback_url(request),
+            verifier=pending.verifier,
         )
-    if answer.status_code != 200:
-        raise Unauthenticated(f"The token endpoint refused the sign-in: {answer.text}", code="SignInFailed")
-    token = answer.json()
+    except TokenRequestError as e:
+        raise Unauthenticated(f"The token endpoint refused the sign-in: {e.message}", code="SignInFailed") from e
     caller = await services(request).tokens.authenticate(token["access_token"])
     session = sessions(request).create(
         access_token=token["access_token"],
