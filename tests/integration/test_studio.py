@@ -7,13 +7,15 @@ import base64
 import hashlib
 import re
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path
-from tether.testing.server import PUBLIC_URL, InProcessServer
+from tether.settings import TokenSettings
+from tether.testing.server import PUBLIC_URL, InProcessServer, in_process_server, settings_for_tests
 
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 PASSWORD = "correct horse battery"
@@ -145,6 +147,34 @@ async def test_authorization_code_with_pkce_gives_a_user_token_the_api_accepts(
     denied = await as_user.put(rg_path(server.subscription, "rg2"), params=API, json={"location": "westeurope"})
     assert denied.status_code == 403
     assert "AuthorizationFailed" in denied.text
+
+
+async def test_wrong_passwords_past_the_limit_refuse_even_the_right_one(tmp_path: Path) -> None:
+    """Passwords go through the same throttled checks as client secrets: 3 wrong ones per user a minute here."""
+    settings = settings_for_tests(tmp_path)
+    settings.tokens = TokenSettings(failed_secrets_per_client=3, failed_secrets_per_source=100)
+    async with in_process_server(tmp_path, settings=settings) as server, server.client() as admin:
+        await create_user(admin, "mallory@tether.test")
+        tenant = server.bootstrap.tenant_id
+        params = {
+            "client_id": "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+            "response_type": "code",
+            "redirect_uri": "http://localhost:8400/",
+            "scope": f"{PUBLIC_URL}/.default",
+            "state": "s1",
+            "code_challenge": challenge("v" * 50),
+            "code_challenge_method": "S256",
+        }
+        async with httpx.AsyncClient(transport=server.transport, base_url=PUBLIC_URL) as browser:
+            page = await browser.get(f"/{tenant}/oauth2/v2.0/authorize", params=params)
+            form = {**hidden_fields(page.text), "username": "mallory@tether.test"}
+            for n in range(3):
+                wrong = await browser.post(f"/{tenant}/oauth2/v2.0/authorize", data={**form, "password": f"guess {n}"})
+                assert wrong.status_code == 401
+                assert "incorrect" in wrong.text
+            right = await browser.post(f"/{tenant}/oauth2/v2.0/authorize", data={**form, "password": PASSWORD})
+    assert right.status_code == 401
+    assert "Too many wrong passwords" in right.text
 
 
 async def test_authorize_refuses_foreign_redirects_and_missing_pkce(server: InProcessServer) -> None:

@@ -165,7 +165,7 @@ async def build_services(
         health=HealthMonitor(store=store, access=access, interval_s=settings.reconcile.health_interval_s),
         jobs=jobs,
         job_monitor=job_monitor,
-        sign_in=SignIn(store=store, tokens=tokens),
+        sign_in=SignIn(store=store, tokens=tokens, checks=secret_checks),
         blobs=blobs,
         storage_accounts=storage_accounts,
     )

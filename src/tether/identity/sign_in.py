@@ -4,15 +4,16 @@ The authorize endpoint's login form calls ``sign_in``; on success ``issue_code``
 code bound to the client, the redirect URI and the PKCE challenge, which the token endpoint redeems
 with ``redeem`` for the user's access token.
 
-Hazards: scrypt takes tens of milliseconds of CPU, so password checks run in a worker thread, at most
-two at a time, and a user name is locked for ``lockout_s`` after ``max_failures`` wrong passwords in a
-row (online guessing). Codes and failure counts live in this process's memory: with several server
-replicas a code must be redeemed at the replica that issued it (the Studio and loopback clients do).
+Hazards: a password check is scrypt, tens of milliseconds of CPU, so it goes through the same
+``SecretChecks`` as client secrets: off the event loop in its bounded thread pool, an unknown name
+checked against a dummy hash (same cost, no enumeration), and wrong passwords counted per user name and
+per source address until 429-style refusals (online guessing). Codes live in this process's memory:
+with several server replicas a code must be redeemed at the replica that issued it (the Studio and
+loopback clients do).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -22,16 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from tether.crypto import secret_matches
 from tether.domain.principals import Caller, PrincipalKind
-from tether.errors import InvalidRequest, TokenRequestError
+from tether.errors import InvalidRequest, Throttled, TokenRequestError
+from tether.identity.secret_checks import SecretChecks
 from tether.identity.tokens import TokenService, resource_from_scope
 from tether.store import Store, tenancy, users
 
 _CODE_LIFETIME_S = 120.0
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-# A hash to check against when the user does not exist, so that unknown and known names take equal time.
-_DUMMY_HASH = "scrypt$00000000000000000000000000000000$" + "0" * 128
 
 
 class SignInFailed(Exception):
@@ -80,33 +79,29 @@ def audience_of(scope: str, *, default: str) -> str:
 
 
 class SignIn:
-    def __init__(self, *, store: Store, tokens: TokenService, max_failures: int = 5, lockout_s: float = 60.0) -> None:
+    def __init__(self, *, store: Store, tokens: TokenService, checks: SecretChecks) -> None:
         self._store = store
         self._tokens = tokens
-        self._max_failures = max_failures
-        self._lockout_s = lockout_s
-        self._failures: dict[str, tuple[int, float]] = {}
+        self._checks = checks
         self._grants: dict[str, _Grant] = {}
-        self._checks = asyncio.Semaphore(2)
 
-    async def sign_in(self, tenant_id: str, *, user_principal_name: str, password: str) -> Caller:
-        """The user, once the password matches; ``SignInFailed`` otherwise."""
+    async def sign_in(
+        self, tenant_id: str, *, user_principal_name: str, password: str, source: str | None = None
+    ) -> Caller:
+        """The user, once the password matches; ``SignInFailed`` otherwise (wrong, or too many wrong ones)."""
         key = user_principal_name.strip().lower()
-        count, since = self._failures.get(key, (0, 0.0))
-        if count >= self._max_failures and time.monotonic() - since < self._lockout_s:
-            raise SignInFailed(
-                f"Too many wrong passwords for '{user_principal_name}'; "
-                f"wait {self._lockout_s:.0f} seconds and try again."
-            )
         async with self._store.transaction() as session:
             found = await users.get_by_name(session, key)
-        stored = found[1].password_hash if found and found[0].tenant_id == tenant_id else _DUMMY_HASH
-        async with self._checks:
-            matches = await asyncio.to_thread(secret_matches, password, stored)
-        if not found or found[0].tenant_id != tenant_id or not matches:
-            self._failures[key] = (count + 1 if count < self._max_failures else 1, time.monotonic())
+        if found is not None and found[0].tenant_id != tenant_id:
+            found = None  # a user of another tenant is unknown here
+        try:
+            matches = await self._checks.verify(
+                password, [found[1].password_hash] if found else [], client=f"user:{key}", source=source
+            )
+        except Throttled as e:
+            raise SignInFailed(f"Too many wrong passwords: {e.message}") from e
+        if found is None or not matches:
             raise SignInFailed("The user name or password is incorrect.")
-        self._failures.pop(key, None)
         principal, user = found
         return Caller(
             tenant_id=principal.tenant_id,

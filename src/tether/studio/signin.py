@@ -92,7 +92,12 @@ async def authorize_submit(tenant: str, request: Request) -> Response:
         )
     upn = form.get("username", "").strip()
     try:
-        caller = await svc.sign_in.sign_in(tenant, user_principal_name=upn, password=form.get("password", ""))
+        caller = await svc.sign_in.sign_in(
+            tenant,
+            user_principal_name=upn,
+            password=form.get("password", ""),
+            source=request.client.host if request.client else None,
+        )
     except SignInFailed as e:
         return render(request, "login.html", status=401, params=params, login_csrf=cookie, error=str(e), login_hint=upn)
     code = svc.sign_in.issue_code(
