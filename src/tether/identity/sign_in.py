@@ -34,7 +34,7 @@ _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 class SignInFailed(Exception):
-    """The user name or the password is wrong, or the name is locked for a while; the message says which."""
+    """The user name or the password is wrong, or too many wrong ones came lately; the message says which."""
 
 
 @dataclass(frozen=True)
