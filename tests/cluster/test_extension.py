@@ -63,7 +63,11 @@ async def installed(local_cluster: LocalCluster) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            await uninstall(client, CONFIG, delete_crds=True)
+            # The uninstall test re-creates the CRDs just before this runs. kube-apiserver's CRD finalizer can
+            # then fail once with "storage is (re)initializing" and retry only after a back-off (seen: ~100 s
+            # in a clean-clone run). Later modules install the extension again, which is refused while a CRD is
+            # still terminating, so wait here for as long as that takes rather than the product's 60 s.
+            await uninstall(client, CONFIG, delete_crds=True, timeout_s=300)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
