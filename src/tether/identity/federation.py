@@ -36,7 +36,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 from cachetools import LRUCache, TTLCache
 
@@ -80,7 +80,7 @@ class IssuerKeys:
         self,
         store: Store,
         *,
-        http: httpx.AsyncClient | None = None,
+        http: httpx2.AsyncClient | None = None,
         ttl_s: float = 300.0,
         min_refetch_s: float = 10.0,
         timeout_s: float = 5.0,
@@ -161,7 +161,7 @@ class IssuerKeys:
         return keys
 
     @asynccontextmanager
-    async def _client_for(self, issuer: str, *, tenant_id: str) -> AsyncIterator[httpx.AsyncClient]:
+    async def _client_for(self, issuer: str, *, tenant_id: str) -> AsyncIterator[httpx2.AsyncClient]:
         if self._http is not None:
             yield self._http
             return
@@ -171,11 +171,11 @@ class IssuerKeys:
             context = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
         except ssl.SSLError as e:
             raise Unavailable(f"the CA certificate registered for the issuer is not valid PEM ({e})") from e
-        timeout = httpx.Timeout(self._timeout_s)
-        async with httpx.AsyncClient(verify=context, timeout=timeout, trust_env=False) as http:
+        timeout = httpx2.Timeout(self._timeout_s)
+        async with httpx2.AsyncClient(verify=context, timeout=timeout, trust_env=False) as http:
             yield http
 
-    async def _get_json(self, http: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    async def _get_json(self, http: httpx2.AsyncClient, url: str) -> dict[str, Any]:
         body = bytearray()
         try:
             async with http.stream("GET", url, headers={"Accept": _ACCEPT}) as response:
@@ -185,7 +185,7 @@ class IssuerKeys:
                     body += chunk
                     if len(body) > _MAX_DOCUMENT_BYTES:
                         raise Unavailable(f"GET {url} answered more than {_MAX_DOCUMENT_BYTES} bytes")
-        except (httpx.HTTPError, httpx.InvalidURL) as e:
+        except (httpx2.HTTPError, httpx2.InvalidURL) as e:
             raise Unavailable(f"GET {url} failed: {type(e).__name__}: {str(e) or 'no detail'}") from e
         try:
             document = json.loads(body)
