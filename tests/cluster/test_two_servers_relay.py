@@ -16,7 +16,7 @@ import os
 import shutil
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,9 +86,9 @@ def _client_of(cli: Cli, server: ServerProcess, port: int) -> TetherClient:
     return TetherClient(load_profile(cli.config_dir), transport=_ToPort(port, server.ca_file))
 
 
-def _wait(what: str, check: object, *, timeout: float = 60) -> None:
+def _wait(what: str, check: Callable[[], bool], *, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
         time.sleep(0.2)
 
