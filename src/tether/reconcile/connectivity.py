@@ -62,8 +62,13 @@ class ConnectivityRecorder:
         async with self._store.transaction() as session:
             await relay_tunnels.sweep(session)
             live = await relay_tunnels.live_clusters(session)
-            for row in await resources.list_all_of_type(session, rt.CONNECTED_CLUSTERS, for_update=True):
-                if row.properties.get("connectivityStatus") == "Connected" and row.key not in live:
+            rows = await resources.list_all_of_type(session, rt.CONNECTED_CLUSTERS)
+            stale = [r.key for r in rows if r.properties.get("connectivityStatus") == "Connected" and r.key not in live]
+        for key in stale:  # each locked and checked again alone: an agent may have connected meanwhile
+            async with self._store.transaction() as session:
+                row = await resources.get_by_key(session, key, for_update=True)
+                connected = row is not None and row.properties.get("connectivityStatus") == "Connected"
+                if row is not None and connected and await relay_tunnels.locate(session, key) is None:
                     row.properties = {**row.properties, "connectivityStatus": "Offline"}
 
     def start(self, held: Callable[[], list[str]]) -> None:
