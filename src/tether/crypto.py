@@ -22,6 +22,12 @@ from tether.errors import Internal, StartupError
 class SecretBox:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._key = key
+
+    def derive(self, purpose: str) -> str:
+        """A secret for ``purpose`` that every holder of this key computes alike (HMAC-SHA256 of the purpose),
+        e.g. the credential replicas present to one another; it reveals nothing of the key."""
+        return hmac.new(self._key, purpose.encode(), hashlib.sha256).hexdigest()
 
     @classmethod
     def from_key_file(cls, path: Path) -> SecretBox:

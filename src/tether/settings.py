@@ -32,6 +32,16 @@ class ServerSettings(BaseModel):
         description="Let several servers on one machine listen on the same host and port (SO_REUSEPORT); the "
         "kernel spreads connections among them. Each must be started with this.",
     )
+    internal_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="HTTPS port on which the other replicas reach this one (relay forwarding; 0 picks a free one).",
+    )
+    internal_url: str | None = Field(
+        None,
+        description="URL the other replicas reach this one's internal port at; default https://<host>:<internal port>.",
+    )
 
 
 class ApiSettings(BaseModel):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx2
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path, ws_path
@@ -85,3 +87,24 @@ async def test_delete_with_a_stale_etag_is_412_and_deletes_nothing(
 
     accepted = await client.delete(path, params=API, headers={"If-Match": workspace["etag"]})
     assert accepted.status_code == 202, accepted.text
+
+
+async def test_concurrent_puts_with_the_same_if_match_let_exactly_one_write(
+    server: InProcessServer, client: httpx2.AsyncClient
+) -> None:
+    path = rg_path(server.subscription, "rg-race")
+    etag = (await client.put(path, params=API, json=BODY)).headers["ETag"]
+
+    async def put(n: int) -> httpx2.Response:
+        return await client.put(path, params=API, json={**BODY, "tags": {"writer": str(n)}}, headers={"If-Match": etag})
+
+    answers = await asyncio.gather(*(put(n) for n in range(20)))
+
+    succeeded = [n for n, a in enumerate(answers) if a.is_success]
+    assert len(succeeded) == 1, [(a.status_code, a.text[:80]) for a in answers]
+    for answer in answers:
+        if not answer.is_success:
+            assert_precondition_failed(answer)
+    assert (await client.get(path, params=API)).json()["tags"] == {"writer": str(succeeded[0])}
+    again = await client.put(path, params=API, json=BODY, headers={"If-Match": etag})
+    assert_precondition_failed(again)  # the claim is gone and the ETag moved on

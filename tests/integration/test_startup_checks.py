@@ -7,15 +7,20 @@ bad TLS key failed after "serving at" was printed; a read-only database answered
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx2
 import pytest
 from sqlalchemy import text
 
@@ -153,3 +158,65 @@ async def test_a_read_only_database_answers_503_with_the_cause(tmp_path: Path) -
     assert write.status_code == 503, write.text
     assert write.json()["error"]["code"] == "StoreUnavailable"
     assert "readonly" in write.json()["error"]["message"]
+
+
+def test_a_data_directory_made_read_only_under_a_running_server_answers_503_never_sigbus() -> None:
+    """As ``nobody`` (root writes anything): the server's own files turn read-only after start. Connections
+    opened since then cannot write; reads go on, writes answer 503 with the cause, the process lives."""
+    parent = Path(tempfile.mkdtemp(prefix="tether-ro-"))
+    parent.chmod(0o755)
+    data_dir = parent / "data"
+    data_dir.mkdir()
+    shutil.chown(data_dir, "nobody", "nogroup")
+    command = [sys.executable, "-m", "tether", "server", "--data-dir", str(data_dir), "--port", "0", "--blob-port", "0"]
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    log_path = parent / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(as_nobody, stdout=log, stderr=log, env={**os.environ, "HOME": str(parent)})
+    try:
+        boot = _bootstrap_when_ready(data_dir / "bootstrap.json", server, log_path)
+        context = ssl.create_default_context(cafile=boot["ca_file"])
+        with httpx2.Client(base_url=boot["server"], verify=context, timeout=30) as client:
+            form = {"grant_type": "client_credentials", "client_id": boot["client_id"]}
+            form |= {"client_secret": boot["client_secret"], "scope": f"{boot['server']}/.default"}
+            token = client.post(f"/{boot['tenant_id']}/oauth2/v2.0/token", data=form).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            group = rg_path(f"/subscriptions/{boot['subscription_id']}", "rg1")
+            assert client.put(group, params=API, json={"location": "x"}, headers=headers).status_code == 201
+            subprocess.run(["chmod", "-R", "a-w", str(data_dir)], check=True)
+
+            def read_and_write(n: int) -> tuple[int, int, str]:
+                # A client each: new connections make the server open new store connections too.
+                with httpx2.Client(base_url=boot["server"], verify=context, timeout=30, headers=headers) as each:
+                    read = each.get(group, params=API)
+                    written = each.put(f"{group}-{n}", params=API, json={"location": "x"})
+                    return read.status_code, written.status_code, written.text
+
+            with ThreadPoolExecutor(24) as pool:
+                answers = list(pool.map(read_and_write, range(48)))
+
+        assert server.poll() is None, log_path.read_text()  # alive: no SIGBUS
+        assert {read for read, _, _ in answers} == {200}
+        refused = [text for _, written, text in answers if written == 503]
+        assert refused, "no write met a store connection opened after the change"
+        assert all("StoreUnavailable" in t and "readonly" in t for t in refused)
+        assert {written for _, written, _ in answers} <= {200, 201, 503}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        subprocess.run(["chmod", "-R", "u+w", str(parent)], check=False)
+        shutil.rmtree(parent)
+
+
+def _bootstrap_when_ready(path: Path, server: subprocess.Popen[bytes], log_path: Path) -> dict[str, str]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert server.poll() is None, log_path.read_text()
+        with contextlib.suppress(OSError, ValueError):
+            boot: dict[str, str] = json.loads(path.read_text())
+            with contextlib.suppress(httpx2.HTTPError):
+                context = ssl.create_default_context(cafile=boot["ca_file"])
+                httpx2.get(f"{boot['server']}/metadata/endpoints", params=API, verify=context, timeout=2)
+                return boot
+        time.sleep(0.2)
+    raise AssertionError("the server did not start within 60 s")

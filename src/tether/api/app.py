@@ -58,6 +58,7 @@ from tether.reconcile.managed_clusters import ManagedClusterOperations
 from tether.reconcile.resource_groups import ResourceGroupOperations
 from tether.reconcile.workspaces import WorkspaceOperations
 from tether.relay.hub import RelayHub
+from tether.relay.replicas import CREDENTIAL_PURPOSE, ReplicaRelay
 from tether.settings import Settings
 from tether.storage.accounts import AccountDirectory
 from tether.storage.azurite import AzuritePool
@@ -67,9 +68,15 @@ from tether.store import Store, cluster_secrets
 
 
 async def build_services(
-    settings: Settings, *, store: Store, public_url: str, authority_ca_pem: str | None = None
+    settings: Settings,
+    *,
+    store: Store,
+    public_url: str,
+    authority_ca_pem: str | None = None,
+    internal_url: str | None = None,
 ) -> Services:
-    """Wire the server's parts together over an open store (keys are created if missing)."""
+    """Wire the server's parts together over an open store (keys are created if missing). ``internal_url``:
+    where the other replicas reach this one's internal endpoint (relay forwarding, decision 0018)."""
     public_url = public_url.rstrip("/")
     secrets = SecretBox.from_key_file(settings.server.data_dir / "secrets.key")
     blob_url = settings.storage.blob_public_url or f"https://127.0.0.1:{settings.storage.blob_port}"
@@ -85,18 +92,27 @@ async def build_services(
         store=store, keys=keys, public_url=public_url, settings=settings.tokens, secret_checks=secret_checks
     )
     authorizer = Authorizer(store)
-    connectivity = ConnectivityRecorder(store, secret_checks=secret_checks)
+    connectivity = ConnectivityRecorder(store, secret_checks=secret_checks, internal_url=internal_url)
     hub = RelayHub(authenticate=connectivity.authenticate, on_status=connectivity.on_status)
+    replicas = ReplicaRelay(
+        hub,
+        locate=connectivity.locate,
+        credential=secrets.derive(CREDENTIAL_PURPOSE),
+        ca_pem=authority_ca_pem,
+        own_url=internal_url,
+    )
 
     async def sealed_kubeconfig(cluster_key: str) -> str | None:
         async with store.transaction() as session:
             sealed = await cluster_secrets.get(session, resource_key=cluster_key, kind=cluster_secrets.KUBECONFIG)
         return secrets.open(sealed) if sealed else None
 
-    access = ClusterAccess(kubeconfigs=sealed_kubeconfig, relay=hub, kubeconfig_ttl_s=settings.reconcile.read_cache_s)
+    access = ClusterAccess(
+        kubeconfigs=sealed_kubeconfig, relay=replicas, kubeconfig_ttl_s=settings.reconcile.read_cache_s
+    )
     connectivity.use_access(access)
     managed = ManagedClusters(secrets=secrets)
-    connected = ConnectedClusters(relay_url=relay_url(public_url), revoke_tunnel=hub.revoke)
+    connected = ConnectedClusters(relay_url=relay_url(public_url), revoke_tunnel=replicas.revoke)
     hints = Hints()
     blobs = BlobGateway(
         tokens=tokens,
@@ -158,6 +174,7 @@ async def build_services(
         reconcilers=reconcilers,
         secrets=secrets,
         hub=hub,
+        replicas=replicas,
         access=access,
         connectivity=connectivity,
         managed_clusters=managed,

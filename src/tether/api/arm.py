@@ -112,8 +112,8 @@ async def _put(request: Request, svc: Services, caller: Caller, target: ArmPath)
     provider = provider_for(svc, resource_id.full_type)
     await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "PUT"), resource_id)
     body = await json_body(request, svc)
-    await preconditions.check(request, provider, request_context(svc, caller), resource_id)
-    result = await put_resource(provider, request_context(svc, caller), resource_id, body)
+    async with preconditions.guarded(request, provider, request_context(svc, caller), resource_id):
+        result = await put_resource(provider, request_context(svc, caller), resource_id, body)
     headers = {**result.headers, **(_accepted(svc, resource_id, result.operation_id) if result.operation_id else {})}
     headers.update(_etag_header(result.resource))
     return JSONResponse(result.resource, status_code=201 if result.created else 200, headers=headers)
@@ -123,8 +123,8 @@ async def _delete(request: Request, svc: Services, caller: Caller, target: ArmPa
     resource_id = _single(target, "DELETE")
     provider = provider_for(svc, resource_id.full_type)
     await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "DELETE"), resource_id)
-    await preconditions.check(request, provider, request_context(svc, caller), resource_id)
-    result = await provider.delete(request_context(svc, caller), resource_id, params=dict(request.query_params))
+    async with preconditions.guarded(request, provider, request_context(svc, caller), resource_id):
+        result = await provider.delete(request_context(svc, caller), resource_id, params=dict(request.query_params))
     if not result.existed:
         return Response(status_code=204)
     if result.operation_id:

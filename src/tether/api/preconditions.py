@@ -5,17 +5,51 @@ answers it as the ``ETag`` header. A PUT or DELETE with ``If-Match: <etag>`` pro
 resource exists with that ETag (``*``: exists at all); ``If-None-Match: *`` only if it does not exist
 (create, never overwrite). Otherwise 412 ``PreconditionFailed``, with nothing changed.
 
-Hazard: the check reads the resource just before the write, in its own transaction; two writers
-racing between check and write are not serialized by it (the providers' own state checks still are).
+Check and write are one compare-and-set: ``guarded`` claims the resource in the store
+(``store.write_claims``) before it checks, and releases it after the write, so of several requests sent
+with the same ``If-Match`` at once exactly one writes; the others get 412 (refused while it runs, or
+finding its new ETag). Hazard: writes without a precondition take no claim and are not ordered
+against a conditional one in progress.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Request
 
 from tether.domain.ids import ResourceId
 from tether.errors import NotFound, PreconditionFailed
 from tether.providers.base import RequestContext, ResourceProvider
+from tether.store import write_claims
+
+#: A claim older than this was left by a server that died mid-write; the next conditional request takes it.
+_STALE_CLAIM = dt.timedelta(seconds=60)
+
+
+@asynccontextmanager
+async def guarded(
+    request: Request, provider: ResourceProvider, ctx: RequestContext, resource_id: ResourceId
+) -> AsyncIterator[None]:
+    """Run the block (the write) only if the preconditions hold, with no other conditional write in between."""
+    if request.headers.get("if-match") is None and request.headers.get("if-none-match") is None:
+        yield
+        return
+    async with ctx.store.transaction() as session:
+        token = await write_claims.claim(session, resource_key=resource_id.key, stale_after=_STALE_CLAIM)
+    if token is None:
+        raise PreconditionFailed(
+            "Another conditional request is changing this resource at this moment, so its ETag is about to "
+            "change. GET it again and retry with its new etag."
+        )
+    try:
+        await check(request, provider, ctx, resource_id)
+        yield
+    finally:
+        async with ctx.store.transaction() as session:
+            await write_claims.release(session, resource_key=resource_id.key, token=token)
 
 
 async def check(request: Request, provider: ResourceProvider, ctx: RequestContext, resource_id: ResourceId) -> None:

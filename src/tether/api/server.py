@@ -1,4 +1,4 @@
-"""``tether server``: TLS material, store, bootstrap, and uvicorn on one socket.
+"""``tether server``: TLS material, store, bootstrap, and uvicorn on its sockets (API, blob, replicas).
 
 HTTPS always: azure-core refuses bearer tokens over plain HTTP. On first start a CA and a serving
 certificate are generated into the data directory; clients trust ``DIR/ca.pem``.
@@ -20,6 +20,8 @@ from tether import datadir, pki
 from tether.api.app import build_services, create_app
 from tether.errors import StartupError
 from tether.identity.bootstrap import Bootstrap, ensure_bootstrap
+from tether.relay.replica_endpoint import replica_endpoint
+from tether.relay.replicas import CREDENTIAL_PURPOSE
 from tether.settings import Settings
 from tether.storage.gateway import create_blob_app
 from tether.store import Store
@@ -94,11 +96,15 @@ class PreparedServer:
     public_url: str
     bootstrap: Bootstrap
     store: Store
+    #: The socket other replicas forward relay calls to (decision 0018), and the URL they use for it.
+    internal_sock: socket.socket
+    internal_url: str
 
     async def close(self) -> None:
-        """Release what ``prepare`` opened: both sockets and the store."""
+        """Release what ``prepare`` opened: the sockets and the store."""
         self.sock.close()
         self.blob_sock.close()
+        self.internal_sock.close()
         await self.store.close()
 
 
@@ -125,29 +131,57 @@ async def prepare(settings: Settings) -> PreparedServer:
             update={"storage": settings.storage.model_copy(update={"blob_public_url": blob_url})}
         )
     try:
-        store = await Store.open(settings.database_url())
+        internal_sock = bind(settings.server.host, settings.server.internal_port)
     except BaseException:
         sock.close()
         blob_sock.close()
+        raise
+    internal_url = settings.server.internal_url or f"https://{shown_host}:{internal_sock.getsockname()[1]}"
+    sockets = (sock, blob_sock, internal_sock)
+    try:
+        store = await Store.open(settings.database_url())
+    except BaseException:
+        for each in sockets:
+            each.close()
         raise
     try:
         bootstrap = await ensure_bootstrap(store, path=data_dir / "bootstrap.json", server=public_url, ca_file=tls.ca)
     except BaseException:
-        sock.close()
-        blob_sock.close()
+        for each in sockets:
+            each.close()
         await store.close()
         raise
-    return PreparedServer(settings, sock, blob_sock, tls, public_url.rstrip("/"), bootstrap, store)
+    return PreparedServer(
+        settings,
+        sock,
+        blob_sock,
+        tls,
+        public_url.rstrip("/"),
+        bootstrap,
+        store,
+        internal_sock,
+        internal_url.rstrip("/"),
+    )
 
 
-def by_port(main_app: ASGIApp, *, blob_port: int, blob_app: ASGIApp) -> ASGIApp:
-    """One ASGI app for both sockets: requests to the blob port go to the blob endpoint, the rest (and
-    lifespan events) to the main app."""
+def by_port(
+    main_app: ASGIApp,
+    *,
+    blob_port: int,
+    blob_app: ASGIApp,
+    internal_port: int | None = None,
+    internal_app: ASGIApp | None = None,
+) -> ASGIApp:
+    """One ASGI app for every socket: requests to the blob port go to the blob endpoint, those to the internal
+    port to the replicas' endpoint (and nothing else does), the rest (and lifespan events) to the main app."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         server = scope.get("server")
-        if scope["type"] == "http" and server and server[1] == blob_port:
+        port = server[1] if server else None
+        if scope["type"] == "http" and port == blob_port:
             await blob_app(scope, receive, send)
+        elif scope["type"] in ("http", "websocket") and port == internal_port and internal_app is not None:
+            await internal_app(scope, receive, send)
         else:
             await main_app(scope, receive, send)
 
@@ -162,12 +196,15 @@ async def serve(settings: Settings) -> None:
             settings,
             store=prepared.store,
             public_url=prepared.public_url,
-            authority_ca_pem=prepared.tls.ca.read_text(),  # jobs' pods trust it for the token endpoint
+            authority_ca_pem=prepared.tls.ca.read_text(),  # jobs' pods (and the other replicas) trust it
+            internal_url=prepared.internal_url,
         )
         app = by_port(
             create_app(services),
             blob_port=prepared.blob_sock.getsockname()[1],
             blob_app=create_blob_app(services.blobs),
+            internal_port=prepared.internal_sock.getsockname()[1],
+            internal_app=replica_endpoint(services.hub, credential=services.secrets.derive(CREDENTIAL_PURPOSE)),
         )
         config = uvicorn.Config(
             app,
@@ -182,6 +219,7 @@ async def serve(settings: Settings) -> None:
         )
         log.info("Tether serving at %s (data in %s)", prepared.public_url, settings.server.data_dir)
         log.info("Blob endpoint at %s/<account>", settings.storage.blob_public_url)
-        await uvicorn.Server(config).serve(sockets=[prepared.sock, prepared.blob_sock])
+        log.info("Replica endpoint (relay forwarding) at %s", prepared.internal_url)
+        await uvicorn.Server(config).serve(sockets=[prepared.sock, prepared.blob_sock, prepared.internal_sock])
     finally:
         await prepared.close()

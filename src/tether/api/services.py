@@ -22,6 +22,7 @@ from tether.reconcile.health import HealthMonitor
 from tether.reconcile.hints import Hints
 from tether.reconcile.job_monitor import JobMonitor
 from tether.relay.hub import RelayHub
+from tether.relay.replicas import ReplicaRelay
 from tether.settings import Settings
 from tether.storage.gateway import BlobGateway
 from tether.store import Store
@@ -41,6 +42,7 @@ class Services:
     reconcilers: ReconcilerSet
     secrets: SecretBox
     hub: RelayHub
+    replicas: ReplicaRelay
     access: ClusterAccess
     connectivity: ConnectivityRecorder
     managed_clusters: ManagedClusters
@@ -55,6 +57,7 @@ class Services:
     async def start(self) -> None:
         """Start the background work (reconcilers, health); the server calls it once, at startup."""
         await self.connectivity.reset()
+        self.connectivity.start(self.hub.connected_clusters)
         self.reconcilers.start()
         self.health.start()
         self.job_monitor.start()
@@ -68,4 +71,5 @@ class Services:
         await self.connectivity.close()
         await self.federation.aclose()
         await self.access.aclose()  # pooled cluster connections, once nothing above uses them
+        await self.replicas.aclose()
         await self.blobs.aclose()  # stops the Azurite processes

@@ -46,6 +46,17 @@ import click
     is_flag=True,
     help="Share HOST:PORT with other tether servers on this machine (SO_REUSEPORT); see docs/operations.md.",
 )
+@click.option(
+    "--internal-port",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="HTTPS port the other replicas forward connected-cluster calls to (0: any free port).",
+)
+@click.option(
+    "--internal-url",
+    help="URL the other replicas reach --internal-port at (default: https://HOST:PORT); see docs/operations.md.",
+)
 def server(
     data_dir: Path,
     host: str,
@@ -54,6 +65,8 @@ def server(
     db_url: str | None,
     public_url: str | None,
     reuse_port: bool,
+    internal_port: int,
+    internal_url: str | None,
 ) -> None:
     """Run the Tether control plane over HTTPS until interrupted.
 
@@ -68,7 +81,14 @@ def server(
     logging.getLogger("tether").setLevel(logging.INFO)
     settings = Settings(
         server=ServerSettings(
-            data_dir=data_dir, host=host, port=port, db_url=db_url, public_url=public_url, reuse_port=reuse_port
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            db_url=db_url,
+            public_url=public_url,
+            reuse_port=reuse_port,
+            internal_port=internal_port,
+            internal_url=internal_url,
         ),
         storage=StorageSettings(blob_port=blob_port),
     )

@@ -3,6 +3,13 @@
 The relay hub calls ``authenticate`` for each agent handshake and ``on_status`` when a tunnel opens
 or closes; ``connectivityStatus`` and ``lastConnectivityTime`` on the resource follow at once, and a
 fresh tunnel triggers a probe through it (version, node count) without holding any transaction.
+
+With several replicas, ``on_status`` also records which replica holds the tunnel and its internal URL
+(``store.relay_tunnels``; ``locate`` reads it for forwarding, decision 0018), and a tunnel that ends here
+leaves the cluster ``Connected`` if its agent has meanwhile reached another replica. ``start`` runs a loop
+that keeps this replica's records alive and, on every replica, turns clusters whose holder died without
+a word (its records lapsed) ``Offline``: a lost replica's clusters read ``Offline`` within
+``tunnel_ttl_s`` plus a third of it, unless their agents reconnect first.
 """
 
 from __future__ import annotations
@@ -10,6 +17,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
 
 from tether.domain import resource_types as rt
 from tether.errors import Conflict, TetherError
@@ -17,28 +28,71 @@ from tether.identity.secret_checks import SecretChecks
 from tether.kube.access import ClusterAccess
 from tether.kube.probe import cluster_ca, probe
 from tether.providers.envelope import rfc3339
-from tether.store import Store, cluster_secrets, federated_credentials, resources, tenancy
+from tether.store import Store, cluster_secrets, federated_credentials, relay_tunnels, resources, tenancy
 
 log = logging.getLogger(__name__)
 
 
 class ConnectivityRecorder:
-    def __init__(self, store: Store, *, secret_checks: SecretChecks) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        secret_checks: SecretChecks,
+        internal_url: str | None = None,
+        tunnel_ttl_s: float = 15.0,
+    ) -> None:
         self._store = store
         self._secret_checks = secret_checks
         self._access: ClusterAccess | None = None
         self._probes: set[asyncio.Task[None]] = set()
+        #: This replica in ``relay_tunnels``: unique per process, so a restarted server never renews a
+        #: predecessor's records (they lapse, and its clusters go Offline unless their agents return).
+        self.holder = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._internal_url = internal_url or ""
+        self._ttl = dt.timedelta(seconds=tunnel_ttl_s)
+        self._keeper: asyncio.Task[None] | None = None
 
     def use_access(self, access: ClusterAccess) -> None:
         """Set after construction: the access needs the hub, and the hub needs this recorder."""
         self._access = access
 
     async def reset(self) -> None:
-        """At startup no tunnel exists yet: every connected cluster is Offline until its agent dials in again."""
+        """``Offline`` for every cluster no replica holds a live tunnel to (at startup, and then periodically)."""
         async with self._store.transaction() as session:
-            for row in await resources.list_all_of_type(session, rt.CONNECTED_CLUSTERS, for_update=True):
-                if row.properties.get("connectivityStatus") == "Connected":
+            await relay_tunnels.sweep(session)
+            live = await relay_tunnels.live_clusters(session)
+            rows = await resources.list_all_of_type(session, rt.CONNECTED_CLUSTERS)
+            stale = [r.key for r in rows if r.properties.get("connectivityStatus") == "Connected" and r.key not in live]
+        for key in stale:  # each locked and checked again alone: an agent may have connected meanwhile
+            async with self._store.transaction() as session:
+                row = await resources.get_by_key(session, key, for_update=True)
+                connected = row is not None and row.properties.get("connectivityStatus") == "Connected"
+                if row is not None and connected and await relay_tunnels.locate(session, key) is None:
                     row.properties = {**row.properties, "connectivityStatus": "Offline"}
+
+    def start(self, held: Callable[[], list[str]]) -> None:
+        """Keep the records of the tunnels ``held()`` names alive, and sweep lapsed ones, until ``close``."""
+        self._keeper = asyncio.create_task(self._keep(held), name="relay tunnel records")
+
+    async def _keep(self, held: Callable[[], list[str]]) -> None:
+        while True:
+            await asyncio.sleep(self._ttl.total_seconds() / 3)
+            try:
+                async with self._store.transaction() as session:
+                    keys = [k.lower() for k in held()]
+                    await relay_tunnels.renew(
+                        session, holder=self.holder, cluster_keys=keys, url=self._internal_url, ttl=self._ttl
+                    )
+                await self.reset()
+            except TetherError as e:  # the store is down: try again next round (records lapse meanwhile)
+                log.warning("could not renew this replica's relay tunnel records: %s", e)
+
+    async def locate(self, cluster_key: str) -> str | None:
+        """The internal URL of the replica holding the cluster's tunnel (None: none holds one, or it has none)."""
+        async with self._store.transaction() as session:
+            found = await relay_tunnels.locate(session, cluster_key.lower())
+        return (found[1] or None) if found is not None else None
 
     async def authenticate(self, cluster_key: str, credential: str) -> bool:
         """An agent's handshake: its credential checked off the loop and throttled per cluster
@@ -53,8 +107,15 @@ class ConnectivityRecorder:
 
     async def on_status(self, cluster_key: str, connected: bool) -> None:
         now = rfc3339(dt.datetime.now(dt.UTC))
+        key = cluster_key.lower()
         async with self._store.transaction() as session:
-            row = await resources.get_by_key(session, cluster_key.lower(), for_update=True)
+            if connected:
+                await relay_tunnels.hold(
+                    session, cluster_key=key, holder=self.holder, url=self._internal_url, ttl=self._ttl
+                )
+            elif await relay_tunnels.release(session, cluster_key=key, holder=self.holder):
+                return  # its agent reached another replica meanwhile: still Connected, there
+            row = await resources.get_by_key(session, key, for_update=True)
             if row is None:
                 return
             update = {"connectivityStatus": "Connected" if connected else "Offline", "lastConnectivityTime": now}
@@ -100,6 +161,9 @@ class ConnectivityRecorder:
                         log.warning("cluster %s names an issuer it may not register: %s", row.id, e.message)
 
     async def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
         for task in list(self._probes):
             task.cancel()
         await asyncio.gather(*self._probes, return_exceptions=True)

@@ -214,3 +214,28 @@ class UserRow(Base):
     user_principal_name_key: Mapped[str] = mapped_column(String(256), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[dt.datetime]
+
+
+class RelayTunnelRow(Base):
+    """Which replica holds a connected cluster's tunnel, and where the other replicas forward its calls.
+
+    ``expires_at`` is pushed forward by the holder while the tunnel lives; a lapsed row belongs to a replica
+    that died without saying so (decision 0018)."""
+
+    __tablename__ = "relay_tunnels"
+
+    cluster_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128), index=True)
+    url: Mapped[str] = mapped_column(String(512))
+    expires_at: Mapped[dt.datetime]
+
+
+class WriteClaimRow(Base):
+    """A conditional write (``If-Match`` / ``If-None-Match``) in progress on a resource: one at a time, so the
+    precondition checked is the one the write replaces (``store.write_claims``)."""
+
+    __tablename__ = "write_claims"
+
+    resource_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    token: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime]
