@@ -36,11 +36,15 @@ Handler = Callable[[Request, Services, Caller, ArmPath], Awaitable[Response]]
 # empty parent path leaves '//' right after the namespace, which ARM reads as no parent. Only that
 # place is mended: any other empty segment stays an InvalidResourceId.
 _EMPTY_PARENT_PATH = re.compile(r"(/providers/[^/]+)//(?=[^/])", re.IGNORECASE)
+# ARM's deployment operations live at '.../resourcegroups/{g}/deployments/{d}/operations', without the
+# 'providers/Microsoft.Resources' the deployment itself has; read them as that deployment's children.
+_DEPLOYMENT_SHORTHAND = re.compile(r"^(/subscriptions/[^/]+/resourcegroups/[^/]+)/(deployments/)", re.IGNORECASE)
 
 
 def request_target(request: Request) -> ArmPath:
-    """The request's ARM path, parsed (with an SDK's empty parent path mended)."""
-    return parse_path(_EMPTY_PARENT_PATH.sub(r"\1/", request.scope["path"]))
+    """The request's ARM path, parsed (with an SDK's empty parent path and ARM's deployment shorthand mended)."""
+    path = _DEPLOYMENT_SHORTHAND.sub(r"\1/providers/Microsoft.Resources/\2", request.scope["path"])
+    return parse_path(_EMPTY_PARENT_PATH.sub(r"\1/", path))
 
 
 def provider_for(svc: Services, full_type: str) -> ResourceProvider:
