@@ -138,3 +138,21 @@ def test_begin_update_patches_description_and_tags_and_refuses_what_it_cannot_ho
     assert refused["error"] == "HttpResponseError", refused
     assert refused["code"] == "InvalidRequestContent"
     assert "publicNetworkAccess" in refused["message"]
+
+
+def test_list_sizes_and_usage_are_empty_lists(cli: Cli) -> None:
+    cli.run("group", "create", "-n", "sdks-rg", "-l", "westeurope")
+    cli.run("ml", "workspace", "create", "-n", "sdks-ws", "-g", "sdks-rg")
+
+    sizes, usage, sizes_elsewhere = sdk(
+        cli,
+        {"op": "sizes"},
+        {"op": "usage"},
+        {"op": "sizes", "location": "eastus"},
+        group="sdks-rg",
+        workspace="sdks-ws",
+    )
+
+    assert _ok(sizes) == []
+    assert _ok(usage) == []
+    assert _ok(sizes_elsewhere) == []
