@@ -156,3 +156,12 @@ def test_list_sizes_and_usage_are_empty_lists(cli: Cli) -> None:
     assert _ok(sizes) == []
     assert _ok(usage) == []
     assert _ok(sizes_elsewhere) == []
+
+
+def test_a_client_without_resource_group_gets_resource_group_not_found(cli: Cli) -> None:
+    workspaces, computes = sdk(cli, {"op": "list"}, {"op": "computes"}, group="", workspace="any-ws")
+
+    for refused in (workspaces, computes):
+        assert refused["error"] in ("ResourceNotFoundError", "HttpResponseError"), refused
+        assert refused["code"] == "ResourceGroupNotFound", refused
+        assert "'None'" in refused["message"]

@@ -26,6 +26,7 @@ from tether.domain.ids import ArmPath, ResourceId, parse_path
 from tether.domain.principals import Caller
 from tether.errors import InvalidRequest
 from tether.providers.base import ResourceProvider, put_resource
+from tether.providers.resource_groups import require_group
 
 router = APIRouter()
 
@@ -96,10 +97,12 @@ async def _get(request: Request, svc: Services, caller: Caller, target: ArmPath)
         resource_id = target.resource_id
         provider = provider_for(svc, resource_id.full_type)
         await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "GET"), resource_id)
+        await require_group(ctx, resource_id)
         body = await provider.get(ctx, resource_id)
         return JSONResponse(body, headers=_etag_header(body))
     provider = provider_for(svc, target.collection_type)
     await svc.authorizer.authorize(caller, action_for(target.collection_type, "GET"), target.scope)
+    await require_group(ctx, target.scope)
     offset = _skip_token(request)
     params = dict(request.query_params)
     page = await provider.list(ctx, target.scope, offset=offset, limit=svc.settings.api.page_size, params=params)
