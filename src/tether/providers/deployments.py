@@ -32,9 +32,9 @@ from tether.domain.states import OperationStatus, ProvisioningState
 from tether.errors import InvalidRequest, NotFound
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import require_parent, rfc3339
-from tether.providers.reads import read_page, read_row
+from tether.providers.reads import read_row
 from tether.providers.workspaces import Workspaces
-from tether.store import operations, resources
+from tether.store import Session, operations, resources
 from tether.store.tables import OperationRow, ResourceRow
 
 _STATE_OF_OPERATION = {
@@ -54,7 +54,7 @@ def not_found(resource_id: ResourceId) -> NotFound:
 
 def _duration(start: dt.datetime, end: dt.datetime | None) -> str:
     """ISO 8601 duration, as ARM writes it (``PT12.345S``)."""
-    seconds = ((end or dt.datetime.now(dt.UTC)) - start.replace(tzinfo=start.tzinfo or dt.UTC)).total_seconds()
+    seconds = ((end or dt.datetime.now(dt.UTC)) - start).total_seconds()
     return f"PT{max(seconds, 0):.3f}S"
 
 
@@ -70,18 +70,23 @@ class _Progress:
         self.end: dt.datetime | None
         self.error: dict[str, Any] | None
         if operation is None:
-            self.state, self.end, self.error = row.provisioning_state, _as_utc(row.created_at), None
+            stored = row.provisioning_state
+            self.state = stored if stored in ("Succeeded", "Failed") else "Running"
+            self.end, self.error = self.start, None
         else:
             self.state = _STATE_OF_OPERATION.get(operation.status, "Running")
             self.end = _as_utc(operation.finished_at) if operation.finished_at else None
             self.error = operation.error
 
 
-async def _progress(ctx: RequestContext, row: ResourceRow) -> _Progress:
+async def _read_progress(session: Session, row: ResourceRow) -> _Progress:
     operation_id = row.properties.get("operationId")
+    return _Progress(row, await operations.get(session, operation_id) if operation_id else None)
+
+
+async def _progress(ctx: RequestContext, row: ResourceRow) -> _Progress:
     async with ctx.store.transaction() as session:
-        operation = await operations.get(session, operation_id) if operation_id else None
-    return _Progress(row, operation)
+        return await _read_progress(session, row)
 
 
 def _answer(row: ResourceRow, progress: _Progress) -> dict[str, Any]:
@@ -116,8 +121,10 @@ class Deployments:
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        page = await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=lambda r: {"row": r})
-        return Page([_answer(i["row"], await _progress(ctx, i["row"])) for i in page.items], page.more)
+        async with ctx.store.transaction() as session:
+            rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
+            items = [_answer(r, await _read_progress(session, r)) for r in rows[:limit]]
+        return Page(items, more=len(rows) > limit)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         validate_deployment_name(resource_id.name)
