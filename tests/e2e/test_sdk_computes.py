@@ -99,6 +99,11 @@ _SDK_SCRIPT = textwrap.dedent(
             c = ml.compute.get(step["name"])
             c.identity = identity(step)
             return summary(ml.compute.begin_update(c).result())
+        if op == "retype":
+            c = ml.compute.get(step["name"])
+            key = "instanceTypes" if "instanceTypes" in c.properties else "instance_types"
+            c.properties[key] = step["instance_types"]
+            return summary(ml.compute.begin_update(c).result())
         if op == "detach":
             return {"result": ml.compute.begin_delete(step["name"], action="Detach").result()}
         raise ValueError(op)
@@ -268,9 +273,10 @@ def test_instance_types_in_the_attach_body_are_created_answered_and_kept_on_upda
     setup: Setup, local_cluster: LocalCluster
 ) -> None:
     name = f"sdk-small-{uuid.uuid4().hex[:6]}"
-    attached, updated, conflicting, detached, detached_conflict = setup.sdk(
+    attached, updated, retyped, conflicting, detached, detached_conflict = setup.sdk(
         _attach("sdk-it", setup.cluster_id, "system_assigned", properties={"instanceTypes": {name: SMALL}}),
         {"op": "update", "name": "sdk-it", "identity": "system_assigned"},
+        {"op": "retype", "name": "sdk-it", "instance_types": {f"{name}-2": SMALL}},
         _attach(
             "sdk-it2",
             setup.cluster_id,
@@ -293,6 +299,7 @@ def test_instance_types_in_the_attach_body_are_created_answered_and_kept_on_upda
     assert attached["instance_types"][name] == SMALL
     assert created["spec"]["resources"] == SMALL["resources"]  # the cluster's InstanceType, used by its jobs
     assert _ok(updated)["instance_types"] == attached["instance_types"]  # begin_update re-sends them unchanged
+    assert retyped["code"] == "ComputeUpdateNotAllowed", retyped  # set at attach; detach and attach to change
     assert conflicting["error"] == "HttpResponseError", conflicting  # same name, another definition: refused
     assert conflicting["code"] == "InstanceTypeConflict"
     assert _ok(detached) == {"result": None}
