@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import API, create_group, create_workspace, ws_path
@@ -65,7 +65,7 @@ def attach_body(subscription: str, **inner: Any) -> dict[str, Any]:
     ],
 )
 async def test_instance_types_tether_cannot_honour_are_refused_and_nothing_is_written(
-    server: InProcessServer, client: httpx.AsyncClient, inner: dict[str, Any], target: str
+    server: InProcessServer, client: httpx2.AsyncClient, inner: dict[str, Any], target: str
 ) -> None:
     await create_group(client, server.subscription)
     await create_workspace(client, server.subscription, "rg1", "ws1")
@@ -79,7 +79,7 @@ async def test_instance_types_tether_cannot_honour_are_refused_and_nothing_is_wr
     assert (await client.get(compute, params=API)).json()["error"]["code"] == "ComputeNotFound"
 
 
-async def test_well_formed_instance_types_are_accepted(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_well_formed_instance_types_are_accepted(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     await create_group(client, server.subscription)
     await create_workspace(client, server.subscription, "rg1", "ws1")
     compute = ws_path(server.subscription, "rg1", "ws1") + "/computes/k8s"
@@ -90,7 +90,7 @@ async def test_well_formed_instance_types_are_accepted(server: InProcessServer, 
     assert response.status_code == 201, response.text  # the attach itself then fails: no cluster c1 here
 
 
-async def test_other_compute_types_are_refused(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_other_compute_types_are_refused(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     await create_group(client, server.subscription)
     await create_workspace(client, server.subscription, "rg1", "ws1")
     body = attach_body(server.subscription)

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import API, create_group, rg_path, wait_operation, ws_path
@@ -62,7 +62,7 @@ def sdk_body(workspace: str, *, group: str = "rg1", **overrides: Any) -> dict[st
 
 
 async def test_the_sdk_workspace_template_creates_the_workspace_and_answers_as_arm(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
     path = deployment_path(server.subscription, "rg1", "ws1-1234")
@@ -103,7 +103,7 @@ async def test_the_sdk_workspace_template_creates_the_workspace_and_answers_as_a
 
 
 async def test_a_user_assigned_identity_and_an_existing_storage_account_are_honoured(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
     group = rg_path(server.subscription, "rg1")
@@ -181,7 +181,7 @@ def _tampered() -> dict[str, Any]:
     ],
 )
 async def test_refusals_say_what_is_supported_and_change_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, body: dict[str, Any], status: int, code: str
+    server: InProcessServer, client: httpx2.AsyncClient, body: dict[str, Any], status: int, code: str
 ) -> None:
     await create_group(client, server.subscription)
     path = deployment_path(server.subscription, "rg1", "d3")
@@ -197,7 +197,7 @@ async def test_refusals_say_what_is_supported_and_change_nothing(
     assert (await client.get(workspaces, params=API)).json()["value"] == []
 
 
-async def test_a_missing_group_is_resource_group_not_found(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_a_missing_group_is_resource_group_not_found(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     response = await client.put(
         deployment_path(server.subscription, "nogroup", "d"), params=DEPLOY_API, json=sdk_body("ws", group="nogroup")
     )
@@ -206,7 +206,7 @@ async def test_a_missing_group_is_resource_group_not_found(server: InProcessServ
     assert response.json()["error"]["code"] == "ResourceGroupNotFound"
 
 
-async def test_deleting_a_deployment_keeps_its_workspace(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_deleting_a_deployment_keeps_its_workspace(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     await create_group(client, server.subscription)
     path = deployment_path(server.subscription, "rg1", "d4")
     created = await client.put(path, params=DEPLOY_API, json=sdk_body("ws4"))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import API, create_group, rg_path
@@ -25,7 +25,7 @@ _UNDER_GROUP = [
 @pytest.mark.parametrize("group", ["None", "never-made"])
 @pytest.mark.parametrize("tail", _UNDER_GROUP)
 async def test_reads_under_a_missing_group_are_resource_group_not_found(
-    server: InProcessServer, client: httpx.AsyncClient, group: str, tail: str
+    server: InProcessServer, client: httpx2.AsyncClient, group: str, tail: str
 ) -> None:
     response = await client.get(rg_path(server.subscription, group) + tail, params=API)
 
@@ -34,7 +34,7 @@ async def test_reads_under_a_missing_group_are_resource_group_not_found(
     assert group in response.json()["error"]["message"]
 
 
-async def test_an_existing_empty_group_still_lists_nothing(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_an_existing_empty_group_still_lists_nothing(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     await create_group(client, server.subscription, "rg1")
 
     response = await client.get(rg_path(server.subscription, "rg1") + _UNDER_GROUP[0], params=API)

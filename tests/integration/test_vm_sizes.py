@@ -3,7 +3,7 @@ Azure's shape, since Tether provisions no virtual machines; read-only."""
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import API
@@ -11,7 +11,7 @@ from tether.testing.server import InProcessServer
 
 
 @pytest.mark.parametrize("kind", ["vmSizes", "usages", "VMSIZES"])
-async def test_lists_are_empty_in_azure_shape(server: InProcessServer, client: httpx.AsyncClient, kind: str) -> None:
+async def test_lists_are_empty_in_azure_shape(server: InProcessServer, client: httpx2.AsyncClient, kind: str) -> None:
     path = f"{server.subscription}/providers/Microsoft.MachineLearningServices/locations/westeurope/{kind}"
 
     response = await client.get(path, params=API)
@@ -20,7 +20,7 @@ async def test_lists_are_empty_in_azure_shape(server: InProcessServer, client: h
     assert response.json() == {"value": [], "nextLink": None}
 
 
-async def test_they_are_read_only(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_they_are_read_only(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     path = f"{server.subscription}/providers/Microsoft.MachineLearningServices/locations/westeurope/vmSizes/x"
 
     response = await client.put(path, params=API, json={})
@@ -29,7 +29,7 @@ async def test_they_are_read_only(server: InProcessServer, client: httpx.AsyncCl
     assert response.json()["error"]["code"] == "InvalidAction"
 
 
-async def test_an_unknown_subscription_is_not_found(client: httpx.AsyncClient) -> None:
+async def test_an_unknown_subscription_is_not_found(client: httpx2.AsyncClient) -> None:
     subscription = "/subscriptions/00000000-0000-0000-0000-000000000001"
     path = f"{subscription}/providers/Microsoft.MachineLearningServices/locations/westeurope/vmSizes"
 

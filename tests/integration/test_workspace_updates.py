@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import API, create_group, create_workspace, ws_path
@@ -32,7 +32,7 @@ def sdk_patch(**properties: Any) -> dict[str, Any]:
 
 
 async def test_patch_changes_tags_description_and_display_name(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
     await create_workspace(client, server.subscription, "rg1", "ws1")
@@ -65,7 +65,7 @@ async def test_patch_changes_tags_description_and_display_name(
     ],
 )
 async def test_a_change_tether_cannot_honour_is_refused_and_nothing_changes(
-    server: InProcessServer, client: httpx.AsyncClient, body: dict[str, Any], target: str
+    server: InProcessServer, client: httpx2.AsyncClient, body: dict[str, Any], target: str
 ) -> None:
     await create_group(client, server.subscription)
     before = await create_workspace(client, server.subscription, "rg1", "ws1")
@@ -82,7 +82,7 @@ async def test_a_change_tether_cannot_honour_is_refused_and_nothing_changes(
 
 
 async def test_patch_on_a_missing_workspace_is_workspace_not_found(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
 
