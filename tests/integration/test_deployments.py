@@ -178,6 +178,10 @@ def _tampered() -> dict[str, Any]:
         ),
         pytest.param(sdk_body("ws3", resourceGroupName="rg9"), 400, "InvalidTemplateDeployment", id="other-group"),
         pytest.param(sdk_body("bad name!"), 400, "InvalidResourceName", id="bad-workspace-name"),
+        pytest.param(sdk_body("ws3", tagValues="x"), 400, "InvalidRequestContent", id="tags-not-object"),
+        pytest.param(sdk_body("ws3", identity="x"), 400, "InvalidRequestContent", id="identity-not-object"),
+        pytest.param(sdk_body("ws3", kind=7), 400, "InvalidTemplate", id="kind-not-text"),
+        pytest.param({"properties": {"template": {"resources": [1, "x"]}}}, 400, "InvalidTemplate", id="junk"),
     ],
 )
 async def test_refusals_say_what_is_supported_and_change_nothing(

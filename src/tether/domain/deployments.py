@@ -144,7 +144,7 @@ def _text(values: dict[str, Any], key: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise InvalidRequest(f"Parameter '{key}' must be a string.", code="InvalidTemplate", target=key)
+        raise _refuse(f"Parameter '{key}' must be a string.", target=f"properties.parameters.{key}")
     return value
 
 
