@@ -56,7 +56,7 @@ def test_errors_are_one_line_without_traceback_and_debug_shows_it(cli: Cli) -> N
     debug = cli.run("ml", "workspace", "show", "-n", "x1x", "-g", "no-such-rg", "--debug", check=False)
 
     assert plain.returncode == debug.returncode == 1
-    assert plain.stderr.startswith("ERROR: (WorkspaceNotFound)")
+    assert plain.stderr.startswith("ERROR: (ResourceGroupNotFound)")  # as ARM answers under a missing group
     assert "Traceback" not in plain.stderr
     assert "Traceback" in debug.stderr
 

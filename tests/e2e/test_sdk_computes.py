@@ -14,13 +14,18 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from lightkube import Client, KubeConfig
+from lightkube.core.exceptions import ApiError
 
 from tests.e2e.conftest import Cli
+from tether.kube.resources import InstanceType
 from tether.localcluster import LocalCluster
 from tether.server_process import ServerProcess
 
@@ -57,6 +62,10 @@ _SDK_SCRIPT = textwrap.dedent(
             )
         return None
 
+    def instance_types(c):
+        inner = getattr(c, "properties", None) or {}
+        return inner.get("instanceTypes") or inner.get("instance_types")
+
     def summary(c):
         ident = c.identity
         return {
@@ -66,6 +75,7 @@ _SDK_SCRIPT = textwrap.dedent(
             "identity_type": ident.type if ident else None,
             "principal_id": ident.principal_id if ident else None,
             "user_assigned": [u.resource_id for u in ident.user_assigned_identities or []] if ident else [],
+            "instance_types": instance_types(c),
             "seconds": None,
         }
 
@@ -74,7 +84,7 @@ _SDK_SCRIPT = textwrap.dedent(
         if op == "attach":
             c = KubernetesCompute(
                 name=step["name"], resource_id=step["resource_id"], namespace=step.get("namespace", "default"),
-                identity=identity(step),
+                identity=identity(step), properties=step.get("properties"),
             )
             started = time.monotonic()
             poller = ml.compute.begin_create_or_update(c)
@@ -88,6 +98,11 @@ _SDK_SCRIPT = textwrap.dedent(
         if op == "update":
             c = ml.compute.get(step["name"])
             c.identity = identity(step)
+            return summary(ml.compute.begin_update(c).result())
+        if op == "retype":
+            c = ml.compute.get(step["name"])
+            key = "instanceTypes" if "instanceTypes" in c.properties else "instance_types"
+            c.properties[key] = step["instance_types"]
             return summary(ml.compute.begin_update(c).result())
         if op == "detach":
             return {"result": ml.compute.begin_delete(step["name"], action="Detach").result()}
@@ -247,4 +262,77 @@ def test_failed_attach_surfaces_its_error_code(setup: Setup, workspace: str, clu
     assert code in failed["message"]
     assert _ok(got)["provisioning_state"] == "Failed"
     assert _ok(got)["provisioning_errors"] == code
+    assert _ok(detached) == {"result": None}
+
+
+SMALL = {"nodeSelector": None, "resources": {"requests": {"cpu": "250m", "memory": "1Gi"},
+                                             "limits": {"cpu": "1", "memory": "1Gi"}}}  # fmt: skip
+
+
+def test_instance_types_in_the_attach_body_are_created_answered_and_kept_on_update(
+    setup: Setup, local_cluster: LocalCluster
+) -> None:
+    name = f"sdk-small-{uuid.uuid4().hex[:6]}"
+    attached, updated, retyped, conflicting, detached, detached_conflict = setup.sdk(
+        _attach("sdk-it", setup.cluster_id, "system_assigned", properties={"instanceTypes": {name: SMALL}}),
+        {"op": "update", "name": "sdk-it", "identity": "system_assigned"},
+        {"op": "retype", "name": "sdk-it", "instance_types": {f"{name}-2": SMALL}},
+        _attach(
+            "sdk-it2",
+            setup.cluster_id,
+            "system_assigned",
+            properties={"instanceTypes": {name: {**SMALL, "nodeSelector": {"pool": "gpu"}}}},
+        ),
+        {"op": "detach", "name": "sdk-it"},
+        {"op": "detach", "name": "sdk-it2"},
+    )
+    kube = Client(KubeConfig.from_file(local_cluster.kubeconfig_path), trust_env=False)
+    try:
+        created = kube.get(InstanceType, name)
+        kube.delete(InstanceType, name)
+    finally:
+        kube.close()
+
+    attached = _ok(attached)
+    assert attached["provisioning_state"] == "Succeeded"
+    assert sorted(attached["instance_types"]) == sorted(["defaultinstancetype", name])
+    assert attached["instance_types"][name] == SMALL
+    assert created["spec"]["resources"] == SMALL["resources"]  # the cluster's InstanceType, used by its jobs
+    assert _ok(updated)["instance_types"] == attached["instance_types"]  # begin_update re-sends them unchanged
+    assert retyped["code"] == "ComputeUpdateNotAllowed", retyped  # set at attach; detach and attach to change
+    assert conflicting["error"] == "HttpResponseError", conflicting  # same name, another definition: refused
+    assert conflicting["code"] == "InstanceTypeConflict"
+    assert _ok(detached) == {"result": None}
+    assert _ok(detached_conflict) == {"result": None}
+
+
+def test_the_example_script_creates_its_workspace_and_attaches(setup: Setup, local_cluster: LocalCluster) -> None:
+    """examples/train_with_azure_ai_ml.py up to its job cells (which need the job loop)."""
+    script = Path(__file__).parents[2] / "examples" / "train_with_azure_ai_ml.py"
+    env = {
+        **setup.cli.server.cli_env(setup.cli.config_dir),
+        "TETHER_BOOTSTRAP": str(setup.cli.server.data_dir / "bootstrap.json"),
+        "TETHER_CLUSTER_ID": setup.cluster_id,
+        "TETHER_GROUP": RG,
+        "TETHER_WORKSPACE": "sdkc-example",
+        "TETHER_EXAMPLE_STOP": "attach",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+    finally:
+        kube = Client(KubeConfig.from_file(local_cluster.kubeconfig_path), trust_env=False)
+        try:
+            kube.delete(InstanceType, "example-small")
+        except ApiError:
+            pass  # the script failed before creating it
+        finally:
+            kube.close()
+
+    assert result.returncode == 0, result.stderr
+    assert "workspace: sdkc-example westeurope /subscriptions/" in result.stdout
+    assert "compute: k8s attached, instance types ['defaultinstancetype', 'example-small']" in result.stdout
+    assert "VM sizes to provision (none: Tether attaches clusters): []" in result.stdout
+    (detached,) = setup.sdk({"op": "detach", "name": "k8s"}, workspace="sdkc-example")
     assert _ok(detached) == {"result": None}

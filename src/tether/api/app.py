@@ -38,6 +38,7 @@ from tether.providers.blob_containers import BlobContainers
 from tether.providers.computes import Computes
 from tether.providers.connected_clusters import ConnectedClusters
 from tether.providers.datastores import Datastores
+from tether.providers.deployments import DeploymentOperations, Deployments
 from tether.providers.extensions import Extensions
 from tether.providers.jobs import Jobs
 from tether.providers.managed_clusters import ManagedClusters
@@ -143,6 +144,7 @@ async def build_services(
         ),
     ]
     jobs = Jobs()
+    workspaces = Workspaces(storage_accounts=storage_accounts)
     reconcilers = ReconcilerSet(
         [Reconciler(h, store=store, hints=hints, settings=settings.reconcile) for h in handlers]
     )
@@ -166,7 +168,9 @@ async def build_services(
                 RelayAuthorizationRules(),
                 storage_accounts,
                 BlobContainers(engine=blob_engine),
-                Workspaces(storage_accounts=storage_accounts),  # replaces the registry's bare one
+                workspaces,  # replaces the registry's bare one
+                Deployments(workspaces=workspaces),
+                DeploymentOperations(),
                 Datastores(sealed=secrets, engine=blob_engine, blob_host=storage_accounts.blob_host),
             ]
         ),

@@ -26,6 +26,7 @@ from tether.domain.ids import ArmPath, ResourceId, parse_path
 from tether.domain.principals import Caller
 from tether.errors import InvalidRequest
 from tether.providers.base import ResourceProvider, put_resource
+from tether.providers.resource_groups import require_group
 
 router = APIRouter()
 
@@ -36,11 +37,15 @@ Handler = Callable[[Request, Services, Caller, ArmPath], Awaitable[Response]]
 # empty parent path leaves '//' right after the namespace, which ARM reads as no parent. Only that
 # place is mended: any other empty segment stays an InvalidResourceId.
 _EMPTY_PARENT_PATH = re.compile(r"(/providers/[^/]+)//(?=[^/])", re.IGNORECASE)
+# ARM's deployment operations live at '.../resourcegroups/{g}/deployments/{d}/operations', without the
+# 'providers/Microsoft.Resources' the deployment itself has; read them as that deployment's children.
+_DEPLOYMENT_SHORTHAND = re.compile(r"^(/subscriptions/[^/]+/resourcegroups/[^/]+)/(deployments/)", re.IGNORECASE)
 
 
 def request_target(request: Request) -> ArmPath:
-    """The request's ARM path, parsed (with an SDK's empty parent path mended)."""
-    return parse_path(_EMPTY_PARENT_PATH.sub(r"\1/", request.scope["path"]))
+    """The request's ARM path, parsed (with an SDK's empty parent path and ARM's deployment shorthand mended)."""
+    path = _DEPLOYMENT_SHORTHAND.sub(r"\1/providers/Microsoft.Resources/\2", request.scope["path"])
+    return parse_path(_EMPTY_PARENT_PATH.sub(r"\1/", path))
 
 
 def provider_for(svc: Services, full_type: str) -> ResourceProvider:
@@ -92,10 +97,12 @@ async def _get(request: Request, svc: Services, caller: Caller, target: ArmPath)
         resource_id = target.resource_id
         provider = provider_for(svc, resource_id.full_type)
         await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "GET"), resource_id)
+        await require_group(ctx, resource_id)
         body = await provider.get(ctx, resource_id)
         return JSONResponse(body, headers=_etag_header(body))
     provider = provider_for(svc, target.collection_type)
     await svc.authorizer.authorize(caller, action_for(target.collection_type, "GET"), target.scope)
+    await require_group(ctx, target.scope)
     offset = _skip_token(request)
     params = dict(request.query_params)
     page = await provider.list(ctx, target.scope, offset=offset, limit=svc.settings.api.page_size, params=params)

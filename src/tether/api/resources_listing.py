@@ -21,6 +21,7 @@ from tether.domain.ids import ResourceId, parse_path
 from tether.domain.principals import Caller
 from tether.errors import InvalidRequest, NotFound, Unauthenticated
 from tether.providers import resource_listing
+from tether.providers.resource_groups import require_group
 
 router = APIRouter()
 _MAX_TOP = 1000
@@ -87,6 +88,7 @@ async def group_resources(
 ) -> JSONResponse:
     await _check_subscription(svc, caller, subscription_id)
     scope = parse_path(f"/subscriptions/{subscription_id}/resourceGroups/{group}").scope
+    await require_group(request_context(svc, caller), scope)
     return await _resources(request, svc, caller, scope)
 
 

@@ -24,6 +24,7 @@ REGISTRIES = "Microsoft.ContainerRegistry/registries"
 STORAGE_ACCOUNTS = "Microsoft.Storage/storageAccounts"
 BLOB_CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
 DATASTORES = "Microsoft.MachineLearningServices/workspaces/datastores"
+DEPLOYMENTS = "Microsoft.Resources/deployments"
 
 KNOWN_TYPES: tuple[str, ...] = (
     RESOURCE_GROUPS,
@@ -44,6 +45,8 @@ KNOWN_TYPES: tuple[str, ...] = (
     STORAGE_ACCOUNTS,
     BLOB_CONTAINERS,
     DATASTORES,
+    DEPLOYMENTS,
+    "Microsoft.Resources/deployments/operations",
 )
 
 _BY_KEY = {t.lower(): t for t in KNOWN_TYPES}

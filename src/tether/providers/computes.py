@@ -24,6 +24,7 @@ from tether.protocol.computes import CreateComputeRequest
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.compute_grants import Granted, grant_attach_roles
+from tether.providers.compute_instance_types import requested_instance_types
 from tether.providers.envelope import envelope, parse_body, rfc3339
 from tether.providers.jobs import active_jobs_on
 from tether.providers.reads import read_page, read_row
@@ -197,12 +198,14 @@ class Computes:
         request, compute, cluster_id = attach.request, attach.request.properties, attach.cluster_id
         namespace, kind, identity_ids = attach.namespace, attach.identity_kind, attach.identity_ids
         identity_request: dict[str, Any] = {"type": kind, "ids": identity_ids[:1]}
+        requested_types = requested_instance_types(compute.properties)
         stored = {
             "resourceId": str(cluster_id),
             "computeLocation": compute.computeLocation,
             "description": compute.description,
             "properties": {"namespace": namespace},
             "identityRequest": identity_request,
+            "requestedInstanceTypes": requested_types or None,
         }
         async with ctx.store.transaction() as session:
             workspace = await resources.get(session, resource_id.parent or resource_id)
@@ -269,6 +272,16 @@ class Computes:
             raise Conflict(
                 f"Compute '{row.name}' is {row.provisioning_state}; try again when it has finished.",
                 code="ConflictingOperation",
+            )
+        requested = stored["requestedInstanceTypes"]
+        if row.provisioning_state == ProvisioningState.FAILED.value:
+            current = {**current, "requestedInstanceTypes": requested}  # attached again with what is asked now
+        elif requested and requested != answer(row)["properties"]["properties"]["instanceTypes"]:
+            raise Conflict(
+                f"Compute '{row.name}' offers other instance types; they are set when a compute is attached. Send "
+                "them as the compute answers them, leave them out, or detach and attach again with the new ones.",
+                code="ComputeUpdateNotAllowed",
+                target="properties.properties.instanceTypes",
             )
         row.properties = {
             **current,

@@ -10,6 +10,7 @@ from tether.providers.role_assignments import RoleAssignments
 from tether.providers.role_definitions import RoleDefinitions
 from tether.providers.subscriptions import Subscriptions
 from tether.providers.user_assigned_identities import UserAssignedIdentities
+from tether.providers.vm_sizes import Usages, VmSizes
 from tether.providers.workspaces import Workspaces
 
 
@@ -35,6 +36,8 @@ def default_registry(*, extra: list[ResourceProvider] | None = None) -> Provider
             FederatedCredentials(),
             RoleAssignments(),
             RoleDefinitions(),
+            VmSizes(),
+            Usages(),
             *(extra or []),
         ]
     )

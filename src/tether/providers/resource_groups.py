@@ -36,6 +36,17 @@ def not_found(resource_id: ResourceId) -> NotFound:
     )
 
 
+async def require_group(ctx: RequestContext, resource_id: ResourceId) -> None:
+    """ARM answers 404 ``ResourceGroupNotFound`` for anything read under a group that does not exist (an
+    ``MLClient`` without a resource group sends ``resourceGroups/None/...``), not an empty list."""
+    if resource_id.resource_group is None:
+        return
+    group = ResourceId.group(resource_id.subscription_id, resource_id.resource_group)
+    async with ctx.store.transaction() as session:
+        if await resources.get(session, group) is None:
+            raise not_found(group)
+
+
 class ResourceGroups:
     full_type: ClassVar[str] = rt.RESOURCE_GROUPS
 

@@ -27,7 +27,12 @@ from tether.providers.envelope import envelope, rfc3339
 from tether.store import resources
 from tether.store.tables import ResourceRow
 
-_NOT_LISTED = {rt.RESOURCE_GROUPS.lower(), rt.JOBS.lower()}
+_NOT_LISTED = {
+    rt.RESOURCE_GROUPS.lower(),
+    rt.JOBS.lower(),
+    rt.DEPLOYMENTS.lower(),
+    f"{rt.DEPLOYMENTS}/operations".lower(),
+}
 _API_VERSIONS: dict[str, list[str]] = {
     "Microsoft.MachineLearningServices": ["2024-10-01", "2024-04-01", "2023-10-01", "2024-10-01-preview"],
     "Microsoft.ContainerService": ["2025-01-01", "2024-09-01", "2024-05-01"],

@@ -1,4 +1,5 @@
-"""ML workspaces: created and deleted through long-running operations; tags and descriptions update in place.
+"""ML workspaces: created and deleted through long-running operations; tags and descriptions update in place
+(by PUT, or by PATCH as azure-ai-ml's ``begin_update`` sends it: ``workspace_updates``).
 
 A workspace gets a system-assigned identity unless a user-assigned one is named (the reconciler
 creates the principal); its location defaults to its resource group's.
@@ -23,6 +24,7 @@ from tether.providers.datastores import create_default_storage
 from tether.providers.envelope import envelope, parse_body, require_parent
 from tether.providers.reads import read_page, read_row
 from tether.providers.storage_accounts import StorageAccounts
+from tether.providers.workspace_updates import patch_workspace
 from tether.store import Session, resources
 from tether.store.tables import ResourceRow
 
@@ -137,6 +139,10 @@ class Workspaces:
         row.properties = {**row.properties, **descriptive}
         resources.touch(row, principal_id=ctx.caller.object_id)
         return WriteResult(answer(row), created=False)
+
+    async def patch(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> dict[str, Any]:
+        """``ml.workspaces.begin_update``: tags, description and display name (``workspace_updates``)."""
+        return answer(await patch_workspace(ctx, resource_id, body, current=await self.get(ctx, resource_id)))
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         async with ctx.store.transaction() as session:

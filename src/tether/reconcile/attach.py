@@ -24,7 +24,8 @@ from tether.domain.states import ProvisioningState
 from tether.errors import DeadlineExceeded, Internal, NotFound, TetherError, Unavailable
 from tether.identity.managed import acting_as
 from tether.kube.access import ClusterAccess
-from tether.kube.extension_status import ExtensionHealth, read_health, read_instance_types
+from tether.kube.extension_status import ExtensionHealth, InstanceTypeInfo, read_health, read_instance_types
+from tether.kube.instance_types import ensure_instance_types
 from tether.kube.probe import namespace_exists, ping
 from tether.providers.extensions import AZUREML_EXTENSION_TYPE
 from tether.store import Session, resources
@@ -178,14 +179,28 @@ async def check_permissions(authz: Authorizer, target: AttachTarget) -> None:
         await _require(authz, target, requirements["relay"])
 
 
-async def inspect_cluster(access: ClusterAccess, target: AttachTarget, *, deadline_s: float) -> AttachFacts:
-    """Reach the cluster (direct or relay) and read what the compute reports: instance types, extension health."""
+async def inspect_cluster(
+    access: ClusterAccess,
+    target: AttachTarget,
+    *,
+    deadline_s: float,
+    create_instance_types: dict[str, Any] | None = None,
+) -> AttachFacts:
+    """Reach the cluster (direct or relay) and read what the compute reports: instance types, extension health.
+
+    ``create_instance_types`` (the attach body's, never a dry run's): created where missing
+    (``kube.instance_types``); the compute then offers exactly those, plus the built-in default."""
+    wanted = [InstanceTypeInfo.from_arm(n, b) for n, b in (create_instance_types or {}).items()]
     connected = is_connected(target.cluster_id)
     try:
         async with asyncio.timeout(deadline_s):
             async with access.connect(target.cluster_id.key, connected=connected, timeout_s=deadline_s) as connection:
                 await ping(connection)
                 types = await read_instance_types(connection.kube)
+                if wanted:
+                    await ensure_instance_types(connection.kube, wanted, present=types)
+                    named = {w.name for w in wanted}
+                    types = [*(t for t in types if t.built_in and t.name not in named), *wanted]
                 health = await read_health(connection.kube)
     except TimeoutError as e:
         raise DeadlineExceeded(

@@ -90,7 +90,12 @@ class ComputeOperations:
         except TetherError as e:
             raise PermanentError(e) from e
         try:
-            return await inspect_cluster(self._access, target, deadline_s=self._deadline_s)
+            return await inspect_cluster(
+                self._access,
+                target,
+                deadline_s=self._deadline_s,
+                create_instance_types=row.properties.get("requestedInstanceTypes"),
+            )
         except Unavailable as e:
             if operation.attempts < _REACH_ATTEMPTS:
                 raise TemporaryError(str(e), delay_s=1.0) from e
