@@ -24,6 +24,10 @@ REGISTRIES = "Microsoft.ContainerRegistry/registries"
 STORAGE_ACCOUNTS = "Microsoft.Storage/storageAccounts"
 BLOB_CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
 DATASTORES = "Microsoft.MachineLearningServices/workspaces/datastores"
+ENVIRONMENTS = "Microsoft.MachineLearningServices/workspaces/environments"
+ENVIRONMENT_VERSIONS = "Microsoft.MachineLearningServices/workspaces/environments/versions"
+CODES = "Microsoft.MachineLearningServices/workspaces/codes"
+CODE_VERSIONS = "Microsoft.MachineLearningServices/workspaces/codes/versions"
 
 KNOWN_TYPES: tuple[str, ...] = (
     RESOURCE_GROUPS,
@@ -44,6 +48,10 @@ KNOWN_TYPES: tuple[str, ...] = (
     STORAGE_ACCOUNTS,
     BLOB_CONTAINERS,
     DATASTORES,
+    ENVIRONMENTS,
+    ENVIRONMENT_VERSIONS,
+    CODES,
+    CODE_VERSIONS,
 )
 
 _BY_KEY = {t.lower(): t for t in KNOWN_TYPES}

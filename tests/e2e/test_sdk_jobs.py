@@ -1,0 +1,182 @@
+"""A data scientist's loop with the unmodified azure-ai-ml, on the local cluster's real node.
+
+``ml.jobs.create_or_update(command(code="./src", environment=Environment(image=...), outputs=...))``
+uploads the code through Tether's blob endpoint, writes an anonymous environment and code version, and
+submits the job; the pod downloads the code, runs ``python train.py`` for real and uploads what it wrote
+to ``${{outputs.model}}``. ``ml.jobs.stream`` prints the script's own lines (run history, signed log
+URL), ``ml.jobs.download`` fetches the file it wrote, ``ml.jobs.archive`` round-trips the job.
+
+The SDK runs in a child process with the repo's virtual environment (its azure-ai-ml is the unmodified
+PyPI package). Needs the real node: run under ``flock /tmp/tether-real-node.lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from lightkube import Client, KubeConfig
+from lightkube.core.exceptions import ApiError
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Namespace
+
+from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_managed_cluster
+from tether.kube.resources import InstanceType
+from tether.localcluster import LocalCluster, kubeversions
+from tether.localcluster.nodeconfig import POD_NETWORK_HOST, POD_NETWORK_LABEL
+from tether.server_process import ServerProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+
+RG = "sdkj-rg"
+WS = "sdkj-ws"
+CLUSTER = "sdkj-aks"
+COMPUTE = "k8s"
+INSTANCE_TYPE = "sdkj-small"
+
+TRAIN_PY = textwrap.dedent(
+    """
+    import argparse, os, socket
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    print("training in", os.getcwd(), "with", sorted(os.listdir(".")))
+    print("epoch 1 loss=0.042")
+    with open(os.path.join(args.out, "model.txt"), "w") as f:
+        f.write("weights from " + socket.gethostname() + "\\n")
+    print("model written to", args.out)
+    """
+)
+
+_SDK_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from azure.identity import ClientSecretCredential
+    from azure.ai.ml import MLClient, Output, command
+    from azure.ai.ml.entities import Environment
+
+    b = json.load(open(sys.argv[1]))
+    args = json.loads(sys.argv[2])
+    credential = ClientSecretCredential(
+        b["tenant_id"], b["client_id"], b["client_secret"], authority=b["server"], disable_instance_discovery=True
+    )
+    ml = MLClient(credential, b["subscription_id"], args["rg"], workspace_name=args["ws"], cloud="Tether")
+    job = command(
+        code=args["code"],
+        command="python train.py --out ${{outputs.model}}",
+        environment=Environment(image=args["image"]),
+        compute=args["compute"],
+        instance_type=args["instance_type"],
+        outputs={"model": Output(type="uri_folder")},
+    )
+    created = ml.jobs.create_or_update(job)
+    print("STREAM-BEGIN", flush=True)
+    ml.jobs.stream(created.name)
+    print("STREAM-END", flush=True)
+    ml.jobs.download(created.name, download_path=args["download"], output_name="model")
+    ml.jobs.archive(created.name)
+    archived = ml.jobs.get(created.name)
+    result = {
+        "name": created.name, "status": archived.status, "studio_url": created.studio_url,
+        "environment": str(created.environment), "code": str(created.code), "archived": archived.properties.get(
+            "isArchived"), "archived_flag": getattr(archived, "_is_archived", None),
+    }
+    print("RESULT " + json.dumps(result))
+    """
+)
+
+
+@dataclass
+class World:
+    server: ServerProcess
+    cli: Cli
+    tmp: Path
+    image: str
+
+    def sdk(self, script: str, args: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", script, str(self.server.data_dir / "bootstrap.json"), json.dumps(args)],
+            env=self.cli.env | {"TETHER_CONFIG_DIR": str(self.cli.config_dir)},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=self.tmp,
+        )
+
+
+@pytest.fixture(scope="module")
+def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    assert local_cluster.real_nodes == 1, "this test needs the real node (TETHER_TEST_REAL_NODES unset)"
+    images = kubeversions.image_references(kubeversions.default_images_dir(Path.home() / ".cache"))
+    root = tmp_path_factory.mktemp("sdk-jobs")
+    namespace = f"team-sdkj-{secrets.token_hex(3)}"
+    kube = Client(KubeConfig.from_file(local_cluster.kubeconfig_path), trust_env=False)
+    kube.create(Namespace(metadata=ObjectMeta(name=namespace)))
+    spec = {
+        "nodeSelector": {POD_NETWORK_LABEL: POD_NETWORK_HOST},
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}},
+    }
+    with contextlib.suppress(ApiError):
+        kube.delete(InstanceType, INSTANCE_TYPE)
+    kube.create(InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec))
+    server = ServerProcess.start(root / "server")
+    config_dir = root / "config"
+    try:
+        cli = log_in(server, config_dir)
+        kubeconfig = local_cluster.kubeconfig_path
+        workspace_on_managed_cluster(cli, kubeconfig=kubeconfig, resource_group=RG, workspace=WS, cluster=CLUSTER)
+        sub = cli.client().profile.subscription_id
+        cluster_id = (
+            f"/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.ContainerService/managedClusters/{CLUSTER}"
+        )
+        cli.line(
+            f"ml compute attach -g {RG} -w {WS} --type Kubernetes -n {COMPUTE} --resource-id {cluster_id} "
+            f"--namespace {namespace} --identity-type SystemAssigned -o none"
+        )
+        yield World(server, cli, root, images[0])
+    finally:
+        stop_local_agents(config_dir)
+        server.stop()
+        with contextlib.suppress(ApiError, httpx2.HTTPStatusError):
+            kube.delete(InstanceType, INSTANCE_TYPE)
+        kube.delete(Namespace, namespace)
+        kube.close()
+
+
+def test_command_job_with_code_runs_streams_downloads_and_archives(world: World) -> None:
+    src = world.tmp / "src"
+    src.mkdir()
+    (src / "train.py").write_text(TRAIN_PY)
+    download = world.tmp / "downloaded"
+    args = {
+        "rg": RG,
+        "ws": WS,
+        "code": str(src),
+        "image": world.image,
+        "compute": COMPUTE,
+        "instance_type": INSTANCE_TYPE,
+        "download": str(download),
+    }
+
+    ran = world.sdk(_SDK_SCRIPT, args)
+
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-6000:]
+    streamed = ran.stdout[ran.stdout.index("STREAM-BEGIN") : ran.stdout.index("STREAM-END")]
+    assert "epoch 1 loss=0.042" in streamed, streamed
+    assert "training in /tether/code with ['train.py']" in streamed, "the code was downloaded into the working dir"
+    result = json.loads(ran.stdout.split("RESULT ", 1)[1].splitlines()[0])
+    assert result["status"] == "Completed"
+    assert result["studio_url"].startswith(world.server.url + "/studio/")
+    written = (download / "named-outputs" / "model" / "model.txt").read_text()
+    assert written.startswith("weights from "), written
+    assert result["archived"] is True or result["archived_flag"] is True, result
