@@ -126,15 +126,16 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
         "nodeSelector": {POD_NETWORK_LABEL: POD_NETWORK_HOST},
         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}},
     }
-    with contextlib.suppress(ApiError):
-        kube.delete(InstanceType, INSTANCE_TYPE)
-    kube.create(InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec))
     server = ServerProcess.start(root / "server")
     config_dir = root / "config"
     try:
         cli = log_in(server, config_dir)
         kubeconfig = local_cluster.kubeconfig_path
         workspace_on_managed_cluster(cli, kubeconfig=kubeconfig, resource_group=RG, workspace=WS, cluster=CLUSTER)
+        # The InstanceType CRD comes with the extension; the instance type exists before the attach reads them.
+        with contextlib.suppress(ApiError, httpx2.HTTPStatusError):
+            kube.delete(InstanceType, INSTANCE_TYPE)
+        kube.create(InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec))
         sub = cli.client().profile.subscription_id
         cluster_id = (
             f"/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.ContainerService/managedClusters/{CLUSTER}"
