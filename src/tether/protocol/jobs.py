@@ -81,7 +81,7 @@ class JobProperties(StrictModel):
     experimentName: str | None = Field(None, max_length=256)  # noqa: N815
     description: str | None = Field(None, max_length=2048)
     tags: dict[str, str] = Field(default_factory=dict, max_length=64)
-    properties: dict[str, str] = Field(default_factory=dict, max_length=256)
+    properties: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=256)
     isArchived: bool = False  # noqa: N815
     inputs: dict[str, JobInput] = Field(default_factory=dict, max_length=256)
     outputs: dict[str, JobOutput] = Field(default_factory=dict, max_length=256)

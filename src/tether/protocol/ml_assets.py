@@ -17,7 +17,8 @@ from tether.protocol.arm import StrictModel
 class AssetCommon(StrictModel):
     description: str | None = Field(None, max_length=2048)
     tags: dict[str, str] | None = Field(None, max_length=64)
-    properties: dict[str, str] | None = Field(None, max_length=256)
+    # ResourceBase says strings; the SDK sends hash_version as a number.
+    properties: dict[str, str | int | float | bool] | None = Field(None, max_length=256)
     isAnonymous: bool | None = None  # noqa: N815
     isArchived: bool | None = None  # noqa: N815
     provisioningState: str | None = None  # noqa: N815 - read-only, ignored

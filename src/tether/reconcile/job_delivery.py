@@ -43,6 +43,9 @@ class DeliverySigner:
                 "prefix": delivery.code.prefix,
             }
         if delivery.outputs:
+            # The default datastore's container is made lazily (providers.datastores): make sure it is there.
+            for place in {p for _, p in delivery.outputs}:
+                await self._engine.create_container(place.account, place.container, metadata={})
             rendered["outputs"] = [
                 {
                     "name": name,

@@ -85,8 +85,12 @@ for output in json.loads(os.environ["TETHER_OUTPUTS"]):
 """
 
 # The command runs in a shell of its own; its exit code is the pod's unless the upload fails after success.
+# Images with only ``python3`` (Debian's) get ``python`` too, as Azure ML's images have it.
 WRAPPER = (
     'for d in $TETHER_OUTPUT_NAMES; do mkdir -p "$TETHER_OUTPUT_DIR/$d"; done\n'
+    "if ! command -v python >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then\n"
+    '  mkdir -p /tether/bin && ln -sf "$(command -v python3)" /tether/bin/python && PATH="/tether/bin:$PATH"\n'
+    "fi\n"
     '/bin/sh -c "$TETHER_COMMAND"\n'
     "rc=$?\n"
     'if [ -n "$TETHER_OUTPUT_NAMES" ]; then python3 -c "$TETHER_UPLOAD_SCRIPT" || { [ $rc -eq 0 ] && rc=1; }; fi\n'
