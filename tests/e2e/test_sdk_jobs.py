@@ -6,17 +6,19 @@ submits the job; the pod downloads the code, runs ``python train.py`` for real a
 to ``${{outputs.model}}``. ``ml.jobs.stream`` prints the script's own lines (run history, signed log
 URL), ``ml.jobs.download`` fetches the file it wrote, ``ml.jobs.archive`` round-trips the job.
 
-The SDK runs in a child process with the repo's virtual environment (its azure-ai-ml is the unmodified
-PyPI package). Needs the real node: run under ``flock /tmp/tether-real-node.lock``.
+The SDK runs in a child process, in its own virtual environment: the unmodified azure-ai-ml from PyPI
+that ``tools/azure-ai-ml.sh`` installs once under ~/.cache/tether/azure-ai-ml/<version> (about a minute;
+``TETHER_SDK_PYTHON`` names another interpreter). Needs the real node: run under
+``flock /tmp/tether-real-node.lock``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,16 +98,32 @@ _SDK_SCRIPT = textwrap.dedent(
 )
 
 
+_REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sdk_python() -> str:
+    """The SDK's own interpreter (installing it the first time)."""
+    if explicit := os.environ.get("TETHER_SDK_PYTHON"):
+        return explicit
+    script = _REPO / "tools" / "azure-ai-ml.sh"
+    result = subprocess.run([str(script)], capture_output=True, text=True, timeout=1800, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"tools/azure-ai-ml.sh failed ({result.returncode}):\n{result.stderr}")
+    return result.stdout.strip().splitlines()[-1]
+
+
 @dataclass
 class World:
     server: ServerProcess
     cli: Cli
     tmp: Path
     image: str
+    python: str
 
     def sdk(self, script: str, args: dict[str, Any]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-c", script, str(self.server.data_dir / "bootstrap.json"), json.dumps(args)],
+            [self.python, "-c", script, str(self.server.data_dir / "bootstrap.json"), json.dumps(args)],
             env=self.cli.env | {"TETHER_CONFIG_DIR": str(self.cli.config_dir)},
             capture_output=True,
             text=True,
@@ -115,7 +133,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory, sdk_python: str) -> Iterator[World]:
     assert local_cluster.real_nodes == 1, "this test needs the real node (TETHER_TEST_REAL_NODES unset)"
     images = kubeversions.image_references(kubeversions.default_images_dir(Path.home() / ".cache"))
     root = tmp_path_factory.mktemp("sdk-jobs")
@@ -144,7 +162,7 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory)
             f"ml compute attach -g {RG} -w {WS} --type Kubernetes -n {COMPUTE} --resource-id {cluster_id} "
             f"--namespace {namespace} --identity-type SystemAssigned -o none"
         )
-        yield World(server, cli, root, images[0])
+        yield World(server, cli, root, images[0], sdk_python)
     finally:
         stop_local_agents(config_dir)
         server.stop()
@@ -181,3 +199,42 @@ def test_command_job_with_code_runs_streams_downloads_and_archives(world: World)
     written = (download / "named-outputs" / "model" / "model.txt").read_text()
     assert written.startswith("weights from "), written
     assert result["archived"] is True or result["archived_flag"] is True, result
+
+
+_REFUSED_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from azure.identity import ClientSecretCredential
+    from azure.ai.ml import MLClient, command
+    from azure.ai.ml.entities import Environment
+
+    b = json.load(open(sys.argv[1]))
+    args = json.loads(sys.argv[2])
+    credential = ClientSecretCredential(
+        b["tenant_id"], b["client_id"], b["client_secret"], authority=b["server"], disable_instance_discovery=True
+    )
+    ml = MLClient(credential, b["subscription_id"], args["rg"], workspace_name=args["ws"], cloud="Tether")
+    job = command(command="echo hi", environment=Environment(image=args["image"]), compute=args["compute"],
+                  instance_type="no-such-type")
+    try:
+        ml.jobs.create_or_update(job)
+        print("RESULT " + json.dumps({"created": True}))
+    except Exception as e:
+        error = getattr(e, "error", None)
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        print("RESULT " + json.dumps({"code": getattr(error, "code", None), "status": status, "message": str(e)}))
+    """
+)
+
+
+def test_an_instance_type_the_cluster_lacks_is_refused_when_the_job_is_created(world: World) -> None:
+    args = {"rg": RG, "ws": WS, "image": world.image, "compute": COMPUTE}
+
+    ran = world.sdk(_REFUSED_SCRIPT, args)
+
+    assert ran.returncode == 0, ran.stderr[-4000:]
+    result = json.loads(ran.stdout.split("RESULT ", 1)[1].splitlines()[0])
+    assert result.get("status") == 400, result
+    assert result["code"] == "UserError"
+    assert "no-such-type" in result["message"]
+    assert INSTANCE_TYPE in result["message"], "the answer names the instance types the cluster has"
