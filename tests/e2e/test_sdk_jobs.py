@@ -4,7 +4,8 @@
 uploads the code through Tether's blob endpoint, writes an anonymous environment and code version, and
 submits the job; the pod downloads the code, runs ``python train.py`` for real and uploads what it wrote
 to ``${{outputs.model}}``. ``ml.jobs.stream`` prints the script's own lines (run history, signed log
-URL), ``ml.jobs.download`` fetches the file it wrote, ``ml.jobs.archive`` round-trips the job.
+URL), the file it wrote is in the default datastore at its default location, ``ml.jobs.archive``
+round-trips the job.
 
 The SDK runs in a child process, in its own virtual environment: the unmodified azure-ai-ml from PyPI
 that ``tools/azure-ai-ml.sh`` installs once under ~/.cache/tether/azure-ai-ml/<version> (about a minute;
@@ -20,6 +21,7 @@ import os
 import secrets
 import subprocess
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +29,15 @@ from typing import Any
 
 import httpx2
 import pytest
+from azure.storage.blob import BlobServiceClient
 from lightkube import Client, KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_managed_cluster
+from tether.client import TetherClient
+from tether.client.profile import load_profile
 from tether.kube.resources import InstanceType
 from tether.localcluster import LocalCluster, kubeversions
 from tether.localcluster.nodeconfig import POD_NETWORK_HOST, POD_NETWORK_LABEL
@@ -85,13 +90,14 @@ _SDK_SCRIPT = textwrap.dedent(
     print("STREAM-BEGIN", flush=True)
     ml.jobs.stream(created.name)
     print("STREAM-END", flush=True)
-    ml.jobs.download(created.name, download_path=args["download"], output_name="model")
     ml.jobs.archive(created.name)
     archived = ml.jobs.get(created.name)
+    from azure.ai.ml.constants import ListViewType
     result = {
         "name": created.name, "status": archived.status, "studio_url": created.studio_url,
-        "environment": str(created.environment), "code": str(created.code), "archived": archived.properties.get(
-            "isArchived"), "archived_flag": getattr(archived, "_is_archived", None),
+        "environment": str(created.environment), "code": str(created.code),
+        "active": [j.name for j in ml.jobs.list()],
+        "archived": [j.name for j in ml.jobs.list(list_view_type=ListViewType.ARCHIVED_ONLY)],
     }
     print("RESULT " + json.dumps(result))
     """
@@ -120,6 +126,12 @@ class World:
     tmp: Path
     image: str
     python: str
+    client: TetherClient
+
+    def job_id(self, name: str) -> str:
+        sub = self.client.profile.subscription_id
+        workspace = f"/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces"
+        return f"{workspace}/{WS}/jobs/{name}"
 
     def sdk(self, script: str, args: dict[str, Any]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -154,7 +166,7 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory,
         with contextlib.suppress(ApiError, httpx2.HTTPStatusError):
             kube.delete(InstanceType, INSTANCE_TYPE)
         kube.create(InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec))
-        sub = cli.client().profile.subscription_id
+        sub = load_profile(config_dir).subscription_id
         cluster_id = (
             f"/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.ContainerService/managedClusters/{CLUSTER}"
         )
@@ -162,7 +174,11 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory,
             f"ml compute attach -g {RG} -w {WS} --type Kubernetes -n {COMPUTE} --resource-id {cluster_id} "
             f"--namespace {namespace} --identity-type SystemAssigned -o none"
         )
-        yield World(server, cli, root, images[0], sdk_python)
+        client = cli.client()
+        try:
+            yield World(server, cli, root, images[0], sdk_python, client)
+        finally:
+            client.close()
     finally:
         stop_local_agents(config_dir)
         server.stop()
@@ -172,11 +188,31 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory,
         kube.close()
 
 
-def test_command_job_with_code_runs_streams_downloads_and_archives(world: World) -> None:
+def _read_output(world: World, job: str, path: str) -> str:
+    """A blob the job wrote to its output's default location, read with the datastore's key (path-style URL).
+
+    ``ml.jobs.download`` itself builds ``https://<account>.blob.<storage suffix>`` URLs, which Tether's
+    path-style endpoint does not serve (docs/sdk-jobs.md), so the test reads the blob as a user would with
+    azure-storage-blob."""
+    client = world.client
+    workspace = world.job_id(job).rsplit("/jobs/", 1)[0]
+    datastore = client.get(f"{workspace}/datastores/workspaceblobstore")["properties"]
+    key = client.post(f"{workspace}/datastores/workspaceblobstore/listSecrets")["key"]
+    account = datastore["accountName"]
+    blob_url = "https://" + datastore["endpoint"]  # Tether's blob endpoint, host:port
+    service = BlobServiceClient(
+        f"{blob_url}/{account}",
+        credential={"account_name": account, "account_key": key},
+        connection_verify=world.server.ca_file,
+    )
+    blob = service.get_blob_client(datastore["containerName"], f"azureml/{job}/{path}")
+    return blob.download_blob().readall().decode()
+
+
+def test_command_job_with_code_runs_streams_and_archives(world: World) -> None:
     src = world.tmp / "src"
     src.mkdir()
     (src / "train.py").write_text(TRAIN_PY)
-    download = world.tmp / "downloaded"
     args = {
         "rg": RG,
         "ws": WS,
@@ -184,7 +220,6 @@ def test_command_job_with_code_runs_streams_downloads_and_archives(world: World)
         "image": world.image,
         "compute": COMPUTE,
         "instance_type": INSTANCE_TYPE,
-        "download": str(download),
     }
 
     ran = world.sdk(_SDK_SCRIPT, args)
@@ -196,9 +231,13 @@ def test_command_job_with_code_runs_streams_downloads_and_archives(world: World)
     result = json.loads(ran.stdout.split("RESULT ", 1)[1].splitlines()[0])
     assert result["status"] == "Completed"
     assert result["studio_url"].startswith(world.server.url + "/studio/")
-    written = (download / "named-outputs" / "model" / "model.txt").read_text()
+    written = _read_output(world, result["name"], "model/model.txt")
     assert written.startswith("weights from "), written
-    assert result["archived"] is True or result["archived_flag"] is True, result
+    assert result["name"] in result["archived"], result
+    assert result["name"] not in result["active"], result
+    job = world.client.get(world.job_id(result["name"]))
+    assert job["properties"]["isArchived"] is True
+    assert job["properties"]["outputs"]["model"]["uri"].endswith(f"/paths/azureml/{result['name']}/model/")
 
 
 _REFUSED_SCRIPT = textwrap.dedent(
@@ -238,3 +277,27 @@ def test_an_instance_type_the_cluster_lacks_is_refused_when_the_job_is_created(w
     assert result["code"] == "UserError"
     assert "no-such-type" in result["message"]
     assert INSTANCE_TYPE in result["message"], "the answer names the instance types the cluster has"
+
+
+def test_limits_timeout_stops_the_job_on_the_node(world: World) -> None:
+    client = world.client
+    job_id = world.job_id("sdkj-timeout")
+    compute_id = world.job_id("x").rsplit("/jobs/", 1)[0] + f"/computes/{COMPUTE}"
+    body = {
+        "properties": {
+            "jobType": "Command",
+            "command": "echo started; sleep 120; echo never",
+            "environment": {"image": world.image},
+            "computeId": compute_id,
+            "resources": {"instanceCount": 1, "instanceType": INSTANCE_TYPE},
+            "limits": {"jobLimitsType": "Command", "timeout": "PT3S"},
+        }
+    }
+    client.put(job_id, body)
+    deadline = time.monotonic() + 120
+    while (job := client.get(job_id))["properties"]["status"] not in ("Completed", "Failed", "Canceled"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.5)
+
+    assert job["properties"]["status"] == "Failed", job
+    assert "DeadlineExceeded" in job["properties"]["error"]["message"], job["properties"]["error"]

@@ -136,7 +136,9 @@ class Jobs:
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        return await read_page(
+        """The workspace's jobs; ``listViewType`` as the SDK sends it: ``ActiveOnly`` (its default) leaves
+        archived jobs out, ``ArchivedOnly`` lists only those, ``All`` (and no parameter) every job."""
+        page = await read_page(
             ctx,
             parent,
             self.full_type,
@@ -145,6 +147,11 @@ class Jobs:
             render=self._answer,
             parent_missing=workspace_not_found,
         )
+        view = {k.lower(): v for k, v in params.items()}.get("listviewtype", "All").lower()
+        if view not in ("activeonly", "archivedonly"):
+            return page
+        archived = view == "archivedonly"
+        return Page([j for j in page.items if bool(j["properties"].get("isArchived")) == archived], page.more)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         request = parse_body(CreateJobRequest, without_output_fields(body)).properties
