@@ -221,3 +221,16 @@ async def test_discovery_needs_no_token_and_a_log_url_needs_its_signature(
         assert wrong.status_code == 401, wrong.text
     workspace_answer = (await client.get(workspace, params=API)).json()
     assert workspace_answer["properties"]["discoveryUrl"] == server.services.public_url + "/discovery"
+
+
+@pytest.mark.parametrize("body", [b"", b"not json", b"[1]", b'{"runId": 3}'])
+async def test_run_data_with_a_bad_body_is_a_400(client: httpx.AsyncClient, workspace: str, body: bytes) -> None:
+    response = await client.post(f"/history/v1.0{workspace}/rundata", content=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] in ("InvalidRequestContent", "UserError")
+
+
+async def test_run_details_of_a_job_that_does_not_exist_is_a_404(client: httpx.AsyncClient, workspace: str) -> None:
+    response = await client.get(f"/history/v1.0{workspace}/runs/nope/details")
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "UserError"

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from tether.api.deps import CallerDep, ServicesDep
+from tether.api.deps import CallerDep, ServicesDep, json_body
 from tether.api.job_logs import job_log_lines
 from tether.api.services import Services
 from tether.domain import resource_types as rt
@@ -103,7 +103,7 @@ async def run_details(
 async def run_data(
     subscription_id: str, resource_group: str, workspace: str, request: Request, svc: ServicesDep, caller: CallerDep
 ) -> JSONResponse:
-    body = await request.json() if await request.body() else {}
+    body = await json_body(request, svc)
     run = body.get("runId") if isinstance(body, dict) else None
     if not isinstance(run, str) or not run:
         raise InvalidRequest('The body needs the run\'s id: {"runId": "<job name>"}.', code="UserError")
