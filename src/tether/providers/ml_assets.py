@@ -114,12 +114,17 @@ class AssetContainers:
         return WriteResult(answer(row), created=True)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
-        async with ctx.store.transaction() as session:
-            row = await resources.get(session, resource_id, for_update=True)
-            if row is None:
-                return DeleteResult(existed=False)
-            await resources.delete_tree_by_key(session, row.key)
-        return DeleteResult(existed=True)
+        return await _delete_tree(ctx, resource_id)
+
+
+async def _delete_tree(ctx: RequestContext, resource_id: ResourceId) -> DeleteResult:
+    """Delete an asset (a container takes its versions along); Azure archives instead, Tether also deletes."""
+    async with ctx.store.transaction() as session:
+        row = await resources.get(session, resource_id, for_update=True)
+        if row is None:
+            return DeleteResult(existed=False)
+        await resources.delete_tree_by_key(session, row.key)
+    return DeleteResult(existed=True)
 
 
 class EnvironmentContainers(AssetContainers):
@@ -263,12 +268,7 @@ class AssetVersions:
         return answer(row)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
-        async with ctx.store.transaction() as session:
-            row = await resources.get(session, resource_id, for_update=True)
-            if row is None:
-                return DeleteResult(existed=False)
-            await resources.delete_tree_by_key(session, row.key)
-        return DeleteResult(existed=True)
+        return await _delete_tree(ctx, resource_id)
 
 
 class EnvironmentVersions(AssetVersions):
