@@ -603,8 +603,8 @@ BAD_YAML = [
     pytest.param(
         {"environment": "azureml:my-env@latest"},
         1,
-        "Registered environments (azureml:<name>@latest) are not supported",
-        id="registered-environment",
+        "The environment 'my-env' version '@latest' (environmentId) could not be found",
+        id="registered-environment-missing",
     ),
 ]
 

@@ -184,9 +184,10 @@ async def test_environment_versions_are_written_listed_and_never_change(
     container = (await client.get(f"{workspace}/environments/CliV2AnonymousEnvironment", params=API)).json()
     assert container["properties"]["latestVersion"] == "abc123"
 
-    job = job_body(workspace, environment=None, environmentId=url)
-    created = await client.put(f"{workspace}/jobs/j3", params=API, json=job)
-    assert created.status_code == 201, created.text
+    for name, environment_id in (("j3", url), ("j4", "azureml:CliV2AnonymousEnvironment@latest")):
+        job = job_body(workspace, environment=None, environmentId=environment_id)
+        created = await client.put(f"{workspace}/jobs/{name}", params=API, json=job)
+        assert created.status_code == 201, created.text
 
 
 async def test_a_code_uri_outside_tethers_storage_is_refused(client: httpx.AsyncClient, workspace: str) -> None:

@@ -29,6 +29,7 @@ OUTPUT_ROOT = "/tether/outputs"
 _FOLDER_OUTPUTS = {"uri_folder", "uri_file", "mlflow_model", "custom_model", "triton_model"}
 _OUTPUT_NAME = re.compile(r"^[A-Za-z0-9_]{1,255}$")
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_LATEST = "@latest"  # not a valid version name, so it cannot clash with one
 _REFERENCE = re.compile(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}")
 
 
@@ -57,6 +58,8 @@ def _asset_id(workspace_id: ResourceId, text: str, *, kind: str, field: str) -> 
             )
         return asset_id
     name, _, version = text.removeprefix("azureml:").partition(":")
+    if name.endswith("@latest") and not version:
+        return workspace_id.child(f"{kind}s", name.removesuffix("@latest")).child("versions", _LATEST)
     if not name or not version:
         raise InvalidRequest(
             f"{field} '{text}' needs a version: azureml:<name>:<version>.",
@@ -67,6 +70,10 @@ def _asset_id(workspace_id: ResourceId, text: str, *, kind: str, field: str) -> 
 
 
 async def _asset(session: Session, asset_id: ResourceId, *, kind: str, field: str) -> ResourceRow:
+    if asset_id.name == _LATEST and asset_id.parent is not None:  # <name>@latest: the container's latest version
+        container = await resources.get(session, asset_id.parent)
+        latest = container.properties.get("latestVersion") if container is not None else None
+        asset_id = asset_id.parent.child("versions", str(latest)) if latest else asset_id
     row = await resources.get(session, asset_id)
     if row is None:
         assert asset_id.parent is not None
