@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import create_group, create_workspace, ws_path
@@ -24,7 +24,7 @@ IMAGE = "tether.local/base:py3.11-bookworm"
 
 
 @pytest.fixture
-async def workspace(server: InProcessServer, client: httpx.AsyncClient) -> str:
+async def workspace(server: InProcessServer, client: httpx2.AsyncClient) -> str:
     sub = server.subscription
     await create_group(client, sub, "jr-rg")
     body = await create_workspace(client, sub, "jr-rg", "jr-ws")
@@ -74,7 +74,7 @@ def job_body(workspace: str, **changes: Any) -> dict[str, Any]:
 
 
 async def _refused(
-    client: httpx.AsyncClient, url: str, body: dict[str, Any], *, status: int, code: str
+    client: httpx2.AsyncClient, url: str, body: dict[str, Any], *, status: int, code: str
 ) -> dict[str, Any]:
     response = await client.put(url, params=API, json=body)
     assert response.status_code == status, response.text
@@ -117,14 +117,14 @@ async def _refused(
     ],
 )
 async def test_a_job_that_cannot_run_as_asked_is_refused(
-    client: httpx.AsyncClient, workspace: str, changes: dict[str, Any], status: int, code: str, words: str
+    client: httpx2.AsyncClient, workspace: str, changes: dict[str, Any], status: int, code: str, words: str
 ) -> None:
     error = await _refused(client, f"{workspace}/jobs/j1", job_body(workspace, **changes), status=status, code=code)
     assert words in error["message"] + str(error.get("details"))
 
 
 async def test_a_job_read_and_put_back_round_trips_and_only_metadata_changes(
-    client: httpx.AsyncClient, workspace: str
+    client: httpx2.AsyncClient, workspace: str
 ) -> None:
     url = f"{workspace}/jobs/j2"
     created = await client.put(url, params=API, json=job_body(workspace))
@@ -161,7 +161,7 @@ async def test_a_job_read_and_put_back_round_trips_and_only_metadata_changes(
     ],
 )
 async def test_an_environment_tether_cannot_run_is_refused(
-    client: httpx.AsyncClient, workspace: str, properties: dict[str, Any], code: str, target: str
+    client: httpx2.AsyncClient, workspace: str, properties: dict[str, Any], code: str, target: str
 ) -> None:
     url = f"{workspace}/environments/env1/versions/1"
     error = await _refused(client, url, {"properties": properties}, status=400, code=code)
@@ -169,7 +169,7 @@ async def test_an_environment_tether_cannot_run_is_refused(
 
 
 async def test_environment_versions_are_written_listed_and_never_change(
-    client: httpx.AsyncClient, workspace: str
+    client: httpx2.AsyncClient, workspace: str
 ) -> None:
     url = f"{workspace}/environments/CliV2AnonymousEnvironment/versions/abc123"
     body = {"properties": {"image": IMAGE, "isAnonymous": True, "osType": "Linux"}}
@@ -190,7 +190,7 @@ async def test_environment_versions_are_written_listed_and_never_change(
         assert created.status_code == 201, created.text
 
 
-async def test_a_code_uri_outside_tethers_storage_is_refused(client: httpx.AsyncClient, workspace: str) -> None:
+async def test_a_code_uri_outside_tethers_storage_is_refused(client: httpx2.AsyncClient, workspace: str) -> None:
     url = f"{workspace}/codes/c1/versions/1"
     body = {"properties": {"codeUri": "https://elsewhere.example/acct/c/src"}}
     error = await _refused(client, url, body, status=400, code="UserError")
@@ -198,7 +198,7 @@ async def test_a_code_uri_outside_tethers_storage_is_refused(client: httpx.Async
 
 
 async def test_start_pending_upload_in_a_missing_workspace_is_not_found(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     url = f"{ws_path(server.subscription, 'nope-rg', 'nope')}/codes/c1/versions/1/startPendingUpload"
     response = await client.post(url, params=API, json={"pendingUploadType": "TemporaryBlobReference"})
@@ -206,7 +206,7 @@ async def test_start_pending_upload_in_a_missing_workspace_is_not_found(
 
 
 async def test_discovery_needs_no_token_and_a_log_url_needs_its_signature(
-    server: InProcessServer, client: httpx.AsyncClient, workspace: str
+    server: InProcessServer, client: httpx2.AsyncClient, workspace: str
 ) -> None:
     anonymous = server.client(token="")
     async with anonymous:
@@ -225,13 +225,13 @@ async def test_discovery_needs_no_token_and_a_log_url_needs_its_signature(
 
 
 @pytest.mark.parametrize("body", [b"", b"not json", b"[1]", b'{"runId": 3}'])
-async def test_run_data_with_a_bad_body_is_a_400(client: httpx.AsyncClient, workspace: str, body: bytes) -> None:
+async def test_run_data_with_a_bad_body_is_a_400(client: httpx2.AsyncClient, workspace: str, body: bytes) -> None:
     response = await client.post(f"/history/v1.0{workspace}/rundata", content=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] in ("InvalidRequestContent", "UserError")
 
 
-async def test_run_details_of_a_job_that_does_not_exist_is_a_404(client: httpx.AsyncClient, workspace: str) -> None:
+async def test_run_details_of_a_job_that_does_not_exist_is_a_404(client: httpx2.AsyncClient, workspace: str) -> None:
     response = await client.get(f"/history/v1.0{workspace}/runs/nope/details")
     assert response.status_code == 404, response.text
     assert response.json()["error"]["code"] == "UserError"
