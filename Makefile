@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Playwright drives Debian's chromium (make browser); it never downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv lock kube az browser azurite demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
+.PHONY: help venv lock kube az azure-ai-ml browser azurite demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
 
 help:
 	@echo "make demo    - set up, then run the main scenario on the embedded default and exit"
@@ -55,6 +55,10 @@ kube: venv
 az:
 	@tools/az.sh >/dev/null
 
+# The unmodified azure-ai-ml for the SDK job-loop e2e test, in its own venv under ~/.cache/tether/azure-ai-ml/<version>.
+azure-ai-ml:
+	@tools/azure-ai-ml.sh >/dev/null
+
 # Debian's chromium, for the Studio's browser tests (tests/cluster/test_studio_browser.py).
 browser:
 	@command -v chromium >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
@@ -94,7 +98,7 @@ e2e: venv kube az azurite
 # pytest exits 5 when it collects no tests: that fails the target, as any other failure does.
 # Every tier on SQLite (tests/cluster/test_two_servers.py starts a PostgreSQL of its own), then the
 # integration tier again on PostgreSQL.
-test: venv kube az browser azurite lint typecheck layers
+test: venv kube az azure-ai-ml browser azurite lint typecheck layers
 	$(BIN)/pytest -q
 	@$(MAKE) --no-print-directory test-postgres
 

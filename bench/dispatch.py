@@ -95,6 +95,22 @@ async def prepare_cluster(kubeconfig: Path) -> None:
                     raise
 
 
+def wait_instance_type_reported(server: ServerProcess, name: str, *, timeout_s: float = 30) -> None:
+    """Jobs naming an instance type the cluster has not reported yet are refused (docs/sdk-jobs.md): wait for
+    the ML extension's next health report (every few seconds) to list one created after the attach."""
+    group = f"/subscriptions/{server.bootstrap['subscription_id']}/resourceGroups/{RG}"
+    extension = (
+        f"{group}/providers/Microsoft.ContainerService/managedClusters/{CLUSTER}"
+        "/providers/Microsoft.KubernetesConfiguration/extensions/azureml"
+    )
+    deadline = time.monotonic() + timeout_s
+    with TetherClient(profile_from_bootstrap(server.data_dir)) as client:
+        while name not in (client.get(extension)["properties"].get("instanceTypes") or {}):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the ML extension did not report instance type {name} in {timeout_s:.0f} s")
+            time.sleep(0.5)
+
+
 @contextmanager
 def tether_with_compute(workdir: Path, kubeconfig: Path) -> Iterator[tuple[ServerProcess, str]]:
     """The server with a managed cluster, its ML extension and a compute; yields the server and the workspace id."""
@@ -436,6 +452,7 @@ async def main() -> None:
             tether_with_compute(Path(tmp), kubeconfig) as (server, workspace_id),
         ):
             await prepare_cluster(kubeconfig)
+            await asyncio.to_thread(wait_instance_type_reported, server, INSTANCE_TYPE)
             setup_s = time.perf_counter() - started
             print(f"set up in {setup_s:.1f} s; {args.n} jobs (+{args.warmup} warm-up), burst {args.burst}")
             series = await measure(server, workspace_id, kubeconfig, args)

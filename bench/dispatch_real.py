@@ -30,12 +30,13 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
 from _common import percentile, summary
-from dispatch import tether_with_compute
+from dispatch import tether_with_compute, wait_instance_type_reported
 from tether.client import TetherClient
 from tether.client.profile import profile_from_bootstrap
 from tether.kube.resources import InstanceType
 from tether.localcluster import LocalClusterSpec, kubeversions, start_cluster, stop_cluster
 from tether.localcluster.nodeconfig import POD_NETWORK_HOST, POD_NETWORK_LABEL
+from tether.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
 NAMESPACE = "bench-jobs"  # tether_with_compute's compute namespace
@@ -105,10 +106,13 @@ def batch_job(name: str, image: str) -> Any:
     )
 
 
-async def measure(kubeconfig: Path, workspace_id: str, http: httpx2.AsyncClient, *, image: str, rounds: int) -> None:
+async def measure(
+    kubeconfig: Path, workspace_id: str, http: httpx2.AsyncClient, *, server: ServerProcess, image: str, rounds: int
+) -> None:
     async with AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False) as kube:
         spec = {"nodeSelector": {POD_NETWORK_LABEL: POD_NETWORK_HOST}, "resources": RESOURCES}
         await kube.create(InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec))
+        await asyncio.to_thread(wait_instance_type_reported, server, INSTANCE_TYPE)
         watch = RunningWatch(kube)
         watcher = asyncio.create_task(watch.run())
         body = {
@@ -173,7 +177,9 @@ async def main() -> None:
                 verify = ssl.create_default_context(cafile=server.ca_file)
                 headers = {"Authorization": f"Bearer {token}"}
                 async with httpx2.AsyncClient(base_url=server.url, verify=verify, headers=headers, timeout=60) as http:
-                    await measure(cluster.kubeconfig_path, workspace_id, http, image=image, rounds=args.n)
+                    await measure(
+                        cluster.kubeconfig_path, workspace_id, http, server=server, image=image, rounds=args.n
+                    )
         finally:
             await asyncio.to_thread(stop_cluster, state)
 

@@ -14,6 +14,7 @@ from tether.domain.actions import action_for
 from tether.domain.ids import ArmPath
 from tether.domain.principals import Caller
 from tether.domain.resource_types import (
+    CODE_VERSIONS,
     COMPUTES,
     CONNECTED_CLUSTERS,
     DATASTORES,
@@ -27,6 +28,7 @@ from tether.providers.access_checks import check_access
 from tether.providers.base import RequestContext
 from tether.providers.datastores import Datastores
 from tether.providers.envelope import parse_body
+from tether.providers.ml_assets import CodeVersions
 
 ActionHandler = Callable[[Request, Services, Caller, ArmPath], Awaitable[Response]]
 
@@ -87,6 +89,14 @@ async def _list_datastore_secrets(request: Request, svc: Services, caller: Calle
     return JSONResponse(await datastores.list_secrets(request_context(svc, caller), target.scope))
 
 
+async def _start_pending_upload(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:
+    await svc.authorizer.authorize(caller, action_for(CODE_VERSIONS, "PUT"), target.scope)
+    codes = svc.providers.for_type(CODE_VERSIONS)
+    assert isinstance(codes, CodeVersions)
+    body = await json_body(request, svc) if await request.body() else None
+    return JSONResponse(await codes.start_pending_upload(request_context(svc, caller), target.scope, body))
+
+
 _ACTIONS: dict[str, ActionHandler] = {
     "microsoft.authorization/checkaccess": _check_access,
     f"{MANAGED_CLUSTERS}/listClusterAdminCredential".lower(): _list_cluster_admin_credential,
@@ -97,6 +107,7 @@ _ACTIONS: dict[str, ActionHandler] = {
     f"{JOBS}/cancel".lower(): _cancel_job,
     f"{STORAGE_ACCOUNTS}/listKeys".lower(): _list_storage_keys,
     f"{DATASTORES}/listSecrets".lower(): _list_datastore_secrets,
+    f"{CODE_VERSIONS}/startPendingUpload".lower(): _start_pending_upload,
 }
 
 

@@ -23,6 +23,7 @@ from tether.api import (
     operations,
     relay,
     resources_listing,
+    run_history,
     subscriptions,
 )
 from tether.api.services import Services
@@ -42,6 +43,7 @@ from tether.providers.deployments import DeploymentOperations, Deployments
 from tether.providers.extensions import Extensions
 from tether.providers.jobs import Jobs
 from tether.providers.managed_clusters import ManagedClusters
+from tether.providers.ml_assets import CodeContainers, CodeVersions, EnvironmentContainers, EnvironmentVersions
 from tether.providers.registry import default_registry
 from tether.providers.relays import HybridConnections, RelayAuthorizationRules, RelayNamespaces
 from tether.providers.storage_accounts import StorageAccounts
@@ -53,6 +55,7 @@ from tether.reconcile.engine import OperationHandler, Reconciler, ReconcilerSet
 from tether.reconcile.extensions import ExtensionOperations
 from tether.reconcile.health import HealthMonitor
 from tether.reconcile.hints import Hints
+from tether.reconcile.job_delivery import DeliverySigner
 from tether.reconcile.job_monitor import JobMonitor
 from tether.reconcile.jobs import JobOperations
 from tether.reconcile.managed_clusters import ManagedClusterOperations
@@ -141,10 +144,11 @@ async def build_services(
             ),
             step_deadline_s=settings.reconcile.attach_step_deadline_s,
             on_dispatched=job_monitor.wake.set,
+            delivery=DeliverySigner(engine=blob_engine, blob_url=blob_url, ca_pem=authority_ca_pem),
         ),
     ]
-    jobs = Jobs()
-    workspaces = Workspaces(storage_accounts=storage_accounts)
+    jobs = Jobs(public_url=public_url)
+    workspaces = Workspaces(storage_accounts=storage_accounts, public_url=public_url)
     reconcilers = ReconcilerSet(
         [Reconciler(h, store=store, hints=hints, settings=settings.reconcile) for h in handlers]
     )
@@ -172,6 +176,10 @@ async def build_services(
                 Deployments(workspaces=workspaces),
                 DeploymentOperations(),
                 Datastores(sealed=secrets, engine=blob_engine, blob_host=storage_accounts.blob_host),
+                EnvironmentContainers(),
+                EnvironmentVersions(blob_url=blob_url),
+                CodeContainers(),
+                CodeVersions(engine=blob_engine, blob_url=blob_url),
             ]
         ),
         hints=hints,
@@ -229,6 +237,7 @@ def create_app(services: Services) -> FastAPI:
     studio.install(app)
     app.include_router(relay.router)
     app.include_router(job_logs.router)
+    app.include_router(run_history.router)
     app.include_router(arm.router)
     app.include_router(arm_methods.router)
     openapi_arm.install(app, served_types=services.providers.served_types)

@@ -65,6 +65,12 @@ _RULES: dict[str, NameRule] = {
         "1-255 letters, digits and '_'",
     ),
 }
+# Azure ML asset names and versions (environments, code): letters, digits, '-', '_' and '.'.
+_ASSET_RULE = NameRule(
+    re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$"),
+    "1-255 characters: letters, digits, '_', '-' and '.', starting with a letter, digit or '_'",
+)
+_RULES.update({t: _ASSET_RULE for t in (rt.ENVIRONMENTS, rt.ENVIRONMENT_VERSIONS, rt.CODES, rt.CODE_VERSIONS)})
 
 _KUBERNETES_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 

@@ -25,6 +25,10 @@ STORAGE_ACCOUNTS = "Microsoft.Storage/storageAccounts"
 BLOB_CONTAINERS = "Microsoft.Storage/storageAccounts/blobServices/containers"
 DATASTORES = "Microsoft.MachineLearningServices/workspaces/datastores"
 DEPLOYMENTS = "Microsoft.Resources/deployments"
+ENVIRONMENTS = "Microsoft.MachineLearningServices/workspaces/environments"
+ENVIRONMENT_VERSIONS = "Microsoft.MachineLearningServices/workspaces/environments/versions"
+CODES = "Microsoft.MachineLearningServices/workspaces/codes"
+CODE_VERSIONS = "Microsoft.MachineLearningServices/workspaces/codes/versions"
 
 KNOWN_TYPES: tuple[str, ...] = (
     RESOURCE_GROUPS,
@@ -47,6 +51,10 @@ KNOWN_TYPES: tuple[str, ...] = (
     DATASTORES,
     DEPLOYMENTS,
     "Microsoft.Resources/deployments/operations",
+    ENVIRONMENTS,
+    ENVIRONMENT_VERSIONS,
+    CODES,
+    CODE_VERSIONS,
 )
 
 _BY_KEY = {t.lower(): t for t in KNOWN_TYPES}

@@ -110,11 +110,19 @@ class TokenService:
             return await tenancy.get_tenant(session, tenant_id) is not None
 
     # --- minting ------------------------------------------------------------------------------
-    def mint(self, caller: Caller, *, audience: str, extra_claims: dict[str, Any] | None = None) -> dict[str, Any]:
-        """An OAuth token response carrying a fresh access token for ``caller`` (users get ``extra_claims``)."""
+    def mint(
+        self,
+        caller: Caller,
+        *,
+        audience: str,
+        extra_claims: dict[str, Any] | None = None,
+        lifetime_s: int | None = None,
+    ) -> dict[str, Any]:
+        """An OAuth token response carrying a fresh access token for ``caller`` (users get ``extra_claims``);
+        ``lifetime_s`` shortens it (signed log URLs)."""
         key = self._keys.signing_key()
         now = int(time.time())
-        lifetime = self._settings.access_token_lifetime_s
+        lifetime = lifetime_s or self._settings.access_token_lifetime_s
         claims = {
             "aud": audience,
             "iss": self.issuer(caller.tenant_id),

@@ -132,10 +132,35 @@ def _optional_unchanged(name: str) -> str:
     return f"(has(self.{name}) ? has(oldSelf.{name}) && self.{name} == oldSelf.{name} : !has(oldSelf.{name}))"
 
 
+def _delivery_schema() -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "containerUrl": {"type": "string", "pattern": "^https://", "maxLength": 4096},
+        "prefix": {"type": "string", "maxLength": 1024},
+    }
+    place = {"type": "object", "required": ["containerUrl"], "properties": fields}
+    output = {
+        "type": "object",
+        "required": ["name", "containerUrl"],
+        "properties": {**fields, "name": {"type": "string", "pattern": "^[A-Za-z0-9_]{1,255}$"}},
+    }
+    return {
+        "type": "object",
+        "description": "The code snapshot the pods download before the command, and where they upload its outputs.",
+        "properties": {
+            "code": place,
+            "outputs": {"type": "array", "maxItems": 256, "items": output},
+            "caBundle": {"type": "string", "maxLength": 65536},
+        },
+    }
+
+
 def _job_spec() -> dict[str, Any]:
     immutable = " && ".join(
         [f"self.{f} == oldSelf.{f}" for f in _IMMUTABLE_SPEC_FIELDS]
-        + [_optional_unchanged(f) for f in ("identity", "environmentVariables", "podAnnotations")]
+        + [
+            _optional_unchanged(f)
+            for f in ("identity", "environmentVariables", "podAnnotations", "timeoutSeconds", "delivery")
+        ]
     )
     return {
         "type": "object",
@@ -187,6 +212,12 @@ def _job_spec() -> dict[str, Any]:
                     },
                 },
             },
+            "timeoutSeconds": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "limits.timeout: the pods' activeDeadlineSeconds.",
+            },
+            "delivery": _delivery_schema(),
             "computeName": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$"},
             "workspaceId": {"type": "string", "pattern": "^/subscriptions/[^/]+/", "maxLength": 1024},
             "cancelRequested": {

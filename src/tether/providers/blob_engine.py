@@ -7,6 +7,7 @@ composition root, so providers stay free of HTTP.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Protocol
 
 
@@ -21,6 +22,9 @@ class BlobEngine(Protocol):
 
     async def delete_container(self, account: str, container: str) -> bool:
         """Delete a container; False when there was none."""
+
+    async def container_sas(self, account: str, container: str, *, permissions: str, expiry: dt.datetime) -> str:
+        """The query string of a service SAS granting ``permissions`` on one container until ``expiry``."""
 
     async def remove_account(self, account: str) -> None:
         """Stop serving an account and delete its blobs (its ARM resource is gone)."""

@@ -17,7 +17,8 @@ from tether.domain.jobs import JobStatus, with_event
 from tether.domain.names import validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
-from tether.protocol.jobs import CreateJobRequest
+from tether.protocol.jobs import OUTPUT_FIELDS, CreateJobRequest, JobProperties
+from tether.providers import job_inputs
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body
 from tether.providers.reads import read_page, read_row
@@ -26,11 +27,63 @@ from tether.store import Session, operations, resources
 from tether.store.tables import ResourceRow
 
 _HIDDEN = ("clusterJobName", "namespace", "clusterId")
+#: What a PUT of an existing job may change (``jobs.archive`` PUTs the job back with ``isArchived``).
+_MUTABLE = ("isArchived", "tags", "description", "displayName", "properties")
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: ResourceRow, *, public_url: str | None = None) -> dict[str, Any]:
+    """The job as ARM answers it; with ``public_url``, ``services.Studio`` links to the job's Studio page."""
     properties = {k: v for k, v in row.properties.items() if k not in _HIDDEN and not k.startswith("_")}
+    properties.setdefault("properties", {})
+    if public_url is not None:
+        job_id = parse_resource_id(row.id)
+        workspace = job_id.parent
+        assert workspace is not None
+        page = f"{public_url}/studio/workspaces/{job_id.subscription_id}/{job_id.resource_group}/{workspace.name}"
+        properties["services"] = {
+            "Studio": {"jobServiceType": "Studio", "endpoint": f"{page}/jobs/{row.name}", "status": None}
+        }
     return envelope(row, properties=properties)
+
+
+def without_output_fields(body: Any) -> Any:
+    """The body without what Tether itself writes into a job (a GET's answer PUT back carries those)."""
+    if isinstance(body, dict) and isinstance(body.get("properties"), dict):
+        inner = {k: v for k, v in body["properties"].items() if k not in OUTPUT_FIELDS}
+        return {**body, "properties": inner}
+    return body
+
+
+def _update(
+    ctx: RequestContext,
+    row: ResourceRow,
+    request: JobProperties,
+    compute_id: ResourceId,
+    outputs: dict[str, Any],
+) -> None:
+    """A PUT of an existing job: the same spec with other ``_MUTABLE`` fields (archive, tags...), else 409."""
+    sent = {**request.model_dump(exclude_none=True), "outputs": outputs, "computeId": str(compute_id)}
+    stored = row.properties
+    changed = sorted(
+        k
+        for k in set(sent) | {k for k in stored if k in JobProperties.model_fields}
+        if k not in _MUTABLE
+        and sent.get(k) != stored.get(k)
+        and not (k == "computeId" and _same_id(sent[k], stored[k]))
+    )
+    if changed:
+        raise Conflict(
+            f"A job named '{row.name}' already exists with another spec ({', '.join(changed)}); a job's spec never "
+            "changes: only isArchived, tags, description, displayName and properties can be updated.",
+            code="JobAlreadyExists",
+        )
+    row.properties = {**stored, **{k: v for k, v in sent.items() if k in _MUTABLE}}
+    row.tags = request.tags
+    resources.touch(row, principal_id=ctx.caller.object_id)
+
+
+def _same_id(first: str, second: str) -> bool:
+    return first.lower() == second.lower()
 
 
 def not_found(resource_id: ResourceId) -> NotFound:
@@ -71,18 +124,37 @@ async def active_jobs_on(session: Session, compute_id: ResourceId) -> list[str]:
 class Jobs:
     full_type: ClassVar[str] = rt.JOBS
 
+    def __init__(self, *, public_url: str | None = None) -> None:
+        self._public_url = public_url.rstrip("/") if public_url else None
+
+    def _answer(self, row: ResourceRow) -> dict[str, Any]:
+        return answer(row, public_url=self._public_url)
+
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
-        return answer(await read_row(ctx, resource_id, missing=not_found))
+        return self._answer(await read_row(ctx, resource_id, missing=not_found))
 
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        return await read_page(
-            ctx, parent, self.full_type, offset=offset, limit=limit, render=answer, parent_missing=workspace_not_found
+        """The workspace's jobs; ``listViewType`` as the SDK sends it: ``ActiveOnly`` (its default) leaves
+        archived jobs out, ``ArchivedOnly`` lists only those, ``All`` (and no parameter) every job."""
+        page = await read_page(
+            ctx,
+            parent,
+            self.full_type,
+            offset=offset,
+            limit=limit,
+            render=self._answer,
+            parent_missing=workspace_not_found,
         )
+        view = {k.lower(): v for k, v in params.items()}.get("listviewtype", "All").lower()
+        if view not in ("activeonly", "archivedonly"):
+            return page
+        archived = view == "archivedonly"
+        return Page([j for j in page.items if bool(j["properties"].get("isArchived")) == archived], page.more)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
-        request = parse_body(CreateJobRequest, body).properties
+        request = parse_body(CreateJobRequest, without_output_fields(body)).properties
         validate_name(self.full_type, resource_id.name)
         if request.jobType.lower() != "command":
             raise InvalidRequest(
@@ -90,28 +162,22 @@ class Jobs:
                 code="InvalidJobType",
                 target="properties.jobType",
             )
-        if request.environment is None:
-            detail = f" ('{request.environmentId}' names a registered environment)" if request.environmentId else ""
-            raise InvalidRequest(
-                f"The job needs a container image: environment: {{image: <image>}}{detail}. Registered "
-                "environments (azureml:<name>@latest) are not supported yet.",
-                code="InvalidEnvironment",
-                target="properties.environment",
-            )
         workspace_id = resource_id.parent
         assert workspace_id is not None
         compute_id = compute_id_of(workspace_id, request.computeId)
+        outputs = job_inputs.resolve_outputs(resource_id.name, request)
+        command = job_inputs.command_for_pods(request)
+        timeout = job_inputs.timeout_seconds(request)
         async with ctx.store.transaction() as session:
+            existing = await resources.get(session, resource_id, for_update=True)
+            if existing is not None:
+                _update(ctx, existing, request, compute_id, outputs)
+                return WriteResult(self._answer(existing), created=False)
             # The compute first: a compute's workspace exists (deletes take children along), so the
             # workspace is read only to say which of the two is missing.
             compute = await resources.get(session, compute_id)
             if compute is None and await resources.get(session, workspace_id) is None:
                 raise workspace_not_found(workspace_id)
-            if await resources.get(session, resource_id) is not None:
-                raise Conflict(
-                    f"A job named '{resource_id.name}' already exists; job names are unique in a workspace.",
-                    code="JobAlreadyExists",
-                )
             if compute is None:
                 raise NotFound(
                     f"Compute '{compute_id.name}' does not exist in this workspace.",
@@ -124,13 +190,19 @@ class Jobs:
                     f"See why with: tether ml compute show -n {compute.name} ...",
                     code="ComputeNotAccessible",
                 )
+            job_inputs.check_identity(request, compute)
+            job_inputs.check_instance_type(request, compute, await job_inputs.known_instance_types(session, compute))
+            image = await job_inputs.resolve_image(session, workspace_id, request)
+            snapshot = await job_inputs.resolve_code(session, workspace_id, request)
             properties = {
                 **request.model_dump(exclude_none=True),
+                "outputs": outputs,
                 "computeId": str(compute_id),
                 "status": JobStatus.QUEUED.value,
                 "timeline": with_event([], JobStatus.QUEUED.value, reason="waiting for dispatch to the cluster"),
                 "error": None,
                 "cancelRequested": False,
+                "_run": {"image": image, "command": command, "code": snapshot, "timeoutSeconds": timeout},
             }
             row = await resources.insert(
                 session,
@@ -145,7 +217,7 @@ class Jobs:
             operation = await operations.create(session, row, OperationKind.CREATE)
             claim = await ctx.hints.claim(session, operation)  # dispatch without waiting for a poll or a lease
         ctx.hints.hand_off(claim, self.full_type)
-        return WriteResult(answer(row), created=True)
+        return WriteResult(self._answer(row), created=True)
 
     async def cancel(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
         """Ask for the job to stop; the dispatcher cancels it in the cluster (or at once if never dispatched)."""
@@ -164,7 +236,7 @@ class Jobs:
                 resources.touch(row, principal_id=ctx.caller.object_id)
                 await operations.create(session, row, OperationKind.UPDATE)
         ctx.hints.wake(self.full_type)
-        return answer(row)
+        return self._answer(row)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         async with ctx.store.transaction() as session:

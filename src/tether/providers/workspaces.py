@@ -28,6 +28,9 @@ from tether.providers.workspace_updates import patch_workspace
 from tether.store import Session, resources
 from tether.store.tables import ResourceRow
 
+#: Where the discovery document is served (tether.api.run_history), under the public URL.
+DISCOVERY_PATH = "/discovery"
+
 _PUBLIC_PROPERTIES = ("friendlyName", "description", "workspaceId", "primaryUserAssignedIdentity", "storageAccount")
 
 
@@ -76,16 +79,25 @@ async def _requested_identity(session: Session, request: CreateWorkspaceRequest)
 class Workspaces:
     full_type: ClassVar[str] = rt.WORKSPACES
 
-    def __init__(self, *, storage_accounts: StorageAccounts | None = None) -> None:
+    def __init__(self, *, storage_accounts: StorageAccounts | None = None, public_url: str | None = None) -> None:
         self._accounts = storage_accounts  # None: workspaces get no default storage (the bare registry)
+        # azure-ai-ml finds the run-history API (jobs.stream) through the document at the workspace's
+        # discoveryUrl, fetched without a token as Azure's regional one is: one for all, at /discovery.
+        self._discovery_url = public_url.rstrip("/") + DISCOVERY_PATH if public_url else None
+
+    def _answer(self, row: ResourceRow) -> dict[str, Any]:
+        body = answer(row)
+        if self._discovery_url:
+            body["properties"]["discoveryUrl"] = self._discovery_url
+        return body
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
-        return answer(await read_row(ctx, resource_id, missing=not_found))
+        return self._answer(await read_row(ctx, resource_id, missing=not_found))
 
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
-        return await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=answer)
+        return await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=self._answer)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         request = parse_body(CreateWorkspaceRequest, body)
@@ -116,7 +128,7 @@ class Workspaces:
                 row.properties = {**row.properties, "storageAccount": storage}
             operation_id = await lro.start(session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id)
         ctx.hints.wake(self.full_type)
-        return WriteResult(answer(row), created=True, operation_id=operation_id)
+        return WriteResult(self._answer(row), created=True, operation_id=operation_id)
 
     def _update(
         self,
@@ -138,11 +150,11 @@ class Workspaces:
         row.tags = request.tags
         row.properties = {**row.properties, **descriptive}
         resources.touch(row, principal_id=ctx.caller.object_id)
-        return WriteResult(answer(row), created=False)
+        return WriteResult(self._answer(row), created=False)
 
     async def patch(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> dict[str, Any]:
         """``ml.workspaces.begin_update``: tags, description and display name (``workspace_updates``)."""
-        return answer(await patch_workspace(ctx, resource_id, body, current=await self.get(ctx, resource_id)))
+        return self._answer(await patch_workspace(ctx, resource_id, body, current=await self.get(ctx, resource_id)))
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         async with ctx.store.transaction() as session:

@@ -25,6 +25,24 @@ from tether.store.tables import ResourceRow
 
 
 @dataclass(frozen=True)
+class BlobPlace:
+    """Where a job's code snapshot is, or where one of its outputs goes: a container and a blob prefix."""
+
+    account: str
+    container: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the pods download before the command (``code``) and upload after it (``outputs``); the SAS URLs
+    for these are signed at dispatch (``reconcile.job_delivery``), never stored."""
+
+    code: BlobPlace | None
+    outputs: tuple[tuple[str, BlobPlace], ...]
+
+
+@dataclass(frozen=True)
 class Dispatch:
     job_key: str
     name: str
@@ -36,6 +54,7 @@ class Dispatch:
     dispatched: bool
     #: Set when the cluster's ML extension is not healthy (no operator heartbeat...): what the job waits for.
     operator_note: str | None = None
+    delivery: Delivery | None = None
 
 
 @dataclass(frozen=True)
@@ -65,10 +84,11 @@ def _identity_of(compute: ResourceRow) -> str | None:
 
 def _spec(job: ResourceRow, compute: ResourceRow, compute_id: ResourceId) -> dict[str, Any]:
     properties = job.properties
+    run = properties.get("_run") or {}  # resolved at creation (providers.job_inputs); older jobs have none
     spec: dict[str, Any] = {
         "jobName": job.name,
-        "command": properties["command"],
-        "image": properties["environment"]["image"],
+        "command": run.get("command") or properties["command"],
+        "image": run.get("image") or properties["environment"]["image"],
         "instanceCount": properties.get("resources", {}).get("instanceCount", 1),
         "environmentVariables": properties.get("environmentVariables", {}),
         "computeName": compute.name,
@@ -80,7 +100,29 @@ def _spec(job: ResourceRow, compute: ResourceRow, compute_id: ResourceId) -> dic
     instance_type = properties.get("resources", {}).get("instanceType")
     if instance_type:
         spec["instanceType"] = instance_type
+    if run.get("timeoutSeconds"):
+        spec["timeoutSeconds"] = run["timeoutSeconds"]
     return spec
+
+
+async def _delivery(session: Session, job: ResourceRow, workspace_id: ResourceId) -> Delivery | None:
+    """The job's code and the outputs' places in the workspace's default datastore (None: nothing to move)."""
+    run = job.properties.get("_run") or {}
+    code = BlobPlace(**run["code"]) if run.get("code") else None
+    names = [
+        n for n, o in (job.properties.get("outputs") or {}).items() if str(o.get("uri", "")).startswith("azureml:")
+    ]
+    if code is None and not names:
+        return None
+    outputs: list[tuple[str, BlobPlace]] = []
+    if names:
+        datastores = await resources.list_children(session, workspace_id, rt.DATASTORES)
+        default = next((d for d in datastores if d.properties.get("isDefault")), None)
+        if default is None:
+            raise NotFound(f"Workspace '{workspace_id.name}' has no default datastore for the job's outputs.")
+        account, container = default.properties["accountName"], default.properties["containerName"]
+        outputs = [(n, BlobPlace(account, container, f"azureml/{job.name}/{n}")) for n in names]
+    return Delivery(code=code, outputs=tuple(outputs))
 
 
 def _operator_note(cluster_id: ResourceId, health: Any) -> str | None:
@@ -137,6 +179,7 @@ class Planner:
             training_enabled=cluster.training_enabled,
             operator_note=cluster.operator_note,
             dispatched=bool(job.properties.get("clusterJobName")),
+            delivery=await _delivery(session, job, compute_id.parent) if compute_id.parent else None,
         )
 
     async def _cluster(self, session: Session, cluster_id: ResourceId) -> ClusterFacts:

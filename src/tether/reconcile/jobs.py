@@ -27,6 +27,7 @@ from tether.kube.jobs import JOB_ID_LABEL, NamespaceUnusable, request_cancel, su
 from tether.reconcile.dispatch_plan import Dispatch, Planner
 from tether.reconcile.engine import error_body
 from tether.reconcile.errors import PermanentError, TemporaryError
+from tether.reconcile.job_delivery import DeliverySigner
 from tether.reconcile.views import OperationView
 from tether.store import Session, Store, resources
 from tether.store.tables import OperationRow
@@ -52,7 +53,9 @@ class JobOperations:
         planner: Planner,
         step_deadline_s: float,
         on_dispatched: Callable[[], None] | None = None,
+        delivery: DeliverySigner | None = None,
     ) -> None:
+        self._delivery = delivery
         self._store = store
         self._access = access
         self._planner = planner
@@ -79,6 +82,11 @@ class JobOperations:
             return await self._cancel(plan)
         if not plan.training_enabled:
             raise PermanentError(TetherError(TRAINING_DISABLED, code="E45004"))
+        spec = plan.spec
+        if plan.delivery is not None:
+            if self._delivery is None:
+                raise PermanentError(TetherError("This server has no blob storage to deliver the job's code from."))
+            spec = {**spec, "delivery": await self._delivery.spec(plan.delivery, timeout_s=spec.get("timeoutSeconds"))}
         try:
             async with self._access.connect(
                 plan.cluster_id.key, connected=plan.connected, timeout_s=self._deadline_s
@@ -87,7 +95,7 @@ class JobOperations:
                     connection,
                     namespace=plan.namespace,
                     name=plan.name,
-                    spec=plan.spec,
+                    spec=spec,
                     labels={JOB_ID_LABEL: plan.name},
                 )
         except NamespaceUnusable as e:

@@ -6,6 +6,7 @@ account SAS. Listing parses Azurite's XML (trusted: a loopback process Tether st
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import quote
 from tether.errors import NotFound, Unavailable
 from tether.storage.accounts import StoredAccount
 from tether.storage.gateway import BlobGateway
+from tether.storage.signing import container_sas
 
 _VERSION = {"x-ms-version": "2021-08-06"}
 
@@ -85,6 +87,14 @@ class AzuriteEngine:
             return False
         response.raise_for_status()
         return True
+
+    async def container_sas(self, account: str, container: str, *, permissions: str, expiry: dt.datetime) -> str:
+        """A service SAS (query string) for one container, signed with the account's key; the blob endpoint
+        forwards it and Azurite checks it, as Azure would."""
+        stored, _ = await self._account(account)
+        return container_sas(
+            account=account, container=container, key=stored.keys.key1, permissions=permissions, expiry=expiry
+        )
 
     async def remove_account(self, account: str) -> None:
         self._gateway.accounts.forget(account)

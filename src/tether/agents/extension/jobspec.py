@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tether.agents.extension.delivery import Delivery
 from tether.errors import TetherError
 from tether.kube import extension_manifests as m
 
@@ -69,6 +70,8 @@ class JobSpec:
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     identity: Identity | None = None
     cancel_requested: bool = False
+    timeout_seconds: int | None = None
+    delivery: Delivery | None = None
 
     @classmethod
     def from_cr(cls, spec: Mapping[str, Any]) -> JobSpec:
@@ -98,6 +101,8 @@ class JobSpec:
                 if identity
                 else None,
                 cancel_requested=spec.get("cancelRequested") is True,
+                timeout_seconds=_positive(spec.get("timeoutSeconds"), "timeoutSeconds"),
+                delivery=Delivery.from_cr(spec["delivery"]) if spec.get("delivery") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise JobFailed(f"The TetherJob's spec is invalid ({e}): delete it and submit the job again.") from e
@@ -107,6 +112,14 @@ def _text(spec: Mapping[str, Any], key: str) -> str:
     value = spec[key]
     if not isinstance(value, str) or not value:
         raise ValueError(f"{key} must be a non-empty string")
+    return value
+
+
+def _positive(value: object, key: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{key} must be a positive whole number")
     return value
 
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tether.agents.extension.delivery import apply_delivery
 from tether.agents.extension.jobspec import (
     CLIENT_ID_ANNOTATION,
     COMPUTE_LABEL,
@@ -162,6 +163,8 @@ def render_pod(
         pod_spec["tolerations"] = tolerations
     if uses_host_network(selector):
         pod_spec["hostNetwork"] = True
+    if spec.timeout_seconds is not None:
+        pod_spec["activeDeadlineSeconds"] = spec.timeout_seconds  # limits.timeout: the kubelet stops the pod
     if spec.identity is not None:
         container["volumeMounts"] = [{"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}]
         token = {"audience": TOKEN_EXCHANGE_AUDIENCE, "expirationSeconds": TOKEN_EXPIRATION_S, "path": TOKEN_PATH}
@@ -170,6 +173,8 @@ def render_pod(
             field = {"fieldPath": f"metadata.annotations['{CA_BUNDLE_ANNOTATION}']"}
             sources.append({"downwardAPI": {"items": [{"path": CA_PATH, "fieldRef": field}]}})
         pod_spec["volumes"] = [{"name": TOKEN_VOLUME, "projected": {"sources": sources}}]
+    if spec.delivery is not None:
+        apply_delivery(pod_spec, container, spec.delivery, command=spec.command)
     labels = {
         **MANAGED_BY,
         JOB_LABEL: job.name,

@@ -53,12 +53,25 @@ REAL_INSTANCE_TYPE_SPEC = {
 }
 
 
+def _wait_instance_type_reported(demo: Narrator, name: str) -> None:
+    """Jobs naming an instance type the cluster has not reported yet are refused (docs/sdk-jobs.md): wait
+    for the extension's next health report (every few seconds) to list it."""
+    extension = ("--name", "azureml", "--cluster-type", "managedClusters", "--cluster-name", "aks-cluster")
+    for _ in range(60):
+        shown = demo.json("k8s-extension", "show", *extension, "-g", "ml-rg")
+        if name in (shown["properties"].get("instanceTypes") or {}):
+            return
+        time.sleep(0.5)
+    raise DemoStepFailed(f"the ML extension did not report instance type {name} within 30 s")
+
+
 def run_job_with_identity(demo: Narrator, aks_kubeconfig: Path) -> None:
     """A job on k8s-compute that really runs on the real node; its own Python prints its token's oid."""
     demo.say("The locally built images (no registry is contacted); jobs name the base image.")
     demo.tether("local-cluster", "images")
     demo.say(f"An instance type selecting the real node (kubectl apply): {REAL_INSTANCE_TYPE_SPEC}")
     asyncio.run(create_instance_type(aks_kubeconfig, REAL_INSTANCE_TYPE, REAL_INSTANCE_TYPE_SPEC))
+    _wait_instance_type_reported(demo, REAL_INSTANCE_TYPE)
     demo.say("A job on k8s-compute: it runs in team-a on the real node with the compute's identity, no secrets.")
     create_job(demo, "k8s-compute", "hello-tether", timeout_s=180)
     job = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether")
