@@ -37,6 +37,7 @@ from tether.kube.access import ClusterAccess
 from tether.providers.blob_containers import BlobContainers
 from tether.providers.computes import Computes
 from tether.providers.connected_clusters import ConnectedClusters
+from tether.providers.container_registries import ContainerRegistries
 from tether.providers.datastores import Datastores
 from tether.providers.extensions import Extensions
 from tether.providers.jobs import Jobs
@@ -57,6 +58,8 @@ from tether.reconcile.jobs import JobOperations
 from tether.reconcile.managed_clusters import ManagedClusterOperations
 from tether.reconcile.resource_groups import ResourceGroupOperations
 from tether.reconcile.workspaces import WorkspaceOperations
+from tether.registry.host import RegistryHost
+from tether.registry.tokens import RegistrySigner
 from tether.relay.hub import RelayHub
 from tether.settings import Settings
 from tether.storage.accounts import AccountDirectory
@@ -106,6 +109,16 @@ async def build_services(
         authority=public_url,
     )
     blob_engine = AzuriteEngine(blobs)
+    data_dir = settings.server.data_dir
+    registries = RegistryHost(
+        store=store,
+        tokens=tokens,
+        authorizer=authorizer,
+        signer=RegistrySigner.load_or_create(data_dir, secrets=secrets, issuer=public_url),
+        data_dir=data_dir,
+        tls=(data_dir / "server.pem", data_dir / "server-key.pem"),  # written by tether.api.server.ensure_tls
+        registry_bin=settings.registry.registry_bin,
+    )
     storage_accounts = StorageAccounts(secrets=secrets, engine=blob_engine, blob_url=blob_url)
     job_monitor = JobMonitor(store=store, access=access, interval_s=settings.reconcile.job_poll_interval_s)
     handlers: list[OperationHandler] = [
@@ -150,6 +163,7 @@ async def build_services(
                 RelayAuthorizationRules(),
                 storage_accounts,
                 BlobContainers(engine=blob_engine),
+                ContainerRegistries(engine=registries),
                 Workspaces(storage_accounts=storage_accounts),  # replaces the registry's bare one
                 Datastores(sealed=secrets, engine=blob_engine, blob_host=storage_accounts.blob_host),
             ]
@@ -168,6 +182,7 @@ async def build_services(
         sign_in=SignIn(store=store, tokens=tokens, checks=secret_checks),
         blobs=blobs,
         storage_accounts=storage_accounts,
+        registries=registries,
     )
 
 
