@@ -29,13 +29,19 @@ def test_each_registry_action_needs_its_arm_action() -> None:
 
 
 def test_acr_roles_grant_what_azure_says() -> None:
-    assert ACR_PULL.allows(PULL_ACTION) and not ACR_PULL.allows(PUSH_ACTION)
-    assert ACR_PUSH.allows(PULL_ACTION) and ACR_PUSH.allows(PUSH_ACTION) and not ACR_PUSH.allows(DELETE_ACTION)
-    assert ACR_DELETE.allows(DELETE_ACTION) and not ACR_DELETE.allows(PULL_ACTION)
-    assert READER.allows(PULL_ACTION) and not READER.allows(PUSH_ACTION)  # as in Azure: Reader can pull
+    assert ACR_PULL.allows(PULL_ACTION)
+    assert not ACR_PULL.allows(PUSH_ACTION)
+    assert ACR_PUSH.allows(PULL_ACTION)
+    assert ACR_PUSH.allows(PUSH_ACTION)
+    assert not ACR_PUSH.allows(DELETE_ACTION)
+    assert ACR_DELETE.allows(DELETE_ACTION)
+    assert not ACR_DELETE.allows(PULL_ACTION)
+    assert READER.allows(PULL_ACTION)
+    assert not READER.allows(PUSH_ACTION)
 
 
 def test_libtrust_key_id_shape() -> None:
     key_id = libtrust_key_id(b"any der bytes")
     groups = key_id.split(":")
-    assert len(groups) == 12 and all(len(g) == 4 for g in groups)
+    assert len(groups) == 12
+    assert all(len(g) == 4 for g in groups)
