@@ -137,6 +137,7 @@ async def build_services(
             ),
             step_deadline_s=settings.reconcile.attach_step_deadline_s,
             on_dispatched=job_monitor.wake.set,
+            authorizer=authorizer,
         ),
     ]
     jobs = Jobs()

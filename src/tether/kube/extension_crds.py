@@ -135,7 +135,7 @@ def _optional_unchanged(name: str) -> str:
 def _job_spec() -> dict[str, Any]:
     immutable = " && ".join(
         [f"self.{f} == oldSelf.{f}" for f in _IMMUTABLE_SPEC_FIELDS]
-        + [_optional_unchanged(f) for f in ("identity", "environmentVariables", "podAnnotations")]
+        + [_optional_unchanged(f) for f in ("identity", "environmentVariables", "podAnnotations", "imageRegistry")]
     )
     return {
         "type": "object",
@@ -186,6 +186,12 @@ def _job_spec() -> dict[str, Any]:
                         "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
                     },
                 },
+            },
+            "imageRegistry": {
+                "type": "object",
+                "description": "The Tether registry holding the image: pods pull it with the compute identity.",
+                "required": ["loginServer"],
+                "properties": {"loginServer": {"type": "string", "minLength": 1, "maxLength": 300}},
             },
             "computeName": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$"},
             "workspaceId": {"type": "string", "pattern": "^/subscriptions/[^/]+/", "maxLength": 1024},
