@@ -62,9 +62,9 @@ def test_a_registry_image_fails_fast_without_acrpull_and_runs_after_the_grant(wo
         f"role assignment check --assignee-object-id {identity} --action {PULL} --scope {registry['id']} -o json"
     )["allowed"]
     command = "python3 -c 'print(\"pulled from the registry\")'"
-    ran = create_job(world, "pulled", job_document(world, command, image=image), "--stream", "-o", "json")
+    ran = create_job(world, "pulled", job_document(world, command, image=image))
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    job = json.loads(ran.stdout[ran.stdout.index("{") :])
+    job = wait_job(world, "pulled", timeout=300)  # the first pull of the ~100 MB base image
     assert job["properties"]["status"] == "Completed", job
     pod = job_pod(world, "pulled")
     assert pod.spec is not None

@@ -27,6 +27,7 @@ import httpx
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.models.authentication_v1 import TokenRequestSpec
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Secret, ServiceAccountToken
 
 from tether.agents.extension.jobspec import JobFailed, JobSpec
@@ -40,7 +41,10 @@ _ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 async def _service_account_token(client: AsyncClient, namespace: str, account: str) -> str:
-    request = ServiceAccountToken(spec=TokenRequestSpec(audiences=[TOKEN_EXCHANGE_AUDIENCE], expirationSeconds=600))
+    request = ServiceAccountToken(
+        metadata=ObjectMeta(name=account, namespace=namespace),  # lightkube reads the namespace from here
+        spec=TokenRequestSpec(audiences=[TOKEN_EXCHANGE_AUDIENCE], expirationSeconds=600),
+    )
     try:
         answer = await client.create(request, account, namespace=namespace)
     except KUBE_ERRORS as e:
