@@ -54,8 +54,9 @@ def _free_loopback_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def write_config(directory: Path, *, port: int, trust: TokenTrust | None) -> Path:
-    """The registry's config.yml; ``trust`` None serves without authentication (bench/registry.py's floor)."""
+def write_config(directory: Path, *, port: int, trust: TokenTrust | None, tls: tuple[Path, Path] | None = None) -> Path:
+    """The registry's config.yml; ``trust`` None serves without authentication and ``tls`` (certificate, key)
+    over HTTPS: bench/registry.py's floor, doing the TLS work Tether's login server does."""
     config: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": True}},
@@ -66,6 +67,8 @@ def write_config(directory: Path, *, port: int, trust: TokenTrust | None) -> Pat
         },
         "http": {"addr": f"127.0.0.1:{port}", "relativeurls": True, "headers": {"X-Content-Type-Options": ["nosniff"]}},
     }
+    if tls is not None:
+        config["http"]["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}  # type: ignore[index]
     if trust is not None:
         config["auth"] = {
             "token": {
@@ -91,7 +94,8 @@ async def _drain(stream: asyncio.StreamReader | None, *, name: str) -> None:
 
 async def _wait_ready(process: asyncio.subprocess.Process, url: str, *, name: str) -> None:
     """Until ``/v2/`` answers (401 with token auth, 200 without) or the process exits."""
-    async with httpx.AsyncClient(timeout=2.0) as client, asyncio.timeout(_START_TIMEOUT_S):
+    # Readiness only: a TLS floor's certificate is checked by its real clients, not here.
+    async with httpx.AsyncClient(timeout=2.0, verify=False) as client, asyncio.timeout(_START_TIMEOUT_S):
         while process.returncode is None:
             with contextlib.suppress(httpx.TransportError):
                 if (await client.get(f"{url}/v2/")).status_code in (200, 401):
@@ -106,8 +110,9 @@ async def _wait_ready(process: asyncio.subprocess.Process, url: str, *, name: st
 class DistributionPool:
     """The running Distribution processes, one per registry name."""
 
-    def __init__(self, *, registry_bin: Path | None, data_dir: Path) -> None:
+    def __init__(self, *, registry_bin: Path | None, data_dir: Path, tls: tuple[Path, Path] | None = None) -> None:
         self._bin = registry_bin or DEFAULT_REGISTRY_BIN
+        self._tls = tls
         self._data_dir = data_dir
         self._running: dict[str, _Running] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -136,7 +141,8 @@ class DistributionPool:
                 code="RegistryUnavailable",
             )
         port = _free_loopback_port()
-        config = await asyncio.to_thread(write_config, self.location_of(name), port=port, trust=trust)
+        location = self.location_of(name)
+        config = await asyncio.to_thread(write_config, location, port=port, trust=trust, tls=self._tls)
         process = await asyncio.create_subprocess_exec(
             str(self._bin),
             "serve",
@@ -147,7 +153,7 @@ class DistributionPool:
             env={**os.environ, "OTEL_TRACES_EXPORTER": "none"},
         )
         drain = asyncio.create_task(_drain(process.stdout, name=name))
-        url = f"http://127.0.0.1:{port}"
+        url = f"{'https' if self._tls else 'http'}://127.0.0.1:{port}"
         try:
             await _wait_ready(process, url, name=name)
         except BaseException:
