@@ -68,7 +68,10 @@ class RegistryHost:
         self.signer = signer
         self._tls = tls
         self.processes = DistributionPool(registry_bin=registry_bin, data_dir=data_dir)
-        self._bundle = signer.write_bundle(data_dir / "registries" / "token-signer.pem")
+        # Written (afresh: the signer may have changed) when this process serves its first registry, not before:
+        # the data directory's top level holds only private files.
+        self._bundle = data_dir / "registries" / "token-signer.pem"
+        self._bundle_written = False
         self._http = upstream_client()
         self._served: dict[str, _Served] = {}
         self._lock = asyncio.Lock()
@@ -90,6 +93,9 @@ class RegistryHost:
         async with self._lock:
             if (served := self._served.get(name)) is not None:
                 return served.registry.login_server
+            if not self._bundle_written:
+                self.signer.write_bundle(self._bundle)
+                self._bundle_written = True
             sock = _bind_loopback(port)
             login_server = f"127.0.0.1:{sock.getsockname()[1]}"
             registry = ServedRegistry(resource_id, login_server)
