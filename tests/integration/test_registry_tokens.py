@@ -158,3 +158,31 @@ async def test_exchange_refuses_a_bad_access_token(env: Env) -> None:
     answer = await exchange(env.http, env.login["registrya"], access_token="not-a-token")
     assert answer.status_code == 401
     assert answer.json()["errors"][0]["code"] == "UNAUTHORIZED"
+
+
+async def test_bad_registry_requests_get_clear_arm_errors_and_change_nothing(env: Env) -> None:
+    async with env.server.client() as admin:
+        group = rg_path(env.server.subscription, "rg1")
+        bad = await admin.put(f"{group}/providers/Microsoft.ContainerRegistry/registries/a-b", params=API, json={})
+        assert bad.status_code == 400
+        assert bad.json()["error"]["code"] == "InvalidResourceName"
+        await create_group(admin, env.server.subscription, "rg2")
+        taken = await admin.put(
+            f"{rg_path(env.server.subscription, 'rg2')}/providers/Microsoft.ContainerRegistry/registries/registrya",
+            params=API,
+            json={},
+        )
+        assert taken.status_code == 409
+        assert taken.json()["error"]["code"] == "AlreadyInUse"
+        listed = await admin.get(
+            f"{env.server.subscription}/providers/Microsoft.ContainerRegistry/registries", params=API
+        )
+        assert sorted(r["name"] for r in listed.json()["value"]) == ["registrya", "registryb"]
+
+
+async def test_a_refresh_token_is_asked_for_this_login_server_only(env: Env) -> None:
+    login = env.login["registrya"]
+    data = {"grant_type": "access_token", "service": env.login["registryb"], "access_token": "x"}
+    answer = await env.http.post(f"https://{login}/oauth2/exchange", data=data)
+    assert answer.status_code == 400
+    assert login in answer.json()["errors"][0]["message"]
