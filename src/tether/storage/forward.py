@@ -14,6 +14,10 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+#: Bodies go back in chunks of up to 1 MiB: fewer, larger writes (TLS records, event-loop turns) than the
+#: socket reads upstream (64 KiB) would give.
+_CHUNK = 1024 * 1024
+
 _HOP_BY_HOP = {
     b"host",
     b"connection",
@@ -58,7 +62,7 @@ async def forward(
     upstream_request = client.build_request(request.method, httpx.URL(url), headers=headers, content=content)
     answer = await client.send(upstream_request, stream=True)
     response = StreamingResponse(
-        answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
+        answer.aiter_raw(chunk_size=_CHUNK), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
     )
     response.raw_headers = [(k, v) for k, v in answer.headers.raw if k.lower() not in _HOP_BY_HOP]
     return response
