@@ -36,6 +36,7 @@ class Env:
     http: httpx.AsyncClient
     login: dict[str, str]
     callers: dict[str, Caller]
+    ids: dict[str, str]
 
     async def refresh(self, who: str, registry: str) -> str:
         answer = await exchange(self.http, self.login[registry], access_token=self.server.token_for(self.callers[who]))
@@ -47,7 +48,7 @@ class Env:
         return await registry_token(self.http, self.login[registry], refresh_token=refresh, scope=scope)
 
 
-async def _grant(server: InProcessServer, admin: httpx.AsyncClient, scope: str, role: RoleDefinition, who: str) -> None:
+async def _grant(server: InProcessServer, admin: httpx.AsyncClient, scope: str, role: RoleDefinition, who: str) -> str:
     body = {
         "properties": {
             "roleDefinitionId": f"{server.subscription}/providers/Microsoft.Authorization/roleDefinitions/{role.guid}",
@@ -55,10 +56,10 @@ async def _grant(server: InProcessServer, admin: httpx.AsyncClient, scope: str, 
             "principalType": "ServicePrincipal",
         }
     }
-    response = await admin.put(
-        f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}", params=API, json=body
-    )
+    assignment = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
+    response = await admin.put(assignment, params=API, json=body)
     assert response.status_code == 201, response.text
+    return assignment
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -73,7 +74,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
             ids[name], login[name] = path, response.json()["properties"]["loginServer"]
         callers = {}
         async with server.services.store.transaction() as session:
-            for who in ("pusher", "puller", "pullerb", "nobody"):
+            for who in ("pusher", "puller", "pullerb", "nobody", "revoked"):
                 row = await principals.create(
                     session, tenant_id=server.bootstrap.tenant_id, kind="ServicePrincipal", display_name=who
                 )
@@ -82,7 +83,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
         await _grant(server, admin, ids["registrya"], ACR_PULL, callers["puller"].object_id)
         await _grant(server, admin, ids["registryb"], ACR_PULL, callers["pullerb"].object_id)
         async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(ca)), timeout=30) as http:
-            yield Env(server, http, login, callers)
+            yield Env(server, http, login, callers, ids)
 
 
 async def test_push_with_acrpush_then_pull_with_acrpull(env: Env) -> None:
@@ -186,3 +187,19 @@ async def test_a_refresh_token_is_asked_for_this_login_server_only(env: Env) -> 
     answer = await env.http.post(f"https://{login}/oauth2/exchange", data=data)
     assert answer.status_code == 400
     assert login in answer.json()["errors"][0]["message"]
+
+
+async def test_revoking_acrpull_stops_the_next_pull(env: Env) -> None:
+    item = artifact(b"revocation")
+    pushed = await env.token("pusher", "registrya", "repository:app/revoke:pull,push")
+    assert await push(env.http, env.login["registrya"], "app/revoke", "v1", item, token=pushed) == 201
+    async with env.server.client() as admin:
+        assignment = await _grant(env.server, admin, env.ids["registrya"], ACR_PULL, env.callers["revoked"].object_id)
+        granted = await env.token("revoked", "registrya", "repository:app/revoke:pull")
+        answer = await pull_manifest(env.http, env.login["registrya"], "app/revoke", "v1", token=granted)
+        assert answer.status_code == 200
+        deleted = await admin.delete(assignment, params=API)
+        assert deleted.status_code == 200, deleted.text
+    after = await env.token("revoked", "registrya", "repository:app/revoke:pull")
+    answer = await pull_manifest(env.http, env.login["registrya"], "app/revoke", "v1", token=after)
+    assert answer.status_code == 401
