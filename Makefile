@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Playwright drives Debian's chromium (make browser); it never downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv kube az browser azurite registry demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
+.PHONY: help venv lock kube az browser azurite registry demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
 
 help:
 	@echo "make demo    - set up, then run the main scenario on the embedded default and exit"
@@ -18,13 +18,30 @@ help:
 	@echo "make serve   - run a server in .tether-data until Ctrl-C"
 	@echo "make bench   - run the benchmarks in bench/: figures to bench/results/, chart and README table"
 	@echo "make test-postgres - the integration tests on PostgreSQL (installs Debian's postgresql if missing)"
+	@echo "make lock    - re-resolve requirements.lock after changing pyproject.toml's dependencies"
 	@echo "make kube    - build the local cluster's binaries (no-op when cached)"
 
-$(STAMP): pyproject.toml
+# Python dependencies are locked (requirements.lock, with hashes): a fresh clone installs exactly what CI
+# tested. uv installs them (decision 0015); it comes from PyPI into the cache, pinned, outside the repo.
+UV_VERSION := 0.13.9
+UV_HOME    := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tether/uv/$(UV_VERSION)
+UV         := $(UV_HOME)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+
+$(UV):
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install -q uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml requirements.lock | $(UV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,postgres]'
+	$(UV) pip install -q --python $(BIN)/python --require-hashes -r requirements.lock
+	$(UV) pip install -q --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve the lock after changing pyproject.toml's dependencies (newest versions that satisfy them).
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --generate-hashes --no-annotate \
+	  --custom-compile-command "make lock" -o requirements.lock
 
 venv: $(STAMP)
 
@@ -98,15 +115,10 @@ test-postgres: venv registry
 	  exit $$status
 
 # Each benchmark appends its figures to one result file (JSON); bench/report.py then draws the chart and
-# regenerates the README's figures table from it. matplotlib comes with the `bench` extra.
+# regenerates the README's figures table from it. matplotlib comes with the `bench` extra (in the lock).
 BENCH_RESULTS ?= bench/results/latest.json
-BENCH_STAMP   := $(VENV)/.installed-bench
 
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,postgres,bench]'
-	touch $(BENCH_STAMP)
-
-bench: venv kube azurite registry $(BENCH_STAMP)
+bench: venv kube azurite registry
 	rm -f $(BENCH_RESULTS)
 	$(BIN)/python bench/api.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/authz.py --json-out $(BENCH_RESULTS)

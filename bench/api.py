@@ -1,7 +1,7 @@
 """API throughput: authenticated ``GET workspace`` on tether server vs a bare FastAPI endpoint.
 
 Both run as uvicorn processes with the same TLS certificate on this machine; the load generator
-(httpx, CONCURRENCY keep-alive connections) runs three ways in each of ROUNDS rounds, one after the
+(httpx2, CONCURRENCY keep-alive connections) runs three ways in each of ROUNDS rounds, one after the
 other, so that noise on this shared machine hits all alike:
 
 * bare: the bare endpoint, no authentication;
@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
+import httpx2
 import jwt
 
 from _common import Results, add_json_out
@@ -67,8 +67,8 @@ async def throughput(
 ) -> float:
     """Requests/s over ``seconds`` (or until ``headers`` returns None: out of fresh tokens)."""
     context = ssl.create_default_context(cafile=ca)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(verify=context, limits=limits) as client:
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx2.AsyncClient(verify=context, limits=limits) as client:
         (await client.get(url, params=API, headers=headers())).raise_for_status()  # warm up, prove it answers 200
         count = 0
         deadline = time.perf_counter() + seconds
@@ -91,7 +91,7 @@ async def throughput(
 def _token_and_workspace(server: ServerProcess) -> tuple[str, str]:
     """Log in as the bootstrap admin and create the workspace the benchmark reads."""
     b = server.bootstrap
-    with httpx.Client(verify=ssl.create_default_context(cafile=server.ca_file)) as http:
+    with httpx2.Client(verify=ssl.create_default_context(cafile=server.ca_file)) as http:
         token = http.post(
             f"{server.url}/{b['tenant_id']}/oauth2/v2.0/token",
             data={
@@ -136,9 +136,9 @@ def fresh_tokens(template: str, *, kid: str, key: object, count: int) -> list[st
 def _wait_until_answers(url: str, *, ca: str) -> None:
     for _ in range(100):
         try:
-            httpx.get(url, verify=ssl.create_default_context(cafile=ca)).raise_for_status()
+            httpx2.get(url, verify=ssl.create_default_context(cafile=ca)).raise_for_status()
             return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer")
 

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 from lightkube.config.kubeconfig import SingleConfig
 
 from _common import Cli, Results, add_json_out, local_or_given_cluster, percentile, summary
@@ -87,7 +87,7 @@ class Attach:
     server_s: float  # the operation's startTime -> endTime, as the server records them
 
 
-async def attach_once(http: httpx.AsyncClient, compute_id: str, cluster_id: str, *, poll_s: float) -> Attach:
+async def attach_once(http: httpx2.AsyncClient, compute_id: str, cluster_id: str, *, poll_s: float) -> Attach:
     """One attach, timed (raises unless it Succeeded)."""
     body = {
         "properties": {"computeType": "Kubernetes", "resourceId": cluster_id, "properties": {"namespace": "default"}}
@@ -159,7 +159,7 @@ async def measure(
     verify = ssl.create_default_context(cafile=server.ca_file)
     headers = {"Authorization": f"Bearer {token}"}
     try:
-        async with httpx.AsyncClient(base_url=server.url, verify=verify, headers=headers, timeout=30) as http:
+        async with httpx2.AsyncClient(base_url=server.url, verify=verify, headers=headers, timeout=30) as http:
             for i in range(warmup + count):
                 samples: dict[str, float] = {}
                 for kind, cluster_id in clusters.items():

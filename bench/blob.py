@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+import httpx2
 from azure.core.credentials import AccessToken
 from azure.storage.blob import BlobServiceClient
 
@@ -54,7 +54,7 @@ class StaticToken:
 def tether_account(server: ServerProcess) -> tuple[str, str]:
     """Create the account and the grant; return its blob endpoint and a storage token."""
     b = server.bootstrap
-    with httpx.Client(verify=ssl.create_default_context(cafile=server.ca_file), timeout=60) as http:
+    with httpx2.Client(verify=ssl.create_default_context(cafile=server.ca_file), timeout=60) as http:
 
         def token(audience: str) -> str:
             response = http.post(

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
+import httpx2
 from lightkube import AsyncClient, KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
@@ -213,7 +213,7 @@ def batch_job(template: Pod, name: str) -> Job:
 
 @dataclass
 class Bench:
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     kube: AsyncClient
     watch: PodWatch
     workspace_id: str
@@ -323,9 +323,9 @@ async def measure(server: ServerProcess, workspace_id: str, kubeconfig: Path, ar
         token = client.access_token()
     verify = ssl.create_default_context(cafile=server.ca_file)
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    limits = httpx2.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
     async with (
-        httpx.AsyncClient(base_url=server.url, verify=verify, headers=headers, timeout=60, limits=limits) as http,
+        httpx2.AsyncClient(base_url=server.url, verify=verify, headers=headers, timeout=60, limits=limits) as http,
         AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False) as kube,
         AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False) as watching,
     ):

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from lightkube import AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.models.meta_v1 import ObjectMeta
@@ -105,7 +105,7 @@ def batch_job(name: str, image: str) -> Any:
     )
 
 
-async def measure(kubeconfig: Path, workspace_id: str, http: httpx.AsyncClient, *, image: str, rounds: int) -> None:
+async def measure(kubeconfig: Path, workspace_id: str, http: httpx2.AsyncClient, *, image: str, rounds: int) -> None:
     async with AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False) as kube:
         spec = {"nodeSelector": {POD_NETWORK_LABEL: POD_NETWORK_HOST}, "resources": RESOURCES}
         await kube.create(InstanceType(metadata=ObjectMeta(name=INSTANCE_TYPE), spec=spec))
@@ -172,7 +172,7 @@ async def main() -> None:
                     token = client.access_token()
                 verify = ssl.create_default_context(cafile=server.ca_file)
                 headers = {"Authorization": f"Bearer {token}"}
-                async with httpx.AsyncClient(base_url=server.url, verify=verify, headers=headers, timeout=60) as http:
+                async with httpx2.AsyncClient(base_url=server.url, verify=verify, headers=headers, timeout=60) as http:
                     await measure(cluster.kubeconfig_path, workspace_id, http, image=image, rounds=args.n)
         finally:
             await asyncio.to_thread(stop_cluster, state)

@@ -27,7 +27,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from tether.server_process import ServerProcess
 
@@ -49,7 +49,7 @@ def token_form(server: ServerProcess, *, secret: str | None = None, client_id: s
     }
 
 
-async def probe(client: httpx.AsyncClient, path: str, *, until: asyncio.Event | None, count: int) -> list[float]:
+async def probe(client: httpx2.AsyncClient, path: str, *, until: asyncio.Event | None, count: int) -> list[float]:
     """Sequential GETs of ``path``: ``count`` of them, or until ``until`` is set; latencies in ms."""
     latencies: list[float] = []
     while (until is None and len(latencies) < count) or (until is not None and not until.is_set()):
@@ -63,15 +63,15 @@ async def probe(client: httpx.AsyncClient, path: str, *, until: asyncio.Event | 
 
 async def run(server: ServerProcess, args: argparse.Namespace) -> int:
     context = ssl.create_default_context(cafile=server.ca_file)
-    limits = httpx.Limits(max_connections=args.clients + args.burst_clients + 4)
-    timeout = httpx.Timeout(60)
-    async with httpx.AsyncClient(base_url=server.url, verify=context, limits=limits, timeout=timeout) as anonymous:
+    limits = httpx2.Limits(max_connections=args.clients + args.burst_clients + 4)
+    timeout = httpx2.Timeout(60)
+    async with httpx2.AsyncClient(base_url=server.url, verify=context, limits=limits, timeout=timeout) as anonymous:
         tenant = server.bootstrap["tenant_id"]
         token_path = f"/{tenant}/oauth2/v2.0/token"
         token = (await anonymous.post(token_path, data=token_form(server))).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         sub = f"/subscriptions/{server.bootstrap['subscription_id']}"
-        async with httpx.AsyncClient(
+        async with httpx2.AsyncClient(
             base_url=server.url, verify=context, limits=limits, timeout=timeout, headers=headers
         ) as client:
             (await client.put(f"{sub}/resourceGroups/rg-probe", params=API, json={"location": "x"})).raise_for_status()
@@ -106,7 +106,7 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
                 while (n := next(numbers)) < args.requests:
                     try:
                         await mixed(n)
-                    except httpx.TransportError as e:
+                    except httpx2.TransportError as e:
                         statuses[f"mixed dropped({type(e).__name__})"] += 1
 
             burst_numbers = itertools.count()
@@ -118,7 +118,7 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
                         response = await anonymous.post(
                             token_path, data=token_form(server, secret=f"wrong-{n}", client_id=client_id)
                         )
-                    except httpx.TransportError as e:
+                    except httpx2.TransportError as e:
                         statuses[f"wrong-secret dropped({type(e).__name__})"] += 1
                         continue
                     statuses[f"wrong-secret {response.status_code}"] += 1

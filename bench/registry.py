@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import Results, add_json_out
@@ -40,7 +40,7 @@ from tether.testing.registry import ensure_registry_tools
 API = {"api-version": "2023-07-01"}
 
 
-def create_registry(server: ServerProcess, http: httpx.Client) -> tuple[str, str]:
+def create_registry(server: ServerProcess, http: httpx2.Client) -> tuple[str, str]:
     """The registry's login server and the admin's registry refresh token."""
     b = server.bootstrap
     token = http.post(
@@ -73,14 +73,14 @@ def create_registry(server: ServerProcess, http: httpx.Client) -> tuple[str, str
 async def push_image(base: str, *, ca: str, size_mb: int, token: str) -> None:
     item = artifact(os.urandom(size_mb * 1024 * 1024))
     host = base.split("://", 1)[-1]
-    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=300) as http:
+    async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=300) as http:
         status = await push(http, host, "bench/image", "v1", item, token=token)
     if status != 201:
         raise SystemExit(f"pushing the bench image to {host} answered {status}")
 
 
 async def access_token(login: str, *, ca: str, refresh: str, scope: str) -> str:
-    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=60) as http:
+    async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=60) as http:
         answer = await http.post(
             f"https://{login}/oauth2/token",
             data={"grant_type": "refresh_token", "service": login, "scope": scope, "refresh_token": refresh},
@@ -117,8 +117,8 @@ async def tokens_per_second(login: str, *, ca: str, refresh: str, count: int, in
         "scope": "repository:bench/image:pull",
         "refresh_token": refresh,
     }
-    limits = httpx.Limits(max_connections=in_flight)
-    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=60, limits=limits) as http:
+    limits = httpx2.Limits(max_connections=in_flight)
+    async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=60, limits=limits) as http:
         for _ in range(20):  # warm the connections and the role decisions' caches
             (await http.post(f"https://{login}/oauth2/token", data=data)).raise_for_status()
         gate = asyncio.Semaphore(in_flight)
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace, scratch: Path, server: ServerProcess, floor: D
     certs = scratch / "certs"
     certs.mkdir()
     shutil.copyfile(ca, certs / "ca.crt")
-    with httpx.Client(verify=ssl.create_default_context(cafile=ca), timeout=60) as http:
+    with httpx2.Client(verify=ssl.create_default_context(cafile=ca), timeout=60) as http:
         login, refresh = create_registry(server, http)
     auth_file = scratch / "auth.json"
     write_docker_config(auth_file, login, refresh)  # what `tether acr login` writes

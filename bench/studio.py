@@ -1,6 +1,6 @@
 """Studio page-load budget: the compute list page with 200 computes vs the JSON API list of the same.
 
-One in-process server (the ASGI app over ``httpx.ASGITransport``, SQLite in a temp dir, no network, so
+One in-process server (the ASGI app over ``httpx2.ASGITransport``, SQLite in a temp dir, no network, so
 the figure is the server's own time plus the same in-process client on both sides). A workspace gets
 COMPUTES Kubernetes computes written straight into the store (``Succeeded``; no cluster is needed to
 list them); a user signs in to the Studio through the real login page and code flow. Then ROUNDS
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from _common import Results, add_json_out, percentile, summary
 from tether.domain import resource_types as rt
@@ -75,8 +75,8 @@ async def prepare(server: InProcessServer, *, count: int) -> tuple[str, str]:
     return f"/studio/workspaces/{sub}/bench/bench-ws/computes", f"{workspace}/computes"
 
 
-async def signed_in_browser(server: InProcessServer) -> httpx.AsyncClient:
-    browser = httpx.AsyncClient(transport=server.transport, base_url=PUBLIC_URL, follow_redirects=True)
+async def signed_in_browser(server: InProcessServer) -> httpx2.AsyncClient:
+    browser = httpx2.AsyncClient(transport=server.transport, base_url=PUBLIC_URL, follow_redirects=True)
     login = await browser.get("/studio/workspaces")
     form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', login.text))
     landed = await browser.post(str(login.url), data={**form, "username": "bench@tether.test", "password": PASSWORD})

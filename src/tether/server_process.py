@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 _START_TIMEOUT_S = 60.0
 
@@ -101,13 +101,13 @@ class ServerProcess:
 
     def _answers(self) -> bool:
         try:
-            response = httpx.get(
+            response = httpx2.get(
                 f"{self.url}/metadata/endpoints",
                 params={"api-version": "2019-05-01"},
                 verify=ssl.create_default_context(cafile=self.ca_file),
                 timeout=2,
             )
-        except (httpx.HTTPError, OSError):
+        except (httpx2.HTTPError, OSError):
             return False
         return response.status_code == 200
 

@@ -6,7 +6,7 @@ import asyncio
 import ssl
 import time
 
-import httpx
+import httpx2
 import pytest
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.cluster
 async def test_api_server_runs_the_pinned_kubernetes(local_cluster: LocalCluster) -> None:
     # /version is public (system:public-info-viewer); an unauthenticated probe, like a load balancer's.
     context = ssl.create_default_context(cafile=str(local_cluster.ca_path))
-    async with httpx.AsyncClient(verify=context, trust_env=False) as http:
+    async with httpx2.AsyncClient(verify=context, trust_env=False) as http:
         response = await http.get(f"{local_cluster.server_url}/version")
     assert response.status_code == 200
     assert response.json()["gitVersion"] == kubeversions.KUBERNETES_VERSION

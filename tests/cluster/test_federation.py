@@ -1,6 +1,6 @@
 """Workload identity federation against the real local cluster: service-account tokens in, Tether tokens out.
 
-An in-process Tether (``httpx.ASGITransport``) trusts the cluster's service-account issuer through a
+An in-process Tether (``httpx2.ASGITransport``) trusts the cluster's service-account issuer through a
 user-assigned identity's federated credential (with ``issuerCaCertificate``, as the apiserver's TLS
 certificate is signed by the cluster's own CA), fetches the issuer's discovery document and JWKS over
 real TLS, and exchanges genuine TokenRequest tokens. Expiry, ``nbf`` and key rotation need an issuer
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -52,14 +52,14 @@ async def server(tmp_path: Path) -> AsyncIterator[InProcessServer]:
 
 
 @pytest.fixture
-async def admin(server: InProcessServer) -> AsyncIterator[httpx.AsyncClient]:
+async def admin(server: InProcessServer) -> AsyncIterator[httpx2.AsyncClient]:
     async with server.client() as client:
         await create_group(client, server.subscription, "rg1")
         yield client
 
 
 async def trusting_identity(
-    admin: httpx.AsyncClient,
+    admin: httpx2.AsyncClient,
     server: InProcessServer,
     *,
     name: str,
@@ -95,7 +95,7 @@ async def service_account_token(
     return issued.status.token
 
 
-async def exchange(server: InProcessServer, identity: Identity, *, assertion: str) -> httpx.Response:
+async def exchange(server: InProcessServer, identity: Identity, *, assertion: str) -> httpx2.Response:
     form = {
         "grant_type": "client_credentials",
         "client_id": identity.client_id,
@@ -107,7 +107,7 @@ async def exchange(server: InProcessServer, identity: Identity, *, assertion: st
         return await anonymous.post(f"/{server.bootstrap.tenant_id}/oauth2/v2.0/token", data=form)
 
 
-def assert_invalid_grant(response: httpx.Response, *says: str) -> None:
+def assert_invalid_grant(response: httpx2.Response, *says: str) -> None:
     assert response.status_code == 400, response.text
     body = response.json()
     assert body["error"] == "invalid_grant", body
@@ -126,7 +126,7 @@ def subject_of(namespace: str, account: str) -> str:
 
 @pytest.fixture
 async def workload(
-    local_cluster: LocalCluster, server: InProcessServer, admin: httpx.AsyncClient, namespace: str
+    local_cluster: LocalCluster, server: InProcessServer, admin: httpx2.AsyncClient, namespace: str
 ) -> Identity:
     """An identity trusting the ``workload`` service account of the test's namespace."""
     return await trusting_identity(
@@ -173,7 +173,7 @@ async def test_another_service_account_of_the_namespace_is_refused(
 async def test_the_same_account_name_in_another_namespace_is_refused(
     local_cluster: LocalCluster,
     server: InProcessServer,
-    admin: httpx.AsyncClient,
+    admin: httpx2.AsyncClient,
     kube_client: AsyncClient,
     namespace: str,
 ) -> None:
@@ -195,7 +195,7 @@ async def test_the_same_account_name_in_another_namespace_is_refused(
 async def test_a_credential_for_another_issuer_does_not_trust_the_clusters_tokens(
     local_cluster: LocalCluster,
     server: InProcessServer,
-    admin: httpx.AsyncClient,
+    admin: httpx2.AsyncClient,
     kube_client: AsyncClient,
     namespace: str,
 ) -> None:
@@ -267,7 +267,7 @@ async def test_an_unsigned_token_is_refused(
 async def test_without_the_clusters_ca_the_issuers_tls_is_not_trusted(
     local_cluster: LocalCluster,
     server: InProcessServer,
-    admin: httpx.AsyncClient,
+    admin: httpx2.AsyncClient,
     kube_client: AsyncClient,
     namespace: str,
 ) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 import pytest_asyncio
@@ -210,7 +210,7 @@ async def test_the_workload_token_is_a_working_credential_of_the_compute_identit
     url = f"{scene.server.url}{scene.workspace_id}"
     params = {"api-version": "2024-10-01"}
 
-    async with httpx.AsyncClient(verify=verify, headers=headers) as http:
+    async with httpx2.AsyncClient(verify=verify, headers=headers) as http:
         before = await http.get(url, params=params)
         scene.cli.line(
             f"role assignment create --assignee {scene.principal_id('system-id')} --role Reader "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from lightkube import AsyncClient
@@ -64,7 +64,7 @@ async def test_token_verifies_against_the_issuers_public_jwks(
     token = await _federated_token(kube_client, namespace, "workload")
     context = ssl.create_default_context(cafile=str(local_cluster.ca_path))
     # No credentials at all: the discovery endpoints are public, as an external token exchange needs.
-    async with httpx.AsyncClient(verify=context, trust_env=False) as http:
+    async with httpx2.AsyncClient(verify=context, trust_env=False) as http:
         discovery_response = await http.get(f"{local_cluster.issuer_url}/.well-known/openid-configuration")
         assert discovery_response.status_code == 200, discovery_response.text
         discovery = discovery_response.json()

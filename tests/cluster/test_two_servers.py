@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-import httpx
+import httpx2
 import pytest
 import yaml
 from lightkube import Client, KubeConfig
@@ -194,7 +194,7 @@ def _through_failover(call: Callable[[], T], *, timeout: float = 60) -> T:
     while True:
         try:
             return call()
-        except (httpx.TransportError, ClientError) as e:
+        except (httpx2.TransportError, ClientError) as e:
             if isinstance(e, ClientError) and not isinstance(e, ServerUnreachable) and (e.status or 0) < 500:
                 raise
             if time.monotonic() > deadline:

@@ -17,7 +17,7 @@ import threading
 import webbrowser
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
@@ -98,7 +98,7 @@ def test_interactive_browser_credential_gets_a_user_token(
     assert claims["upn"] == upn
     assert claims["idtyp"] == "user"
     assert claims["aud"] == server_process.url
-    with httpx.Client(verify=ssl.create_default_context(cafile=server_process.ca_file)) as api:
+    with httpx2.Client(verify=ssl.create_default_context(cafile=server_process.ca_file)) as api:
         answer = api.get(f"{server_process.url}/v1.0/users/{upn}", headers={"Authorization": f"Bearer {token.token}"})
     assert answer.status_code == 200
     assert answer.json()["id"] == user["id"]

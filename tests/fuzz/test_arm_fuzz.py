@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import requests
 import schemathesis
@@ -38,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def admin_token(server: ServerProcess) -> str:
     boot = server.bootstrap
-    response = httpx.post(
+    response = httpx2.post(
         f"{server.url}/{boot['tenant_id']}/oauth2/v2.0/token",
         data={
             "grant_type": "client_credentials",
@@ -70,7 +70,7 @@ def pinned(document: dict[str, Any], *, subscription: str) -> dict[str, Any]:
 def test_no_generated_request_gets_a_server_error(server: ServerProcess, tmp_path: Path) -> None:
     headers = {"Authorization": f"Bearer {admin_token(server)}"}
     subscription = server.bootstrap["subscription_id"]
-    with httpx.Client(
+    with httpx2.Client(
         base_url=server.url, verify=ssl.create_default_context(cafile=server.ca_file), headers=headers
     ) as http:
         document = http.get("/openapi.json").json()

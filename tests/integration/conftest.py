@@ -12,7 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tether.store import Store
@@ -51,6 +51,6 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 @pytest.fixture
-async def client(server: InProcessServer) -> AsyncIterator[httpx.AsyncClient]:
+async def client(server: InProcessServer) -> AsyncIterator[httpx2.AsyncClient]:
     async with server.client() as http:
         yield http

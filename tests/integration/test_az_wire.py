@@ -5,7 +5,7 @@ The az e2e tier (tests/e2e/az) drives the same surfaces with the real CLI; these
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path
 from tether.testing.server import InProcessServer
@@ -15,7 +15,7 @@ ROLE_ASSIGNMENTS = "providers/Microsoft.Authorization/roleAssignments"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
-async def test_metadata_is_one_object_from_2022_09_01_and_a_list_before(client: httpx.AsyncClient) -> None:
+async def test_metadata_is_one_object_from_2022_09_01_and_a_list_before(client: httpx2.AsyncClient) -> None:
     new = (await client.get("/metadata/endpoints", params={"api-version": "2022-09-01"})).json()
     assert isinstance(new, dict)
     assert new["activeDirectoryDataLake"] == new["resourceManager"]
@@ -26,7 +26,7 @@ async def test_metadata_is_one_object_from_2022_09_01_and_a_list_before(client: 
 
 
 async def test_head_answers_existence_and_a_missing_group_delete_is_404(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
     exists = await client.head(rg_path(server.subscription, "rg1"), params=API)
@@ -40,7 +40,7 @@ async def test_head_answers_existence_and_a_missing_group_delete_is_404(
     assert "az group create -n nope" in deleted.json()["error"]["message"]
 
 
-async def test_group_list_filters_by_tag(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_group_list_filters_by_tag(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     for name, team in (("g-a", "a"), ("g-b", "b")):
         response = await client.put(
             rg_path(server.subscription, name), params=API, json={"location": "westeurope", "tags": {"team": team}}
@@ -54,7 +54,9 @@ async def test_group_list_filters_by_tag(server: InProcessServer, client: httpx.
     assert bad.json()["error"]["code"] == "InvalidFilter"
 
 
-async def test_patch_changes_tags_and_refuses_other_changes(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_patch_changes_tags_and_refuses_other_changes(
+    server: InProcessServer, client: httpx2.AsyncClient
+) -> None:
     await create_group(client, server.subscription)
     url = f"{rg_path(server.subscription, 'rg1')}/{IDENTITIES}/id1"
     created = (await client.put(url, params=API, json={"location": "westeurope"})).json()
@@ -76,7 +78,7 @@ async def test_patch_changes_tags_and_refuses_other_changes(server: InProcessSer
 
 
 async def test_role_assignment_delete_answers_the_deleted_assignment(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     url = f"{server.subscription}/{ROLE_ASSIGNMENTS}/0b7c8a52-86a8-4f3e-a3a4-0d8c0a5e9a01"
     body = {
@@ -93,7 +95,7 @@ async def test_role_assignment_delete_answers_the_deleted_assignment(
     assert (await client.delete(url, params=API)).status_code == 204
 
 
-async def test_resources_providers_and_locations(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_resources_providers_and_locations(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     await create_group(client, server.subscription)
     await create_workspace(client, server.subscription, "rg1", "ws1")
     await client.put(f"{rg_path(server.subscription, 'rg1')}/{IDENTITIES}/id1", params=API, json={"tags": {"k": "v"}})
@@ -137,7 +139,7 @@ async def test_resources_providers_and_locations(server: InProcessServer, client
 
 
 async def test_graph_applications_passwords_filters_and_get_by_ids(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     created = await client.post("/v1.0/applications", json={"displayName": "rbac-app"})
     assert created.status_code == 201

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path, ws_path
@@ -22,7 +22,7 @@ WORKSPACES = "/providers/Microsoft.MachineLearningServices/workspaces"
 LIMIT = 1_048_576  # settings.api.max_body_bytes by default
 
 
-def assert_arm_error(response: httpx.Response, status: int, code: str, *fragments: str) -> dict[str, Any]:
+def assert_arm_error(response: httpx2.Response, status: int, code: str, *fragments: str) -> dict[str, Any]:
     """The response is an ARM error of ``status`` and ``code`` whose message contains every fragment."""
     assert response.status_code == status, response.text
     error: dict[str, Any] = response.json()["error"]
@@ -32,19 +32,19 @@ def assert_arm_error(response: httpx.Response, status: int, code: str, *fragment
     return error
 
 
-async def group_names(client: httpx.AsyncClient, subscription: str) -> list[str]:
+async def group_names(client: httpx2.AsyncClient, subscription: str) -> list[str]:
     response = await client.get(f"{subscription}/resourceGroups", params=API)
     assert response.status_code == 200, response.text
     return sorted(g["name"] for g in response.json()["value"])
 
 
-async def workspace_names(client: httpx.AsyncClient, subscription: str) -> list[str]:
+async def workspace_names(client: httpx2.AsyncClient, subscription: str) -> list[str]:
     response = await client.get(subscription + WORKSPACES, params=API)
     assert response.status_code == 200, response.text
     return sorted(w["name"] for w in response.json()["value"])
 
 
-async def assert_group_missing(client: httpx.AsyncClient, subscription: str, name: str) -> None:
+async def assert_group_missing(client: httpx2.AsyncClient, subscription: str, name: str) -> None:
     response = await client.get(rg_path(subscription, name), params=API)
     assert response.status_code == 404, response.text
     assert response.json()["error"]["code"] == "ResourceGroupNotFound"
@@ -106,7 +106,7 @@ async def assert_group_missing(client: httpx.AsyncClient, subscription: str, nam
     ],
 )
 async def test_put_on_a_malformed_id_is_invalid_resource_id_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, path: str, problem: str
+    server: InProcessServer, client: httpx2.AsyncClient, path: str, problem: str
 ) -> None:
     await create_group(client, server.subscription, "rg1")
 
@@ -118,7 +118,7 @@ async def test_put_on_a_malformed_id_is_invalid_resource_id_and_creates_nothing(
 
 
 async def test_delete_on_a_malformed_id_is_invalid_resource_id_and_deletes_nothing(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription, "rg1")
 
@@ -137,7 +137,7 @@ TRAILING_WHITESPACE = [
 
 @pytest.mark.parametrize("suffix", TRAILING_WHITESPACE)
 async def test_a_name_with_trailing_whitespace_is_refused_not_trimmed(
-    server: InProcessServer, client: httpx.AsyncClient, suffix: str
+    server: InProcessServer, client: httpx2.AsyncClient, suffix: str
 ) -> None:
     response = await client.put(rg_path(server.subscription, "rg2" + suffix), params=API, json=GROUP_BODY)
 
@@ -147,7 +147,7 @@ async def test_a_name_with_trailing_whitespace_is_refused_not_trimmed(
 
 @pytest.mark.parametrize("suffix", TRAILING_WHITESPACE)
 async def test_delete_of_a_name_with_trailing_whitespace_leaves_the_trimmed_name_alone(
-    server: InProcessServer, client: httpx.AsyncClient, suffix: str
+    server: InProcessServer, client: httpx2.AsyncClient, suffix: str
 ) -> None:
     await create_group(client, server.subscription, "rg1")
 
@@ -173,7 +173,7 @@ async def test_delete_of_a_name_with_trailing_whitespace_leaves_the_trimmed_name
     ],
 )
 async def test_an_unknown_resource_type_is_invalid_resource_type_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, provider_path: str, full_type: str, namespace: str
+    server: InProcessServer, client: httpx2.AsyncClient, provider_path: str, full_type: str, namespace: str
 ) -> None:
     await create_group(client, server.subscription, "rg1")
     path = f"{rg_path(server.subscription, 'rg1')}/providers/{provider_path}"
@@ -197,7 +197,7 @@ async def test_an_unknown_resource_type_is_invalid_resource_type_and_creates_not
     ids=["one-char", "two-chars", "leading-dash", "leading-underscore", "34-chars", "40-chars", "dot"],
 )
 async def test_a_workspace_name_that_breaks_the_rule_is_refused_and_nothing_exists(
-    server: InProcessServer, client: httpx.AsyncClient, name: str
+    server: InProcessServer, client: httpx2.AsyncClient, name: str
 ) -> None:
     await create_group(client, server.subscription, "rg1")
 
@@ -215,7 +215,7 @@ async def test_a_workspace_name_that_breaks_the_rule_is_refused_and_nothing_exis
     "name", ["rg.", "g" * 91, "rg!", "rg+1"], ids=["trailing-dot", "91-chars", "exclamation", "plus"]
 )
 async def test_a_group_name_that_breaks_the_rule_is_refused_and_nothing_exists(
-    server: InProcessServer, client: httpx.AsyncClient, name: str
+    server: InProcessServer, client: httpx2.AsyncClient, name: str
 ) -> None:
     response = await client.put(rg_path(server.subscription, name), params=API, json=GROUP_BODY)
 
@@ -226,7 +226,7 @@ async def test_a_group_name_that_breaks_the_rule_is_refused_and_nothing_exists(
 
 
 async def test_names_at_the_limits_of_the_rules_are_accepted(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     longest_group, longest_workspace = "g" * 90, "w" * 33
 
@@ -243,7 +243,7 @@ async def test_names_at_the_limits_of_the_rules_are_accepted(
 
 
 async def test_a_missing_api_version_is_refused_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     put = await client.put(rg_path(server.subscription, "rg1"), json=GROUP_BODY)
     get = await client.get(rg_path(server.subscription, "rg1"))
@@ -259,7 +259,7 @@ async def test_a_missing_api_version_is_refused_and_creates_nothing(
     ids=["banana", "empty", "short-fields", "two-digit-year", "unknown-suffix", "slashes", "prefix"],
 )
 async def test_a_malformed_api_version_is_refused_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, version: str
+    server: InProcessServer, client: httpx2.AsyncClient, version: str
 ) -> None:
     response = await client.put(rg_path(server.subscription, "rg1"), params={"api-version": version}, json=GROUP_BODY)
 
@@ -268,7 +268,7 @@ async def test_a_malformed_api_version_is_refused_and_creates_nothing(
 
 
 async def test_an_api_version_with_a_trailing_newline_is_refused(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     response = await client.put(
         rg_path(server.subscription, "rg1"), params={"api-version": "2024-10-01\n"}, json=GROUP_BODY
@@ -280,7 +280,7 @@ async def test_an_api_version_with_a_trailing_newline_is_refused(
 
 @pytest.mark.parametrize("version", ["2019-01-01", "2099-12-31-preview", "2024-10-01-beta", "2023-04-01-alpha"])
 async def test_any_well_formed_api_version_is_accepted(
-    server: InProcessServer, client: httpx.AsyncClient, version: str
+    server: InProcessServer, client: httpx2.AsyncClient, version: str
 ) -> None:
     response = await client.put(rg_path(server.subscription, "rg1"), params={"api-version": version}, json=GROUP_BODY)
 
@@ -304,7 +304,7 @@ async def test_any_well_formed_api_version_is_accepted(
     ],
 )
 async def test_a_group_body_that_is_not_a_json_object_is_refused_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, content: bytes, problem: str
+    server: InProcessServer, client: httpx2.AsyncClient, content: bytes, problem: str
 ) -> None:
     response = await client.put(
         rg_path(server.subscription, "rg1"), params=API, content=content, headers={"Content-Type": "application/json"}
@@ -327,7 +327,7 @@ async def test_a_group_body_that_is_not_a_json_object_is_refused_and_creates_not
     ],
 )
 async def test_a_group_body_with_a_bad_field_names_the_field_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, body: dict[str, Any], field: str, problem: str
+    server: InProcessServer, client: httpx2.AsyncClient, body: dict[str, Any], field: str, problem: str
 ) -> None:
     response = await client.put(rg_path(server.subscription, "rg1"), params=API, json=body)
 
@@ -349,7 +349,7 @@ async def test_a_group_body_with_a_bad_field_names_the_field_and_creates_nothing
     ],
 )
 async def test_a_workspace_body_with_a_bad_field_names_the_field_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, body: dict[str, Any], field: str, problem: str
+    server: InProcessServer, client: httpx2.AsyncClient, body: dict[str, Any], field: str, problem: str
 ) -> None:
     await create_group(client, server.subscription, "rg1")
 
@@ -362,7 +362,7 @@ async def test_a_workspace_body_with_a_bad_field_names_the_field_and_creates_not
 
 @pytest.mark.parametrize("identity_type", ["Bogus", "SystemAssigned,UserAssigned", "ManagedIdentity"])
 async def test_a_workspace_with_an_unknown_identity_type_is_refused_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, identity_type: str
+    server: InProcessServer, client: httpx2.AsyncClient, identity_type: str
 ) -> None:
     await create_group(client, server.subscription, "rg1")
     body = {"identity": {"type": identity_type}}
@@ -401,7 +401,7 @@ MISSING_IDENTITY = "{sub}/resourceGroups/rg1/providers/Microsoft.ManagedIdentity
     ],
 )
 async def test_a_workspace_identity_that_cannot_be_given_is_refused_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, identity: dict[str, Any], status: int, code: str, fragment: str
+    server: InProcessServer, client: httpx2.AsyncClient, identity: dict[str, Any], status: int, code: str, fragment: str
 ) -> None:
     await create_group(client, server.subscription, "rg1")
     body = json.loads(json.dumps({"identity": identity}).replace("{sub}", server.subscription))
@@ -414,9 +414,9 @@ async def test_a_workspace_identity_that_cannot_be_given_is_refused_and_creates_
 
 async def test_a_deeply_nested_body_is_invalid_content_not_a_server_error(server: InProcessServer) -> None:
     nested = b'{"location": "westeurope", "tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    transport = httpx.ASGITransport(app=server.transport.app, raise_app_exceptions=False)
+    transport = httpx2.ASGITransport(app=server.transport.app, raise_app_exceptions=False)
     token = server.token_for(server.admin())
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         transport=transport, base_url="https://tether.test", headers={"Authorization": f"Bearer {token}"}
     ) as client:
         response = await client.put(rg_path(server.subscription, "rg1"), params=API, content=nested)
@@ -437,7 +437,7 @@ def group_body_of_size(size: int) -> bytes:
 
 
 async def test_a_body_over_the_limit_with_content_length_is_413_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     assert server.services.settings.api.max_body_bytes == LIMIT
     body = group_body_of_size(LIMIT + 1)
@@ -450,7 +450,7 @@ async def test_a_body_over_the_limit_with_content_length_is_413_and_creates_noth
 
 
 async def test_a_chunked_body_over_the_limit_is_413_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     body = group_body_of_size(LIMIT + 1)
 
@@ -466,7 +466,7 @@ async def test_a_chunked_body_over_the_limit_is_413_and_creates_nothing(
     await assert_group_missing(client, server.subscription, "rg1")
 
 
-async def test_a_body_of_exactly_the_limit_is_accepted(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_a_body_of_exactly_the_limit_is_accepted(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     response = await client.put(rg_path(server.subscription, "rg1"), params=API, content=group_body_of_size(LIMIT))
 
     assert response.status_code == 201, response.text[:300]
@@ -477,7 +477,7 @@ async def test_a_body_of_exactly_the_limit_is_accepted(server: InProcessServer, 
 
 
 async def test_a_group_cannot_move_to_another_location_and_keeps_its_location_and_tags(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription, "rg1")
 
@@ -492,7 +492,7 @@ async def test_a_group_cannot_move_to_another_location_and_keeps_its_location_an
 
 
 async def test_a_group_re_put_in_the_same_location_spelt_differently_updates_its_tags(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription, "rg1")
 
@@ -505,7 +505,7 @@ async def test_a_group_re_put_in_the_same_location_spelt_differently_updates_its
 
 
 async def test_a_workspace_cannot_move_to_another_location_and_keeps_its_location_and_tags(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription, "rg1")
     await create_workspace(client, server.subscription, "rg1", "ws1")
@@ -522,7 +522,7 @@ async def test_a_workspace_cannot_move_to_another_location_and_keeps_its_locatio
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
 async def test_the_subscription_itself_cannot_be_written_or_deleted_through_the_api(
-    server: InProcessServer, client: httpx.AsyncClient, method: str
+    server: InProcessServer, client: httpx2.AsyncClient, method: str
 ) -> None:
     response = await client.request(method, server.subscription, params=API, json={"displayName": "renamed"})
 
@@ -534,7 +534,7 @@ async def test_the_subscription_itself_cannot_be_written_or_deleted_through_the_
 
 @pytest.mark.parametrize("skip_token", ["abc", "-1", "1.5"])
 async def test_a_malformed_skip_token_is_refused(
-    server: InProcessServer, client: httpx.AsyncClient, skip_token: str
+    server: InProcessServer, client: httpx2.AsyncClient, skip_token: str
 ) -> None:
     response = await client.get(f"{server.subscription}/resourceGroups", params={**API, "$skipToken": skip_token})
 
@@ -545,7 +545,7 @@ async def test_a_malformed_skip_token_is_refused(
 
 
 async def test_an_unknown_subscription_is_404_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     unknown = f"/subscriptions/{uuid.uuid4()}"
 
@@ -570,7 +570,7 @@ async def test_an_unknown_subscription_is_404_and_creates_nothing(
     ],
 )
 async def test_an_unknown_path_outside_subscriptions_is_404_with_an_arm_error(
-    client: httpx.AsyncClient, method: str, path: str
+    client: httpx2.AsyncClient, method: str, path: str
 ) -> None:
     response = await client.request(method, path, params=API, json=GROUP_BODY)
 
@@ -580,7 +580,7 @@ async def test_an_unknown_path_outside_subscriptions_is_404_with_an_arm_error(
 # PATCH is supported (tags; tests/integration/test_az_wire.py).
 @pytest.mark.parametrize("method", ["OPTIONS"])
 async def test_an_unsupported_method_on_a_resource_is_405_with_an_arm_error_and_changes_nothing(
-    server: InProcessServer, client: httpx.AsyncClient, method: str
+    server: InProcessServer, client: httpx2.AsyncClient, method: str
 ) -> None:
     await create_group(client, server.subscription, "rg1")
 
@@ -595,7 +595,7 @@ async def test_an_unsupported_method_on_a_resource_is_405_with_an_arm_error_and_
 
 
 async def test_a_post_on_a_resource_without_an_action_is_invalid_action_and_changes_nothing(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription, "rg1")
 
@@ -609,7 +609,7 @@ async def test_a_post_on_a_resource_without_an_action_is_invalid_action_and_chan
 
 
 async def test_a_post_of_an_unknown_action_is_invalid_action_naming_it(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription, "rg1")
     await create_workspace(client, server.subscription, "rg1", "ws1")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 import pytest
 import pytest_asyncio
 from azure.core import MatchConditions
@@ -58,7 +58,7 @@ class TetherToken:
 @dataclass
 class Blobs:
     env: BlobServer
-    admin: httpx.AsyncClient
+    admin: httpx2.AsyncClient
     acct1: str
     acct2: str
     callers: dict[str, Caller]
@@ -81,7 +81,7 @@ async def run(fn: Callable[[], T]) -> T:
     return await asyncio.to_thread(fn)
 
 
-async def _grant(env: BlobServer, admin: httpx.AsyncClient, scope: str, role: RoleDefinition, principal: str) -> None:
+async def _grant(env: BlobServer, admin: httpx2.AsyncClient, scope: str, role: RoleDefinition, principal: str) -> None:
     definitions = f"{env.server.subscription}/providers/Microsoft.Authorization/roleDefinitions"
     body = {
         "properties": {
@@ -216,7 +216,7 @@ async def test_a_role_on_another_account_gives_nothing_here(blobs: Blobs) -> Non
 
 
 async def test_no_token_and_a_token_for_another_audience_are_401(blobs: Blobs) -> None:
-    anonymous = httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(blobs.env.ca_file)))
+    anonymous = httpx2.AsyncClient(verify=ssl.create_default_context(cafile=str(blobs.env.ca_file)))
     async with anonymous:
         response = await anonymous.get(
             f"{blobs.env.account_url('acct1')}/c1/x.txt", headers={"x-ms-version": "2021-08-06"}

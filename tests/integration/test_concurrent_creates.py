@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-import httpx
+import httpx2
 
 from tests.integration.helpers import API, create_group, rg_path, ws_path
 from tether.testing.server import InProcessServer
@@ -19,12 +19,12 @@ CONCURRENT_PUTS = 50
 
 
 async def test_fifty_concurrent_puts_of_one_workspace_never_fail(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription, "rg1")
     path = ws_path(server.subscription, "rg1", "ws-race")
 
-    async def put() -> httpx.Response:
+    async def put() -> httpx2.Response:
         return await client.put(path, params=API, json={"properties": {"friendlyName": "race"}})
 
     responses = await asyncio.gather(*(put() for _ in range(CONCURRENT_PUTS)))
@@ -40,11 +40,11 @@ async def test_fifty_concurrent_puts_of_one_workspace_never_fail(
 
 
 async def test_fifty_concurrent_puts_of_one_resource_group_answer_201_once_then_200(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     path = rg_path(server.subscription, "rg-race")
 
-    async def put() -> httpx.Response:
+    async def put() -> httpx2.Response:
         return await client.put(path, params=API, json={"location": "westeurope"})
 
     responses = await asyncio.gather(*(put() for _ in range(CONCURRENT_PUTS)))

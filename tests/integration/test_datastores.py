@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path, ws_path
 from tether.domain.principals import Caller, PrincipalKind
@@ -12,7 +12,7 @@ from tether.testing.server import InProcessServer
 
 
 async def test_a_workspace_gets_a_default_account_and_workspaceblobstore(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     sub = server.subscription
     await create_group(client, sub, "rg1")
@@ -36,7 +36,7 @@ async def test_a_workspace_gets_a_default_account_and_workspaceblobstore(
 
 
 async def test_list_secrets_needs_its_action_and_reader_has_not_got_it(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     sub = server.subscription
     await create_group(client, sub, "rg1")
@@ -67,7 +67,7 @@ async def test_list_secrets_needs_its_action_and_reader_has_not_got_it(
 
 
 async def test_a_workspace_can_take_an_existing_account_and_a_missing_one_is_refused(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     sub = server.subscription
     await create_group(client, sub, "rg1")
@@ -84,7 +84,9 @@ async def test_a_workspace_can_take_an_existing_account_and_a_missing_one_is_ref
     assert (await client.get(ws_path(sub, "rg1", "ws3"), params=API)).status_code == 404  # nothing written
 
 
-async def test_storage_account_names_are_global_and_checked(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_storage_account_names_are_global_and_checked(
+    server: InProcessServer, client: httpx2.AsyncClient
+) -> None:
     sub = server.subscription
     await create_group(client, sub, "rg1")
     await create_group(client, sub, "rg2")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path, ws_path
 from tether.testing.server import InProcessServer
@@ -11,13 +11,13 @@ from tether.testing.server import InProcessServer
 BODY = {"location": "westeurope"}
 
 
-def assert_precondition_failed(response: httpx.Response) -> None:
+def assert_precondition_failed(response: httpx2.Response) -> None:
     assert response.status_code == 412, response.text
     assert response.json()["error"]["code"] == "PreconditionFailed"
 
 
 async def test_a_resource_answers_its_etag_in_the_body_and_the_header(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription, "rg1")
     workspace = await create_workspace(client, server.subscription, "rg1", "ws1")
@@ -33,7 +33,7 @@ async def test_a_resource_answers_its_etag_in_the_body_and_the_header(
 
 
 async def test_if_match_with_the_current_etag_updates_and_a_stale_one_is_412(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     path = rg_path(server.subscription, "rg1")
     created = await client.put(path, params=API, json=BODY)
@@ -52,7 +52,7 @@ async def test_if_match_with_the_current_etag_updates_and_a_stale_one_is_412(
 
 
 async def test_if_match_on_a_missing_resource_is_412_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     path = rg_path(server.subscription, "rg-missing")
     response = await client.put(path, params=API, json=BODY, headers={"If-Match": "*"})
@@ -61,7 +61,7 @@ async def test_if_match_on_a_missing_resource_is_412_and_creates_nothing(
 
 
 async def test_if_none_match_star_creates_once_and_never_overwrites(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     path = rg_path(server.subscription, "rg1")
     created = await client.put(path, params=API, json=BODY, headers={"If-None-Match": "*"})
@@ -73,7 +73,7 @@ async def test_if_none_match_star_creates_once_and_never_overwrites(
 
 
 async def test_delete_with_a_stale_etag_is_412_and_deletes_nothing(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription, "rg1")
     path = ws_path(server.subscription, "rg1", "ws1")

@@ -1,7 +1,7 @@
 """Workload identity federation without a cluster: an OIDC issuer Tether does not control, run in process.
 
 The issuer is a small Starlette app (discovery + JWKS, counting its requests) with its own keys,
-reached by ``IssuerKeys`` through ``httpx.ASGITransport``; everything else is the real token endpoint
+reached by ``IssuerKeys`` through ``httpx2.ASGITransport``; everything else is the real token endpoint
 of an in-process Tether. Every refusal is a 400 ``invalid_grant`` (or the named OAuth error) with no
 token, and each bad assertion is built by the same helper that, with honest inputs, builds one Tether
 accepts (see the control test).
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -69,7 +69,7 @@ class Issuer:
     broken: bool = False
 
     def app(self) -> Starlette:
-        prefix = httpx.URL(self.url).path
+        prefix = httpx2.URL(self.url).path
 
         async def discovery(request: Request) -> JSONResponse:
             self.requests["discovery"] += 1
@@ -132,14 +132,14 @@ def use_issuer_keys(server: InProcessServer, monkeypatch: pytest.MonkeyPatch, *,
 
 
 @pytest.fixture
-async def issuer_http(issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=issuer.app())) as http:
+async def issuer_http(issuer: Issuer) -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=issuer.app())) as http:
         yield http
 
 
 @pytest.fixture
 async def federated(
-    server: InProcessServer, issuer_http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    server: InProcessServer, issuer_http: httpx2.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> InProcessServer:
     """The server, reaching the in-process issuer (JWKS cached for the default 5 minutes, no refetch throttle)."""
     use_issuer_keys(server, monkeypatch, keys=IssuerKeys(server.services.store, http=issuer_http, min_refetch_s=0))
@@ -147,7 +147,7 @@ async def federated(
 
 
 async def create_identity(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     server: InProcessServer,
     *,
     name: str = "trainer",
@@ -179,7 +179,7 @@ def assertion_form(identity: Identity, assertion: str, **changes: str | None) ->
     return {k: v for k, v in form.items() if v is not None}
 
 
-async def exchange(server: InProcessServer, form: dict[str, str]) -> httpx.Response:
+async def exchange(server: InProcessServer, form: dict[str, str]) -> httpx2.Response:
     async with server.client(token="") as anonymous:
         return await anonymous.post(f"/{server.bootstrap.tenant_id}/oauth2/v2.0/token", data=form)
 
@@ -193,7 +193,7 @@ async def tether_claims(server: InProcessServer, token: str) -> dict[str, Any]:
     return claims
 
 
-def assert_refused(response: httpx.Response, *, error: str = "invalid_grant", says: tuple[str, ...] = ()) -> None:
+def assert_refused(response: httpx2.Response, *, error: str = "invalid_grant", says: tuple[str, ...] = ()) -> None:
     assert response.status_code == (401 if error == "invalid_client" else 400), response.text
     body = response.json()
     assert body["error"] == error, body
@@ -206,7 +206,7 @@ def assert_refused(response: httpx.Response, *, error: str = "invalid_grant", sa
 
 
 async def test_an_assertion_from_a_trusted_issuer_gets_the_identitys_token(
-    federated: InProcessServer, client: httpx.AsyncClient, issuer: Issuer
+    federated: InProcessServer, client: httpx2.AsyncClient, issuer: Issuer
 ) -> None:
     identity = await create_identity(client, federated)
 
@@ -226,7 +226,7 @@ async def test_an_assertion_from_a_trusted_issuer_gets_the_identitys_token(
 
 
 async def test_an_es256_assertion_is_accepted(
-    federated: InProcessServer, client: httpx.AsyncClient, issuer: Issuer
+    federated: InProcessServer, client: httpx2.AsyncClient, issuer: Issuer
 ) -> None:
     issuer.keys["ec-1"] = ec.generate_private_key(ec.SECP256R1())
     identity = await create_identity(client, federated)
@@ -269,7 +269,7 @@ async def test_a_credential_written_through_the_store_works_for_a_system_assigne
 
 
 async def test_the_issuers_keys_are_fetched_once_and_then_cached(
-    federated: InProcessServer, client: httpx.AsyncClient, issuer: Issuer
+    federated: InProcessServer, client: httpx2.AsyncClient, issuer: Issuer
 ) -> None:
     identity = await create_identity(client, federated)
 
@@ -282,9 +282,9 @@ async def test_the_issuers_keys_are_fetched_once_and_then_cached(
 
 async def test_expired_cached_keys_are_fetched_again(
     server: InProcessServer,
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     issuer: Issuer,
-    issuer_http: httpx.AsyncClient,
+    issuer_http: httpx2.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     use_issuer_keys(server, monkeypatch, keys=IssuerKeys(server.services.store, http=issuer_http, ttl_s=0))
@@ -298,7 +298,7 @@ async def test_expired_cached_keys_are_fetched_again(
 
 
 async def test_a_rotated_key_is_found_by_fetching_the_keys_again(
-    federated: InProcessServer, client: httpx.AsyncClient, issuer: Issuer
+    federated: InProcessServer, client: httpx2.AsyncClient, issuer: Issuer
 ) -> None:
     identity = await create_identity(client, federated)
     first = await exchange(federated, assertion_form(identity, issuer.assertion()))
@@ -313,9 +313,9 @@ async def test_a_rotated_key_is_found_by_fetching_the_keys_again(
 
 async def test_unknown_key_ids_refetch_at_most_once_per_interval(
     server: InProcessServer,
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     issuer: Issuer,
-    issuer_http: httpx.AsyncClient,
+    issuer_http: httpx2.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = [1000.0]
@@ -419,7 +419,7 @@ def tampered(issuer: Issuer) -> str:
 )
 async def test_a_bad_assertion_is_400_invalid_grant_without_a_token(
     federated: InProcessServer,
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     issuer: Issuer,
     mutation: Mutation,
     says: tuple[str, ...],
@@ -432,7 +432,7 @@ async def test_a_bad_assertion_is_400_invalid_grant_without_a_token(
 
 
 async def test_the_control_assertion_of_the_refusal_table_is_accepted(
-    federated: InProcessServer, client: httpx.AsyncClient, issuer: Issuer
+    federated: InProcessServer, client: httpx2.AsyncClient, issuer: Issuer
 ) -> None:
     """The helpers above, with honest inputs, build what Tether accepts: the refusals are the mutations'."""
     identity = await create_identity(client, federated)
@@ -443,7 +443,7 @@ async def test_the_control_assertion_of_the_refusal_table_is_accepted(
 
 
 async def test_no_issuer_is_contacted_for_an_assertion_no_credential_trusts(
-    federated: InProcessServer, client: httpx.AsyncClient, issuer: Issuer
+    federated: InProcessServer, client: httpx2.AsyncClient, issuer: Issuer
 ) -> None:
     identity = await create_identity(client, federated, subject="system:serviceaccount:team-a:other")
 
@@ -461,7 +461,7 @@ def free_loopback_port() -> int:
 
 
 async def test_why_an_issuer_cannot_be_reached_goes_to_the_log_not_to_the_caller(
-    server: InProcessServer, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    server: InProcessServer, client: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     """No injected client: the real path. A port nothing listens on (refused) and a port that answers
     plain text to TLS (handshake failure) must be indistinguishable to the caller: no port scanning."""
@@ -492,7 +492,7 @@ async def test_why_an_issuer_cannot_be_reached_goes_to_the_log_not_to_the_caller
 
 
 async def test_a_registered_ca_that_is_not_pem_is_logged_as_the_reason(
-    server: InProcessServer, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    server: InProcessServer, client: httpx2.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     """No injected client: the CA registered with the credential is what verifies the issuer's TLS."""
     identity = await create_identity(client, server, issuer="https://issuer.invalid")
@@ -510,9 +510,9 @@ async def test_a_registered_ca_that_is_not_pem_is_logged_as_the_reason(
 
 async def test_an_issuer_that_answers_an_error_is_refused_and_not_asked_again_at_once(
     server: InProcessServer,
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     issuer: Issuer,
-    issuer_http: httpx.AsyncClient,
+    issuer_http: httpx2.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     use_issuer_keys(server, monkeypatch, keys=IssuerKeys(server.services.store, http=issuer_http, min_refetch_s=3600))
@@ -529,7 +529,7 @@ async def test_an_issuer_that_answers_an_error_is_refused_and_not_asked_again_at
 
 
 async def test_a_discovery_document_naming_another_issuer_is_refused(
-    federated: InProcessServer, client: httpx.AsyncClient, issuer: Issuer
+    federated: InProcessServer, client: httpx2.AsyncClient, issuer: Issuer
 ) -> None:
     identity = await create_identity(client, federated, issuer=ISSUER + "/")
     assertion = issuer.assertion(iss=ISSUER + "/")
@@ -562,7 +562,7 @@ async def test_a_discovery_document_naming_another_issuer_is_refused(
 )
 async def test_a_malformed_assertion_request_is_refused_without_a_token(
     federated: InProcessServer,
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     issuer: Issuer,
     changes: dict[str, str | None],
     error: str,

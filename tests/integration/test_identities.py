@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path, wait_operation, ws_path
@@ -14,7 +14,7 @@ from tether.testing.server import InProcessServer
 IDENTITIES = "providers/Microsoft.ManagedIdentity/userAssignedIdentities"
 
 
-async def _identity(client: httpx.AsyncClient, subscription: str, name: str) -> dict[str, object]:
+async def _identity(client: httpx2.AsyncClient, subscription: str, name: str) -> dict[str, object]:
     response = await client.put(f"{rg_path(subscription, 'rg1')}/{IDENTITIES}/{name}", params=API, json={})
     assert response.status_code == 201, response.text
     body: dict[str, object] = response.json()
@@ -22,7 +22,7 @@ async def _identity(client: httpx.AsyncClient, subscription: str, name: str) -> 
 
 
 async def test_an_identity_is_a_principal_with_client_and_tenant_ids(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
 
@@ -38,7 +38,7 @@ async def test_an_identity_is_a_principal_with_client_and_tenant_ids(
 
 
 async def test_a_workspace_can_use_a_user_assigned_identity_named_without_its_leading_slash(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
     identity = await _identity(client, server.subscription, "ws-id")
@@ -67,7 +67,7 @@ async def test_a_workspace_can_use_a_user_assigned_identity_named_without_its_le
     ids=["missing", "wrong-type", "malformed"],
 )
 async def test_a_workspace_with_a_bad_user_assigned_identity_is_refused_and_not_created(
-    server: InProcessServer, client: httpx.AsyncClient, identity_id: str, status: int, code: str
+    server: InProcessServer, client: httpx2.AsyncClient, identity_id: str, status: int, code: str
 ) -> None:
     await create_group(client, server.subscription)
     bad = identity_id.format(sub=server.bootstrap.subscription_id)
@@ -83,7 +83,7 @@ async def test_a_workspace_with_a_bad_user_assigned_identity_is_refused_and_not_
     assert (await client.get(ws_path(server.subscription, "rg1", "ws1"), params=API)).status_code == 404
 
 
-async def test_reconcilers_act_as_the_workspace_identity(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_reconcilers_act_as_the_workspace_identity(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     await create_group(client, server.subscription)
     workspace = await create_workspace(client, server.subscription, "rg1", "ws1")
 
@@ -103,7 +103,7 @@ async def test_reconcilers_act_as_the_workspace_identity(server: InProcessServer
 
 
 async def test_deleting_a_workspace_deletes_its_system_identity(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
     workspace = await create_workspace(client, server.subscription, "rg1", "ws1")

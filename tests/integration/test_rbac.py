@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path, wait_operation, ws_path
@@ -59,13 +59,13 @@ class Actor:
     name: str
     object_id: str
     app_id: str
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
 
 
 @dataclass
 class World:
     server: InProcessServer
-    admin: httpx.AsyncClient
+    admin: httpx2.AsyncClient
     subscription: str
     rg1: str
     rg2: str
@@ -86,7 +86,7 @@ def uai_path(subscription: str, group: str, name: str) -> str:
 
 
 @pytest.fixture
-async def world(server: InProcessServer, client: httpx.AsyncClient) -> World:
+async def world(server: InProcessServer, client: httpx2.AsyncClient) -> World:
     sub = server.subscription
     await create_group(client, sub, "rg1")
     await create_group(client, sub, "rg2")
@@ -111,7 +111,7 @@ async def world(server: InProcessServer, client: httpx.AsyncClient) -> World:
 
 
 @pytest.fixture
-async def make_actor(server: InProcessServer, client: httpx.AsyncClient) -> AsyncIterator[ActorFactory]:
+async def make_actor(server: InProcessServer, client: httpx2.AsyncClient) -> AsyncIterator[ActorFactory]:
     """Creates a service principal through Graph (as the admin) and a client with its token."""
     async with AsyncExitStack() as stack:
 
@@ -150,14 +150,14 @@ def assignment_body(world: World, role: RoleDefinition | str, principal_id: str)
 
 
 async def put_assignment(
-    http: httpx.AsyncClient,
+    http: httpx2.AsyncClient,
     world: World,
     scope: str,
     role: RoleDefinition | str,
     principal_id: str,
     *,
     name: str | None = None,
-) -> httpx.Response:
+) -> httpx2.Response:
     url = f"{scope}{ASSIGNMENTS}/{name or uuid.uuid4()}"
     return await http.put(url, params=API, json=assignment_body(world, role, principal_id))
 
@@ -213,7 +213,7 @@ async def admin_get(world: World, url: str) -> dict[str, Any]:
     return body
 
 
-def assert_forbidden(response: httpx.Response, actor: Actor, action: str, scope: str) -> None:
+def assert_forbidden(response: httpx2.Response, actor: Actor, action: str, scope: str) -> None:
     """A 403 ``AuthorizationFailed`` naming the client id, the object id, the action and the scope."""
     assert response.status_code == 403, response.text
     error = response.json()["error"]
@@ -232,7 +232,7 @@ def contains(big: Any, small: Any) -> bool:
     return bool(big == small)
 
 
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+def assert_error(response: httpx2.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     error: dict[str, Any] = response.json()["error"]
     assert error["code"] == code, error
@@ -711,8 +711,8 @@ async def test_role_definitions_get_by_guid_and_unknown_is_404(world: World) -> 
 
 
 async def check_access(
-    http: httpx.AsyncClient, scope: str, principal_id: str, action: str, *, data: bool | None = None
-) -> httpx.Response:
+    http: httpx2.AsyncClient, scope: str, principal_id: str, action: str, *, data: bool | None = None
+) -> httpx2.Response:
     body: dict[str, Any] = {"principalId": principal_id, "action": action}
     if data is not None:
         body["isDataAction"] = data

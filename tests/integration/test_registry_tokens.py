@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 import jwt
 import pytest
 import pytest_asyncio
@@ -33,7 +33,7 @@ from tether.testing.server import InProcessServer
 @dataclass
 class Env:
     server: InProcessServer
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     login: dict[str, str]
     callers: dict[str, Caller]
     ids: dict[str, str]
@@ -48,7 +48,7 @@ class Env:
         return await registry_token(self.http, self.login[registry], refresh_token=refresh, scope=scope)
 
 
-async def _grant(server: InProcessServer, admin: httpx.AsyncClient, scope: str, role: RoleDefinition, who: str) -> str:
+async def _grant(server: InProcessServer, admin: httpx2.AsyncClient, scope: str, role: RoleDefinition, who: str) -> str:
     body = {
         "properties": {
             "roleDefinitionId": f"{server.subscription}/providers/Microsoft.Authorization/roleDefinitions/{role.guid}",
@@ -82,7 +82,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
         await _grant(server, admin, ids["registrya"], ACR_PUSH, callers["pusher"].object_id)
         await _grant(server, admin, ids["registrya"], ACR_PULL, callers["puller"].object_id)
         await _grant(server, admin, ids["registryb"], ACR_PULL, callers["pullerb"].object_id)
-        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(ca)), timeout=30) as http:
+        async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=str(ca)), timeout=30) as http:
             yield Env(server, http, login, callers, ids)
 
 
@@ -131,7 +131,7 @@ async def test_token_for_registry_a_refused_by_registry_b(env: Env) -> None:
     assert answer.status_code == 401
     # A refresh token for registrya is not accepted by regb's token endpoint either.
     refresh_a = await env.refresh("pullerb", "registrya")
-    with pytest.raises(httpx.HTTPStatusError) as refused:
+    with pytest.raises(httpx2.HTTPStatusError) as refused:
         await registry_token(env.http, env.login["registryb"], refresh_token=refresh_a, scope="repository:x:pull")
     assert refused.value.response.status_code in (400, 401)
 

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.helpers import API
@@ -25,7 +25,7 @@ from tether.settings import TokenSettings
 from tether.testing.server import InProcessServer, in_process_server, settings_for_tests
 
 
-async def token_request(server: InProcessServer, fields: dict[str, str]) -> httpx.Response:
+async def token_request(server: InProcessServer, fields: dict[str, str]) -> httpx2.Response:
     async with server.client(token="") as anonymous:
         return await anonymous.post(f"/{server.bootstrap.tenant_id}/oauth2/v2.0/token", data=fields)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path
 from tether.settings import TokenSettings
@@ -21,7 +21,7 @@ READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 PASSWORD = "correct horse battery"
 
 
-async def create_user(client: httpx.AsyncClient, upn: str, *, password: str = PASSWORD) -> dict[str, Any]:
+async def create_user(client: httpx2.AsyncClient, upn: str, *, password: str = PASSWORD) -> dict[str, Any]:
     body = {
         "displayName": upn.split("@")[0].title(),
         "userPrincipalName": upn,
@@ -33,7 +33,7 @@ async def create_user(client: httpx.AsyncClient, upn: str, *, password: str = PA
     return created
 
 
-async def grant(client: httpx.AsyncClient, scope: str, principal: str, role: str) -> None:
+async def grant(client: httpx2.AsyncClient, scope: str, principal: str, role: str) -> None:
     subscription = scope.split("/")[2]
     definitions = f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions"
     body = {
@@ -55,9 +55,9 @@ def challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-async def sign_in_studio(server: InProcessServer, upn: str, password: str = PASSWORD) -> httpx.AsyncClient:
+async def sign_in_studio(server: InProcessServer, upn: str, password: str = PASSWORD) -> httpx2.AsyncClient:
     """A browser-like client (cookies, redirects) signed in to the Studio through the login page."""
-    browser = httpx.AsyncClient(transport=server.transport, base_url=PUBLIC_URL, follow_redirects=True)
+    browser = httpx2.AsyncClient(transport=server.transport, base_url=PUBLIC_URL, follow_redirects=True)
     login = await browser.get("/studio/workspaces")
     assert login.status_code == 200, login.text
     assert "Sign in" in login.text
@@ -69,7 +69,7 @@ async def sign_in_studio(server: InProcessServer, upn: str, password: str = PASS
 
 
 async def test_users_are_created_by_directory_admins_and_never_show_their_password(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     created = await create_user(client, "ada@tether.test")
     assert created["userPrincipalName"] == "ada@tether.test"
@@ -93,7 +93,7 @@ async def test_users_are_created_by_directory_admins_and_never_show_their_passwo
 
 
 async def test_authorization_code_with_pkce_gives_a_user_token_the_api_accepts(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     user = await create_user(client, "grace@tether.test")
     await create_group(client, server.subscription, "rg1")
@@ -110,7 +110,7 @@ async def test_authorization_code_with_pkce_gives_a_user_token_the_api_accepts(
         "code_challenge": challenge(verifier),
         "code_challenge_method": "S256",
     }
-    browser = httpx.AsyncClient(transport=server.transport, base_url=PUBLIC_URL)
+    browser = httpx2.AsyncClient(transport=server.transport, base_url=PUBLIC_URL)
     page = await browser.get(f"/{tenant}/oauth2/v2.0/authorize", params=params)
     assert page.status_code == 200
     form = {**hidden_fields(page.text), "username": "grace@tether.test"}
@@ -165,7 +165,7 @@ async def test_wrong_passwords_past_the_limit_refuse_even_the_right_one(tmp_path
             "code_challenge": challenge("v" * 50),
             "code_challenge_method": "S256",
         }
-        async with httpx.AsyncClient(transport=server.transport, base_url=PUBLIC_URL) as browser:
+        async with httpx2.AsyncClient(transport=server.transport, base_url=PUBLIC_URL) as browser:
             page = await browser.get(f"/{tenant}/oauth2/v2.0/authorize", params=params)
             form = {**hidden_fields(page.text), "username": "mallory@tether.test"}
             for n in range(3):
@@ -178,7 +178,7 @@ async def test_wrong_passwords_past_the_limit_refuse_even_the_right_one(tmp_path
 
 
 async def test_authorize_refuses_foreign_redirects_and_missing_pkce(server: InProcessServer) -> None:
-    browser = httpx.AsyncClient(transport=server.transport, base_url=PUBLIC_URL)
+    browser = httpx2.AsyncClient(transport=server.transport, base_url=PUBLIC_URL)
     tenant = server.bootstrap.tenant_id
     base = {"client_id": "c", "response_type": "code", "state": "s", "scope": "openid"}
     foreign = await browser.get(
@@ -200,7 +200,7 @@ async def test_authorize_refuses_foreign_redirects_and_missing_pkce(server: InPr
 
 
 async def test_studio_needs_a_session_and_a_csrf_token_and_a_reader_cannot_attach(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     user = await create_user(client, "rita@tether.test")
     await create_group(client, server.subscription, "rg1")
@@ -209,7 +209,7 @@ async def test_studio_needs_a_session_and_a_csrf_token_and_a_reader_cannot_attac
     sub = server.bootstrap.subscription_id
     attach_path = f"/studio/workspaces/{sub}/rg1/ws1/computes/attach"
 
-    anonymous = httpx.AsyncClient(transport=server.transport, base_url=PUBLIC_URL)
+    anonymous = httpx2.AsyncClient(transport=server.transport, base_url=PUBLIC_URL)
     assert (await anonymous.get("/studio/workspaces")).status_code == 303
     refused = await anonymous.post(attach_path, data={"name": "c1"})
     assert refused.status_code == 401

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -111,7 +111,7 @@ def tampered(server: InProcessServer) -> str:
     return f"{header}.{b64json(claims_for(server, oid=str(uuid.uuid4())))}.{signature}"
 
 
-async def token_request(client: httpx.AsyncClient, tenant: str, **fields: str) -> httpx.Response:
+async def token_request(client: httpx2.AsyncClient, tenant: str, **fields: str) -> httpx2.Response:
     return await client.post(f"/{tenant}/oauth2/v2.0/token", data=fields)
 
 
@@ -162,7 +162,7 @@ async def assert_group_missing(server: InProcessServer, name: str) -> None:
     assert response.json()["error"]["code"] == "ResourceGroupNotFound"
 
 
-def assert_refused(response: httpx.Response, code: str) -> None:
+def assert_refused(response: httpx2.Response, code: str) -> None:
     assert response.status_code == 401, response.text
     assert response.json()["error"]["code"] == code, response.text
     assert response.headers["WWW-Authenticate"].startswith("Bearer ")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import httpx2
 
 from tests.integration.helpers import API, create_group, create_workspace, rg_path, wait_operation, ws_path
 from tether.testing.server import PUBLIC_URL, InProcessServer
 
 
 async def test_create_answers_201_with_an_async_operation_and_finishes_unpolled(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
     response = await client.put(ws_path(server.subscription, "rg1", "ws1"), params=API, json={"tags": {"team": "a"}})
@@ -34,7 +34,7 @@ async def test_create_answers_201_with_an_async_operation_and_finishes_unpolled(
 
 
 async def test_paths_are_case_insensitive_and_answers_canonical(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     await create_group(client, server.subscription)
     await create_workspace(client, server.subscription, "rg1", "ws1")
@@ -46,7 +46,7 @@ async def test_paths_are_case_insensitive_and_answers_canonical(
     assert body["name"] == "ws1"
 
 
-async def test_list_in_group_and_subscription(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_list_in_group_and_subscription(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     await create_group(client, server.subscription, "rg1")
     await create_group(client, server.subscription, "rg2")
     await create_workspace(client, server.subscription, "rg1", "ws1")
@@ -61,7 +61,7 @@ async def test_list_in_group_and_subscription(server: InProcessServer, client: h
     assert in_group["nextLink"] is None
 
 
-async def test_delete_runs_in_background_and_then_404(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_delete_runs_in_background_and_then_404(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     await create_group(client, server.subscription)
     await create_workspace(client, server.subscription, "rg1", "ws1")
 
@@ -77,7 +77,7 @@ async def test_delete_runs_in_background_and_then_404(server: InProcessServer, c
 
 
 async def test_workspace_in_a_missing_group_is_404_and_creates_nothing(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     response = await client.put(ws_path(server.subscription, "nope", "ws1"), params=API, json={})
 
@@ -89,7 +89,7 @@ async def test_workspace_in_a_missing_group_is_404_and_creates_nothing(
     assert listed.json()["value"] == []
 
 
-async def test_deleting_a_group_deletes_its_workspaces(server: InProcessServer, client: httpx.AsyncClient) -> None:
+async def test_deleting_a_group_deletes_its_workspaces(server: InProcessServer, client: httpx2.AsyncClient) -> None:
     await create_group(client, server.subscription)
     await create_workspace(client, server.subscription, "rg1", "ws1")
 
@@ -101,7 +101,7 @@ async def test_deleting_a_group_deletes_its_workspaces(server: InProcessServer, 
 
 
 async def test_operation_polls_ask_for_a_one_second_retry_while_in_progress(
-    server: InProcessServer, client: httpx.AsyncClient
+    server: InProcessServer, client: httpx2.AsyncClient
 ) -> None:
     # azure-core waits Retry-After between polls and 30 s without it: every poll must carry it.
     await create_group(client, server.subscription)

@@ -1,4 +1,4 @@
-"""The Python client over Tether's REST API (httpx): tokens, ARM calls, errors, long-running operations.
+"""The Python client over Tether's REST API (httpx2): tokens, ARM calls, errors, long-running operations.
 
 It is the only way the CLI reaches the server. Tokens come from the server's token endpoint with
 the profile's client credentials and are reused until shortly before they expire.
@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 
 from tether.client.errors import ClientError, OperationFailed, ServerUnreachable
 from tether.client.profile import Profile
@@ -23,9 +23,9 @@ _TERMINAL = {"Succeeded", "Failed", "Canceled"}
 class TetherClient:
     """Synchronous client for one server and principal."""
 
-    def __init__(self, profile: Profile, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
+    def __init__(self, profile: Profile, *, timeout: float = 30.0, transport: httpx2.BaseTransport | None = None):
         self.profile = profile
-        self._http = httpx.Client(
+        self._http = httpx2.Client(
             base_url=profile.server,
             verify=ssl.create_default_context(cafile=profile.ca_file) if profile.ca_file else True,
             timeout=timeout,
@@ -44,15 +44,15 @@ class TetherClient:
         self.close()
 
     # --- transport ----------------------------------------------------------------------------
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx2.Response:
         try:
             return self._http.request(method, url, **kwargs)
-        except httpx.ConnectError as e:
+        except httpx2.ConnectError as e:
             raise ServerUnreachable(
                 f"Cannot reach the Tether server at {self.profile.server}: {e}. Is it running (tether server)?",
                 code="ServerUnreachable",
             ) from e
-        except httpx.TimeoutException as e:
+        except httpx2.TimeoutException as e:
             raise ServerUnreachable(f"The Tether server at {self.profile.server} did not answer in time.") from e
 
     def access_token(self) -> str:
@@ -83,7 +83,7 @@ class TetherClient:
 
     def request(
         self, method: str, path: str, *, params: dict[str, str] | None = None, json: Any = None
-    ) -> httpx.Response:
+    ) -> httpx2.Response:
         """An authenticated ARM call; raises ``ClientError`` carrying the server's ARM error."""
         query = {"api-version": API_VERSION, **(params or {})}
         response = self._send(
@@ -103,7 +103,7 @@ class TetherClient:
                     response.read()
                     raise error_from(response)
                 yield from response.iter_lines()
-        except httpx.TransportError as e:
+        except httpx2.TransportError as e:
             raise ServerUnreachable(f"The log stream from {self.profile.server} broke: {e}") from e
 
     # --- resources ----------------------------------------------------------------------------
@@ -176,7 +176,7 @@ class TetherClient:
         return status
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: httpx2.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -184,7 +184,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def error_from(response: httpx.Response) -> ClientError:
+def error_from(response: httpx2.Response) -> ClientError:
     error = _json(response).get("error")
     if isinstance(error, dict):
         return ClientError(

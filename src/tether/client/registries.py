@@ -16,7 +16,7 @@ import ssl
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from tether.client import ids
 from tether.client.core import TetherClient
@@ -41,12 +41,12 @@ def find(client: TetherClient, name: str, *, resource_group: str | None = None) 
     )
 
 
-def _login_http(client: TetherClient) -> httpx.Client:
+def _login_http(client: TetherClient) -> httpx2.Client:
     ca = client.profile.ca_file
-    return httpx.Client(verify=ssl.create_default_context(cafile=ca) if ca else True, timeout=60)
+    return httpx2.Client(verify=ssl.create_default_context(cafile=ca) if ca else True, timeout=60)
 
 
-def _answer(response: httpx.Response, what: str) -> dict[str, Any]:
+def _answer(response: httpx2.Response, what: str) -> dict[str, Any]:
     if response.status_code != 200:
         try:
             errors = response.json().get("errors") or [{}]

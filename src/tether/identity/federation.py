@@ -36,8 +36,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
+from cachetools import LRUCache, TTLCache
 
 from tether.domain.principals import Caller, PrincipalKind
 from tether.errors import TokenRequestError, Unavailable
@@ -79,7 +80,7 @@ class IssuerKeys:
         self,
         store: Store,
         *,
-        http: httpx.AsyncClient | None = None,
+        http: httpx2.AsyncClient | None = None,
         ttl_s: float = 300.0,
         min_refetch_s: float = 10.0,
         timeout_s: float = 5.0,
@@ -93,9 +94,11 @@ class IssuerKeys:
         self._clock = clock
         # Keyed by (tenant, issuer): the CA that verifies an issuer is registered per tenant, so one tenant's
         # registration can neither break nor redirect another tenant's exchanges.
-        self._cache: dict[tuple[str, str], _Jwks] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._failures: dict[tuple[str, str], tuple[float, str]] = {}
+        # Each bounded to _MAX_CACHED_ISSUERS (least recently used out first): keys until ttl_s, an issuer's
+        # last failure for min_refetch_s (a dead issuer is not asked again on every request).
+        self._cache: TTLCache[tuple[str, str], _Jwks] = TTLCache(_MAX_CACHED_ISSUERS, ttl=ttl_s, timer=clock)
+        self._failures: TTLCache[tuple[str, str], str] = TTLCache(_MAX_CACHED_ISSUERS, ttl=min_refetch_s, timer=clock)
+        self._locks: LRUCache[tuple[str, str], asyncio.Lock] = LRUCache(_MAX_CACHED_ISSUERS)
         self._closed = False
 
     async def key(self, issuer: str, kid: str, *, tenant_id: str) -> jwt.PyJWK | None:
@@ -104,8 +107,8 @@ class IssuerKeys:
             raise Unavailable("The token service is shutting down.")
         trust = (tenant_id, issuer)
         cached = self._cache.get(trust)
-        if cached is None or self._clock() - cached.fetched_at >= self._ttl_s:
-            cached = await self._refresh(trust, unless_newer_than=cached)
+        if cached is None:
+            cached = await self._refresh(trust, unless_newer_than=None)
         elif kid not in cached.keys and self._clock() - cached.fetched_at >= self._min_refetch_s:
             cached = await self._refresh(trust, unless_newer_than=cached)  # the issuer may have rotated
         return cached.keys.get(kid)
@@ -122,21 +125,17 @@ class IssuerKeys:
             if current is not None and current is not unless_newer_than:
                 return current  # another request refreshed it while this one waited
             failed = self._failures.get(trust)
-            if failed is not None and self._clock() - failed[0] < self._min_refetch_s:
-                raise Unavailable(failed[1])  # a dead issuer is not asked again on every request
+            if failed is not None:
+                raise Unavailable(failed)  # a dead issuer is not asked again on every request
             try:
                 fetched = _Jwks(keys=await self._fetch(trust), fetched_at=self._clock())
             except Unavailable as e:
-                if len(self._failures) >= _MAX_CACHED_ISSUERS:
-                    self._failures.clear()
-                self._failures[trust] = (self._clock(), e.message)
+                if self._min_refetch_s > 0:
+                    self._failures[trust] = e.message
                 raise
             self._failures.pop(trust, None)
-            self._cache[trust] = fetched
-            if len(self._cache) > _MAX_CACHED_ISSUERS:
-                oldest = min(self._cache, key=lambda i: self._cache[i].fetched_at)
-                del self._cache[oldest]
-                self._locks.pop(oldest, None)
+            if self._ttl_s > 0:
+                self._cache[trust] = fetched
             return fetched
 
     async def _fetch(self, trust: tuple[str, str]) -> dict[str, jwt.PyJWK]:
@@ -162,7 +161,7 @@ class IssuerKeys:
         return keys
 
     @asynccontextmanager
-    async def _client_for(self, issuer: str, *, tenant_id: str) -> AsyncIterator[httpx.AsyncClient]:
+    async def _client_for(self, issuer: str, *, tenant_id: str) -> AsyncIterator[httpx2.AsyncClient]:
         if self._http is not None:
             yield self._http
             return
@@ -172,11 +171,11 @@ class IssuerKeys:
             context = ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
         except ssl.SSLError as e:
             raise Unavailable(f"the CA certificate registered for the issuer is not valid PEM ({e})") from e
-        timeout = httpx.Timeout(self._timeout_s)
-        async with httpx.AsyncClient(verify=context, timeout=timeout, trust_env=False) as http:
+        timeout = httpx2.Timeout(self._timeout_s)
+        async with httpx2.AsyncClient(verify=context, timeout=timeout, trust_env=False) as http:
             yield http
 
-    async def _get_json(self, http: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    async def _get_json(self, http: httpx2.AsyncClient, url: str) -> dict[str, Any]:
         body = bytearray()
         try:
             async with http.stream("GET", url, headers={"Accept": _ACCEPT}) as response:
@@ -186,7 +185,7 @@ class IssuerKeys:
                     body += chunk
                     if len(body) > _MAX_DOCUMENT_BYTES:
                         raise Unavailable(f"GET {url} answered more than {_MAX_DOCUMENT_BYTES} bytes")
-        except (httpx.HTTPError, httpx.InvalidURL) as e:
+        except (httpx2.HTTPError, httpx2.InvalidURL) as e:
             raise Unavailable(f"GET {url} failed: {type(e).__name__}: {str(e) or 'no detail'}") from e
         try:
             document = json.loads(body)

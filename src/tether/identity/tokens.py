@@ -16,10 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
+from cachetools import TLRUCache
 
 from tether.domain.principals import Caller, PrincipalKind
 from tether.errors import TokenRequestError, Unauthenticated
@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 _CACHE_SIZE = 4096
 _UNKNOWN_KID_REFRESH_S = 1.0
 _REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "tid", "oid", "appid"]
+
+
+class _Verified(NamedTuple):
+    """A token's verified verdict: who presented it, until when (epoch seconds), signed by which key."""
+
+    caller: Caller
+    expires: float
+    kid: str
 
 
 def resource_from_scope(scope: str) -> str:
@@ -58,7 +66,11 @@ class TokenService:
         self._public_url = public_url.rstrip("/")
         self._settings = settings
         self._api_audiences = [self._public_url, self._public_url + "/"]
-        self._cache: OrderedDict[str, tuple[Caller, float, str]] = OrderedDict()  # token → caller, exp, kid
+        # token → its verdict, dropped when the token expires (wall clock: ``exp`` is one) or, least
+        # recently used first, when more than _CACHE_SIZE are held.
+        self._cache: TLRUCache[str, _Verified] = TLRUCache(
+            maxsize=_CACHE_SIZE, ttu=lambda _token, verified, _now: verified.expires, timer=time.time
+        )
         self._keys_loaded_at = time.monotonic()
         self._unknown_kid_at = -_UNKNOWN_KID_REFRESH_S
 
@@ -163,11 +175,9 @@ class TokenService:
         cache_key = token if audiences is None else f"{audiences[0]} {token}"
         cached = self._cache.get(cache_key)
         if cached is not None:
-            caller, expires, kid = cached
-            if expires > time.time() and self._keys.verification_key(kid) is not None:
-                self._cache.move_to_end(cache_key)
-                return caller
-            del self._cache[cache_key]  # expired, or its key is gone: verify again (and refuse)
+            if self._keys.verification_key(cached.kid) is not None:
+                return cached.caller
+            del self._cache[cache_key]  # its key is gone: verify again (and refuse)
         await self._reload_keys_if_kid_unknown(token)
         claims, kid = self._verify(token, audiences=audiences or self._api_audiences)
         caller = Caller(
@@ -177,9 +187,7 @@ class TokenService:
             kind=PrincipalKind(claims.get("xms_mirid", PrincipalKind.SERVICE_PRINCIPAL.value)),
             display_name=str(claims.get("name", "")),
         )
-        self._cache[cache_key] = (caller, float(claims["exp"]), kid)
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
+        self._cache[cache_key] = _Verified(caller=caller, expires=float(claims["exp"]), kid=kid)
         return caller
 
     async def _reload_keys_if_kid_unknown(self, token: str) -> None:

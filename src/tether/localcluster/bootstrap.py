@@ -1,6 +1,6 @@
 """Readiness probes and the one-time objects a fresh local cluster needs.
 
-Probes: etcd's ``/health`` and the API server's ``/readyz`` are read unauthenticated with httpx (the only
+Probes: etcd's ``/health`` and the API server's ``/readyz`` are read unauthenticated with httpx2 (the only
 raw HTTP here; everything else goes through lightkube). Objects, applied idempotently with server-side
 apply so ``up`` on an existing cluster converges:
 
@@ -23,7 +23,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import httpx
 import httpx2
 import yaml
 from lightkube import AsyncClient
@@ -57,9 +56,9 @@ async def wait_for(what: str, probe: Callable[[], Awaitable[bool]], *, check: Ch
         await asyncio.sleep(_POLL_SECONDS)
 
 
-def _http_client(ca_file: Path | None) -> httpx.AsyncClient:
+def _http_client(ca_file: Path | None) -> httpx2.AsyncClient:
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
-    return httpx.AsyncClient(verify=verify, timeout=2.0, trust_env=False)
+    return httpx2.AsyncClient(verify=verify, timeout=2.0, trust_env=False)
 
 
 async def http_ok(url: str, *, ca_file: Path | None = None) -> bool:
@@ -67,7 +66,7 @@ async def http_ok(url: str, *, ca_file: Path | None = None) -> bool:
     async with _http_client(ca_file) as http:
         try:
             response = await http.get(url)
-        except httpx.TransportError:
+        except httpx2.TransportError:
             return False
         return response.is_success
 

@@ -20,7 +20,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 import yaml
 
 from tether.errors import Unavailable
@@ -95,9 +95,9 @@ async def _drain(stream: asyncio.StreamReader | None, *, name: str) -> None:
 async def _wait_ready(process: asyncio.subprocess.Process, url: str, *, name: str) -> None:
     """Until ``/v2/`` answers (401 with token auth, 200 without) or the process exits."""
     # Readiness only: a TLS floor's certificate is checked by its real clients, not here.
-    async with httpx.AsyncClient(timeout=2.0, verify=False) as client, asyncio.timeout(_START_TIMEOUT_S):
+    async with httpx2.AsyncClient(timeout=2.0, verify=False) as client, asyncio.timeout(_START_TIMEOUT_S):
         while process.returncode is None:
-            with contextlib.suppress(httpx.TransportError):
+            with contextlib.suppress(httpx2.TransportError):
                 if (await client.get(f"{url}/v2/")).status_code in (200, 401):
                     return
             await asyncio.sleep(0.05)

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -76,7 +76,7 @@ class LoginServer:
         authorizer: Authorizer,
         signer: RegistrySigner,
         upstream: Callable[[], Awaitable[str]],
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
     ) -> None:
         self.registry = registry
         self._tokens = tokens
@@ -150,7 +150,7 @@ class LoginServer:
             return await forward(self._http, request, upstream=upstream, chunk_size=_CHUNK)
         except TetherError as e:
             return _error(503, "UNAVAILABLE", e.message)
-        except httpx.HTTPError as e:
+        except httpx2.HTTPError as e:
             return _error(503, "UNAVAILABLE", f"The registry process did not answer: {e!r}")
 
     def app(self) -> Starlette:

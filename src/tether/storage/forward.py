@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 
-import httpx
+import httpx2
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -26,16 +26,16 @@ _HOP_BY_HOP = {
 }
 
 
-def upstream_client() -> httpx.AsyncClient:
+def upstream_client() -> httpx2.AsyncClient:
     """One pooled client for every Azurite process; generous timeouts for 64 MB blocks on a slow disk."""
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    limits = httpx2.Limits(max_connections=200, max_keepalive_connections=50)
     # Small requests must not wait for Nagle's algorithm against Azurite's delayed ACKs (~40 ms each).
-    transport = httpx.AsyncHTTPTransport(limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    return httpx.AsyncClient(timeout=httpx.Timeout(300.0, connect=10.0), transport=transport)
+    transport = httpx2.AsyncHTTPTransport(limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx2.AsyncClient(timeout=httpx2.Timeout(300.0, connect=10.0), transport=transport)
 
 
 async def forward(
-    client: httpx.AsyncClient,
+    client: httpx2.AsyncClient,
     request: Request,
     *,
     upstream: str,
@@ -57,7 +57,7 @@ async def forward(
     declared = request.headers.get("content-length")
     chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
     content = request.stream() if chunked or (declared is not None and declared != "0") else None
-    upstream_request = client.build_request(request.method, httpx.URL(url), headers=headers, content=content)
+    upstream_request = client.build_request(request.method, httpx2.URL(url), headers=headers, content=content)
     answer = await client.send(upstream_request, stream=True)
     body = answer.aiter_raw(chunk_size=chunk_size)
     response = StreamingResponse(body, status_code=answer.status_code, background=BackgroundTask(answer.aclose))

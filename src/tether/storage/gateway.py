@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -132,7 +132,7 @@ class BlobGateway:
             return storage_error(
                 500, "InternalError", "The server encountered an internal error.", detail=e.message, head=head
             )
-        except httpx.HTTPError as e:
+        except httpx2.HTTPError as e:
             return storage_error(
                 503,
                 "ServerBusy",

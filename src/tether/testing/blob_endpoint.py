@@ -1,6 +1,6 @@
 """An in-process server whose blob endpoint really listens (HTTPS on a loopback port), for blob tests.
 
-The ARM API stays on ``httpx.ASGITransport`` (as in every integration test); the blob endpoint is
+The ARM API stays on ``httpx2.ASGITransport`` (as in every integration test); the blob endpoint is
 served by uvicorn in the test's event loop, because the unmodified ``azure-storage-blob`` SDK needs
 a real URL, and over TLS, since azure-core sends bearer tokens over HTTPS only. Azurite is the real
 process (``tools/azurite/install.sh`` installs it; this module runs the script if it is missing).

@@ -1,6 +1,6 @@
 """A minimal OCI distribution client for tests: push a one-layer artifact, read a manifest, get tokens.
 
-It speaks the registry API directly with httpx, so each step's status code (201, 401, 403...) can be
+It speaks the registry API directly with httpx2, so each step's status code (201, 401, 403...) can be
 asserted; real OCI clients (skopeo) are driven by the e2e tests.
 """
 
@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
@@ -39,19 +39,19 @@ def artifact(content: bytes) -> Artifact:
     return Artifact(config, content, json.dumps(manifest).encode())
 
 
-async def exchange(client: httpx.AsyncClient, login: str, *, access_token: str) -> httpx.Response:
+async def exchange(client: httpx2.AsyncClient, login: str, *, access_token: str) -> httpx2.Response:
     data = {"grant_type": "access_token", "service": login, "access_token": access_token}
     return await client.post(f"https://{login}/oauth2/exchange", data=data)
 
 
-async def registry_token(client: httpx.AsyncClient, login: str, *, refresh_token: str, scope: str) -> str:
+async def registry_token(client: httpx2.AsyncClient, login: str, *, refresh_token: str, scope: str) -> str:
     data = {"grant_type": "refresh_token", "service": login, "scope": scope, "refresh_token": refresh_token}
     answer = await client.post(f"https://{login}/oauth2/token", data=data)
     answer.raise_for_status()
     return str(answer.json()["access_token"])
 
 
-async def push(client: httpx.AsyncClient, login: str, repo: str, tag: str, item: Artifact, *, token: str) -> int:
+async def push(client: httpx2.AsyncClient, login: str, repo: str, tag: str, item: Artifact, *, token: str) -> int:
     """Push blobs then the manifest; the first status that is not a success, else the manifest's (201)."""
     auth = {"Authorization": f"Bearer {token}"} if token else {}
     for blob in (item.config, item.layer):
@@ -59,7 +59,7 @@ async def push(client: httpx.AsyncClient, login: str, repo: str, tag: str, item:
         if started.status_code != 202:
             return started.status_code
         location = started.headers["location"]
-        url = httpx.URL(location if location.startswith("http") else f"https://{login}{location}")
+        url = httpx2.URL(location if location.startswith("http") else f"https://{login}{location}")
         url = url.copy_add_param("digest", digest_of(blob))  # keeps the registry's _state parameter
         done = await client.put(url, content=blob, headers=auth)
         if done.status_code != 201:
@@ -69,6 +69,6 @@ async def push(client: httpx.AsyncClient, login: str, repo: str, tag: str, item:
     return answer.status_code
 
 
-async def pull_manifest(client: httpx.AsyncClient, login: str, repo: str, tag: str, *, token: str) -> httpx.Response:
+async def pull_manifest(client: httpx2.AsyncClient, login: str, repo: str, tag: str, *, token: str) -> httpx2.Response:
     headers = {"Accept": MANIFEST_TYPE, **({"Authorization": f"Bearer {token}"} if token else {})}
     return await client.get(f"https://{login}/v2/{repo}/manifests/{tag}", headers=headers)

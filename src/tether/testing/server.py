@@ -1,7 +1,7 @@
-"""An in-process Tether server for tests: the ASGI app over ``httpx.ASGITransport``, store on SQLite.
+"""An in-process Tether server for tests: the ASGI app over ``httpx2.ASGITransport``, store on SQLite.
 
 ``InProcessServer`` opens a fresh store in a directory, bootstraps it, builds the services, starts
-the reconcilers, and hands out authenticated ``httpx.AsyncClient``s. No sockets, no TLS.
+the reconcilers, and hands out authenticated ``httpx2.AsyncClient``s. No sockets, no TLS.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 
 from tether.api.app import build_services, create_app
 from tether.api.services import Services
@@ -27,7 +27,7 @@ PUBLIC_URL = "https://tether.test"
 class InProcessServer:
     services: Services
     bootstrap: Bootstrap
-    transport: httpx.ASGITransport
+    transport: httpx2.ASGITransport
 
     @property
     def subscription(self) -> str:
@@ -45,13 +45,13 @@ class InProcessServer:
         token: str = self.services.tokens.mint(caller, audience=audience)["access_token"]
         return token
 
-    def client(self, *, token: str | None = None) -> httpx.AsyncClient:
+    def client(self, *, token: str | None = None) -> httpx2.AsyncClient:
         """An HTTP client to the app; authenticated as the admin unless ``token`` is given ("" for none)."""
         headers = {}
         bearer = self.token_for(self.admin()) if token is None else token
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
-        return httpx.AsyncClient(transport=self.transport, base_url=PUBLIC_URL, headers=headers)
+        return httpx2.AsyncClient(transport=self.transport, base_url=PUBLIC_URL, headers=headers)
 
 
 def settings_for_tests(data_dir: Path, *, db_url: str | None = None) -> Settings:
@@ -73,7 +73,7 @@ async def in_process_server(data_dir: Path, *, settings: Settings | None = None)
         services = await build_services(settings, store=store, public_url=PUBLIC_URL)
         await services.start()
         try:
-            yield InProcessServer(services, bootstrap, httpx.ASGITransport(app=create_app(services)))
+            yield InProcessServer(services, bootstrap, httpx2.ASGITransport(app=create_app(services)))
         finally:
             await services.aclose()
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 
-import httpx
+import httpx2
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 
@@ -22,7 +22,7 @@ _MAX_CHARS = 2000
 
 async def _tail(client: AsyncClient, name: str, namespace: str) -> list[str]:
     lines: list[str] = []
-    with contextlib.suppress(ApiError, httpx.HTTPError):
+    with contextlib.suppress(ApiError, httpx2.HTTPError):
         async for line in client.log(name, namespace=namespace, tail_lines=TAIL_LINES):
             lines.append(line.rstrip("\n"))
     return [line for line in lines if line.strip()]

@@ -23,7 +23,7 @@ import json
 import ssl
 from typing import Any, cast
 
-import httpx
+import httpx2
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.models.authentication_v1 import TokenRequestSpec
@@ -55,7 +55,7 @@ async def _service_account_token(client: AsyncClient, namespace: str, account: s
     return str(token)
 
 
-def _refused(step: str, response: httpx.Response) -> JobFailed:
+def _refused(step: str, response: httpx2.Response) -> JobFailed:
     return JobFailed(
         f"The compute identity could not get a registry credential ({step} answered {response.status_code}: "
         f"{response.text[:400]}).",
@@ -74,7 +74,7 @@ async def registry_refresh_token(client: AsyncClient, job: JobRef, spec: JobSpec
         )
     assertion = await _service_account_token(client, job.namespace, identity.service_account_name)
     verify = ssl.create_default_context(cadata=identity.ca_bundle) if identity.ca_bundle else True
-    async with httpx.AsyncClient(verify=verify, timeout=30) as http:
+    async with httpx2.AsyncClient(verify=verify, timeout=30) as http:
         try:
             issued = await http.post(
                 f"{identity.authority_host.rstrip('/')}/{identity.tenant_id}/oauth2/v2.0/token",
@@ -97,7 +97,7 @@ async def registry_refresh_token(client: AsyncClient, job: JobRef, spec: JobSpec
                     "access_token": issued.json()["access_token"],
                 },
             )
-        except httpx.HTTPError as e:
+        except httpx2.HTTPError as e:
             raise Unavailable(f"Getting the registry credential for {login_server} failed: {e!r}") from e
     if exchanged.status_code != 200:
         raise _refused(f"the registry {login_server}", exchanged)
