@@ -41,7 +41,9 @@ async def forward(
     upstream: str,
     extra_query: str | None = None,
     drop_authorization: bool = False,
+    chunk_size: int | None = None,
 ) -> Response:
+    """``chunk_size``: answer bodies go back in chunks of up to that many bytes (default: as read upstream)."""
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
     query = request.scope.get("query_string", b"").decode("latin-1")
     if extra_query:
@@ -57,8 +59,7 @@ async def forward(
     content = request.stream() if chunked or (declared is not None and declared != "0") else None
     upstream_request = client.build_request(request.method, httpx2.URL(url), headers=headers, content=content)
     answer = await client.send(upstream_request, stream=True)
-    response = StreamingResponse(
-        answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
-    )
+    body = answer.aiter_raw(chunk_size=chunk_size)
+    response = StreamingResponse(body, status_code=answer.status_code, background=BackgroundTask(answer.aclose))
     response.raw_headers = [(k, v) for k, v in answer.headers.raw if k.lower() not in _HOP_BY_HOP]
     return response
