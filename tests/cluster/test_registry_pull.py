@@ -5,7 +5,7 @@ managed cluster with the operator, a compute with a system-assigned identity) pl
 the local cluster's base image (pushed with ``tether acr import``) that the real node trusts
 (``tether local-cluster trust-registry``). The compute identity has no AcrPull at first: the job fails
 at dispatch naming the fix; after the grant the next job's pod pulls the image with a pull secret
-the operator wrote from the identity's own token.
+the operator wrote from the identity's own token; a job naming the imported image runs after it.
 """
 
 from __future__ import annotations
@@ -77,3 +77,9 @@ def test_a_registry_image_fails_fast_without_acrpull_and_runs_after_the_grant(wo
     assert list(config["auths"]) == [login]
     streamed = world.cli.run("ml", "job", "stream", "-g", RG, "-w", WS, "-n", "pulled")
     assert "pulled from the registry" in streamed.stdout
+
+    # The registry image shares its image ID with the imported one, which the kubelet now knows as
+    # pulled with a secret: a job naming the imported tag (no registry, nothing to pull) still runs.
+    local = create_job(world, "imported", job_document(world, "echo still runs"))
+    assert local.returncode == 0, local.stdout + local.stderr
+    assert wait_job(world, "imported", timeout=120)["properties"]["status"] == "Completed"

@@ -50,6 +50,14 @@ def test_kubelet_config_is_loopback_only_cgroup_v1_and_never_evicts() -> None:
     assert "--cloud-provider=external" in nodeconfig.kubelet_argv(BIN, PATHS)
 
 
+def test_only_the_imported_images_skip_pull_credential_reverification() -> None:
+    ca, cert, key = Path("/ca.crt"), Path("/s.crt"), Path("/s.key")
+    config = yaml.safe_load(nodeconfig.kubelet_config(PATHS, ca_file=ca, cert_file=cert, key_file=key))
+
+    assert config["imagePullCredentialsVerificationPolicy"] == "NeverVerifyAllowlistedImages"
+    assert config["preloadedImagesVerificationAllowlist"] == ["tether.local/*"]
+
+
 def test_the_registered_node_loses_the_uninitialized_taint_and_gets_the_host_network_one() -> None:
     taints = [{"key": nodeconfig.UNINITIALIZED_TAINT_KEY, "value": "true", "effect": "NoSchedule"}]
 

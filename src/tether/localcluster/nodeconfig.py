@@ -9,7 +9,7 @@ each needed on this machine kind (cgroup v1 VM without CAP_SYS_RESOURCE) and mus
   (``_default/hosts.toml``) so an unknown image fails at once and nothing is pulled from elsewhere;
 * kubelet: ``failCgroupV1: false``, cgroupfs driver, loopback-only addresses, webhook authn/authz,
   eviction thresholds at 0 (a busy shared disk must not taint the node), image GC off (imported
-  images cannot be pulled again);
+  images cannot be pulled again), pull-credential re-verification off for the imported images only;
 * CNI: only the ``loopback`` plugin — pods use the host network (there is no pod network);
 * ``--cloud-provider=external``: the kubelet refuses a loopback ``--node-ip``, so the starter writes
   the node's addresses itself and removes the ``uninitialized`` taint.
@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+#: The registry part of the locally built images (tools/images/versions.env) that the node imports.
+PRELOADED_IMAGE_PREFIX = "tether.local"
 #: The kubelet's fixed port: the reason why one host can run only one real node.
 KUBELET_PORT = 10250
 REAL_NODE_NAME = "real-0"
@@ -180,6 +182,13 @@ def kubelet_config(paths: NodePaths, *, ca_file: Path, cert_file: Path, key_file
         "imageGCLowThresholdPercent": 99,
         "evictionHard": {"memory.available": zero, "nodefs.available": zero, "imagefs.available": zero},
         "serializeImagePulls": False,
+        # Kubernetes >= 1.35 re-verifies pull credentials for an image the kubelet once pulled with a
+        # secret (KubeletEnsureSecretPulledImages). A registry job pulls the imported base image under
+        # a second name (same image ID), after which pods naming the imported tag would be made to pull
+        # it again, and fail (imports cannot be pulled). Only the imported images are exempt; registry
+        # images are pulled with ``Always`` anyway.
+        "imagePullCredentialsVerificationPolicy": "NeverVerifyAllowlistedImages",
+        "preloadedImagesVerificationAllowlist": [f"{PRELOADED_IMAGE_PREFIX}/*"],
         "maxPods": 50,
         "registerNode": True,
         "shutdownGracePeriod": "0s",
