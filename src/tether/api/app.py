@@ -124,6 +124,7 @@ async def build_services(
         accounts=AccountDirectory(store, secrets),
         engines=AzuritePool(azurite_bin=settings.storage.azurite_bin, data_dir=settings.server.data_dir),
         authority=public_url,
+        virtual_host_suffix=settings.storage.virtual_host_suffix(),
     )
     blob_engine = AzuriteEngine(blobs)
     storage_accounts = StorageAccounts(secrets=secrets, engine=blob_engine, blob_url=blob_url)
