@@ -114,11 +114,14 @@ class StorageSettings(BaseModel):
         None, description="URL clients use for blob endpoints; default https://<host>:<blob_port>."
     )
     dns_suffix: str = Field(
-        "tether.localhost",
-        pattern=r"^[a-z0-9]([a-z0-9.-]{0,200}[a-z0-9])?$",
+        "core.tether.localhost",
+        # azure-storage-blob takes the account name from a host only when it contains ".blob.core." (as in
+        # core.windows.net); without it a key credential fails with "Unable to determine account name".
+        pattern=r"^core\.[a-z0-9]([a-z0-9.-]{0,200}[a-z0-9])?$",
         description="Accounts are also served virtual-host style at https://<account>.blob.<dns_suffix>:<blob port> "
-        "(what azure-ai-ml builds from the cloud's storage suffix, which Tether advertises as <dns_suffix>:<port>). "
-        "Those names must resolve to this server: a wildcard DNS record *.blob.<dns_suffix>, or /etc/hosts lines.",
+        "(what azure-ai-ml builds from the cloud's storage suffix, which Tether advertises as <dns_suffix>:<port>); "
+        "it starts with 'core.', as Azure's core.windows.net, which azure-storage-blob relies on. Those names must "
+        "resolve to this server: a wildcard DNS record *.blob.<dns_suffix>, or /etc/hosts lines.",
     )
     azurite_bin: Path | None = Field(
         None,

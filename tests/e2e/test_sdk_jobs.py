@@ -5,7 +5,7 @@ uploads the code through Tether's blob endpoint, writes an anonymous environment
 submits the job; the pod downloads the code, runs ``python train.py`` for real and uploads what it wrote
 to ``${{outputs.model}}``. ``ml.jobs.stream`` prints the script's own lines (run history, signed log
 URL), ``ml.jobs.download`` fetches the file it wrote from the default datastore (at
-``https://<account>.blob.tether.localhost:<blob port>``, a name this test adds to /etc/hosts, so it
+``https://<account>.blob.core.tether.localhost:<blob port>``, a name this test adds to /etc/hosts, so it
 needs root), ``ml.jobs.archive`` round-trips the job.
 
 The SDK runs in a child process, in its own virtual environment: the unmodified azure-ai-ml from PyPI
@@ -179,7 +179,7 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory,
         )
         client = cli.client()
         try:
-            # azure-ai-ml reaches the default datastore at https://<account>.blob.tether.localhost:<blob port>
+            # azure-ai-ml reaches the default datastore at https://<account>.blob.core.tether.localhost:<blob port>
             # (the cloud's storage suffix): the hosts line stands in for the wildcard DNS record of an install.
             workspace = f"/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices"
             datastore = client.get(f"{workspace}/workspaces/{WS}/datastores/workspaceblobstore")["properties"]

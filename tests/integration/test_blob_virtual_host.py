@@ -1,7 +1,7 @@
 """Virtual-host-style blob URLs (``https://<account>.blob.<suffix>``), as azure-ai-ml builds them.
 
-The cloud metadata advertises ``suffixes.storage = tether.localhost:<blob port>``; the unmodified
-``azure-storage-blob`` SDK then addresses ``<account>.blob.tether.localhost:<port>/<container>/<blob>``
+The cloud metadata advertises ``suffixes.storage = core.tether.localhost:<blob port>``; the unmodified
+``azure-storage-blob`` SDK then addresses ``<account>.blob.core.tether.localhost:<port>/<container>/<blob>``
 and signs Shared Key over ``/<account>/<container>/<blob>``. The same checks hold as on path-style
 URLs: Shared Key and SAS checked by Azurite, bearer tokens decided by the authorizer. The names
 resolve to 127.0.0.1 through ``loopback_names`` (the stand-in for a wildcard DNS record; no DNS).
@@ -63,8 +63,8 @@ class Hosts:
     def token(self, who: str) -> TetherToken:
         return TetherToken(lambda: self.env.server.token_for(self.callers[who], audience=STORAGE))
 
-    def key(self, account: str, *, key_of: str | None = None) -> dict[str, str]:
-        return {"account_name": account, "account_key": self.keys[key_of or account]}
+    def key(self, account: str) -> dict[str, str]:
+        return {"account_name": account, "account_key": self.keys[account]}
 
 
 async def run(fn: Callable[[], T]) -> T:
@@ -113,13 +113,13 @@ async def test_the_cloud_metadata_names_the_blob_endpoint_as_the_storage_suffix(
 
     assert response.status_code == 200, response.text
     port = urlsplit(hosts.env.blob_url).port
-    assert response.json()[0]["suffixes"]["storage"] == f"tether.localhost:{port}"
-    assert hosts.env.virtual_host_url("acct1") == f"https://acct1.blob.tether.localhost:{port}"
+    assert response.json()[0]["suffixes"]["storage"] == f"core.tether.localhost:{port}"
+    assert hosts.env.virtual_host_url("acct1") == f"https://acct1.blob.core.tether.localhost:{port}"
 
 
 async def test_shared_key_sas_and_a_token_work_on_virtual_host_urls_over_the_same_blobs(hosts: Hosts) -> None:
     def scenario() -> None:
-        keyed = hosts.virtual(hosts.key("acct1"))
+        keyed = hosts.virtual(hosts.keys["acct1"])  # a bare key, as azure-ai-ml passes it: account from the host
         name = f"c{uuid.uuid4().hex[:12]}"
         keyed.create_container(name)
         keyed.get_container_client(name).upload_blob("dir/k.txt", b"by key")
@@ -146,18 +146,18 @@ async def test_shared_key_sas_and_a_token_work_on_virtual_host_urls_over_the_sam
 async def test_virtual_host_requests_are_refused_as_path_style_ones_are(hosts: Hosts) -> None:
     def scenario() -> None:
         name = f"c{uuid.uuid4().hex[:12]}"
-        hosts.virtual(hosts.key("acct1")).create_container(name)
+        hosts.virtual(hosts.keys["acct1"]).create_container(name)
         reader = hosts.virtual(hosts.token("reader")).get_container_client(name)
         with pytest.raises(HttpResponseError) as no_write:
             reader.upload_blob("r.txt", b"no")
         assert (no_write.value.status_code, no_write.value.error_code) == (403, "AuthorizationPermissionMismatch")
         assert f"storageAccounts/acct1/blobServices/default/containers/{name}" in str(no_write.value)
-        wrong_key = hosts.virtual(hosts.key("acct1", key_of="acct2")).get_container_client(name)
+        wrong_key = hosts.virtual(hosts.keys["acct2"]).get_container_client(name)
         with pytest.raises(ClientAuthenticationError) as forged:
             wrong_key.get_container_properties()
         assert (forged.value.status_code, forged.value.error_code) == (403, "AuthenticationFailed")
         # acct1's key at acct2's name: the account is the host's, and acct1's key does not sign for it
-        other_host = hosts.virtual(hosts.key("acct2", key_of="acct1"), account="acct2")
+        other_host = hosts.virtual(hosts.keys["acct1"], account="acct2")
         with pytest.raises(ClientAuthenticationError) as elsewhere:
             list(other_host.list_containers())
         assert (elsewhere.value.status_code, elsewhere.value.error_code) == (403, "AuthenticationFailed")

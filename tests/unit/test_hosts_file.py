@@ -14,8 +14,8 @@ def test_lines_are_added_and_only_they_are_removed_even_when_the_block_fails(tmp
     hosts.write_text("127.0.0.1 localhost\n")
 
     def failing_test() -> None:
-        with loopback_hosts(["a.blob.tether.localhost"], hosts_file=hosts):
-            assert "127.0.0.1 a.blob.tether.localhost" in hosts.read_text()
+        with loopback_hosts(["a.blob.core.tether.localhost"], hosts_file=hosts):
+            assert "127.0.0.1 a.blob.core.tether.localhost" in hosts.read_text()
             with hosts.open("a") as other:  # another test's line, added meanwhile, stays
                 other.write("127.0.0.1 other\n")
             raise RuntimeError("the test failed")

@@ -4,7 +4,7 @@ Two shapes, as Azure Resource Manager serves them: for ``api-version`` 2022-09-0
 cloud object (what ``az cloud register --endpoint-resource-manager`` reads); for older versions (or
 none) a list of clouds (what ``azure-ai-ml`` reads through ``ARM_CLOUD_METADATA_URL``). Key names are
 Azure's exactly: az looks them up by name and silently leaves an endpoint unset when a name differs.
-``suffixes.storage`` is ``<dns suffix>:<blob port>`` (``tether.localhost:8444``): azure-ai-ml builds every
+``suffixes.storage`` is ``<dns suffix>:<blob port>`` (``core.tether.localhost:8444``): azure-ai-ml builds every
 datastore URL as ``https://<account>.blob.<suffix>``, which the blob endpoint serves virtual-host style.
 """
 

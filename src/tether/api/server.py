@@ -39,7 +39,7 @@ class TlsFiles:
 
 def ensure_tls(data_dir: Path, *, host: str, blob_virtual_hosts: str) -> TlsFiles:
     """The CA and serving certificate in ``data_dir``, created on first start (covering host and loopback, and
-    ``*`` + ``blob_virtual_hosts``, e.g. ``*.blob.tether.localhost``, for virtual-host-style blob URLs)."""
+    ``*`` + ``blob_virtual_hosts``, e.g. ``*.blob.core.tether.localhost``, for virtual-host-style blob URLs)."""
     files = TlsFiles(data_dir / "ca.pem", data_dir / "server.pem", data_dir / "server-key.pem")
     if files.ca.exists() and files.cert.exists() and files.key.exists():
         _warn_without_virtual_hosts(files.cert, "*" + blob_virtual_hosts)

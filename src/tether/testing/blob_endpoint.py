@@ -5,7 +5,7 @@ served by uvicorn in the test's event loop, because the unmodified ``azure-stora
 a real URL, and over TLS, since azure-core sends bearer tokens over HTTPS only. Azurite is the real
 process (``tools/azurite/install.sh`` installs it; this module runs the script if it is missing).
 
-Virtual-host-style URLs (``https://<account>.blob.tether.localhost:<port>``) need those names to reach
+Virtual-host-style URLs (``https://<account>.blob.core.tether.localhost:<port>``) need those names to reach
 the endpoint: ``loopback_names`` is the stand-in for the wildcard DNS record (or /etc/hosts lines) a real
 install has. It answers them with 127.0.0.1 in this process and refuses every other name that is
 not an address or ``localhost``, so no test ever asks a DNS server.
