@@ -18,7 +18,8 @@ from tests.e2e.conftest import Cli
 from tether.settings import StorageSettings
 from tether.testing.hosts_file import loopback_hosts
 
-_SDK_SCRIPT = textwrap.dedent(
+# The SDK's client for the workspace (argv: bootstrap.json, resource group, workspace, ...).
+_CLIENT = textwrap.dedent(
     """
     import json, sys
     from azure.identity import ClientSecretCredential
@@ -30,6 +31,11 @@ _SDK_SCRIPT = textwrap.dedent(
     )
     ml = MLClient(credential, subscription_id=b["subscription_id"], resource_group_name=sys.argv[2],
                   workspace_name=sys.argv[3], cloud="Tether")
+    """
+)
+
+_SDK_SCRIPT = _CLIENT + textwrap.dedent(
+    """
     default = ml.datastores.get_default()
     listed = [d.name for d in ml.datastores.list()]
     print(json.dumps({"name": default.name, "type": str(default.type), "account": default.account_name,
@@ -70,19 +76,10 @@ def test_storage_account_option_makes_an_existing_account_the_default(cli: Cli) 
     assert found["account"] == "dsmine01"
 
 
-_DOWNLOAD_SCRIPT = textwrap.dedent(
+_DOWNLOAD_SCRIPT = _CLIENT + textwrap.dedent(
     """
-    import json, sys
-    from azure.identity import ClientSecretCredential
-    from azure.ai.ml import MLClient
     from azure.ai.ml._artifacts._artifact_utilities import aml_datastore_path_exists, download_artifact_from_aml_uri
 
-    b = json.load(open(sys.argv[1]))
-    credential = ClientSecretCredential(
-        b["tenant_id"], b["client_id"], b["client_secret"], authority=b["server"], disable_instance_discovery=True
-    )
-    ml = MLClient(credential, subscription_id=b["subscription_id"], resource_group_name=sys.argv[2],
-                  workspace_name=sys.argv[3], cloud="Tether")
     # what ml.jobs.download does for an output that run history does not list: probe, then download
     uri = "azureml://datastores/workspaceblobstore/paths/azureml/dsjob/model/"
     found = aml_datastore_path_exists(uri, ml.datastores)
