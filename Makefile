@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Playwright drives Debian's chromium (make browser); it never downloads a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv lock kube az azure-ai-ml browser azurite demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
+.PHONY: help venv lock kube az azure-ai-ml browser azurite registry demo serve test test-postgres lint typecheck layers unit integration cluster e2e bench clean
 
 help:
 	@echo "make demo    - set up, then run the main scenario on the embedded default and exit"
@@ -67,10 +67,14 @@ browser:
 azurite:
 	@tools/azurite/install.sh >/dev/null
 
-demo: venv kube azurite
+# The registry behind each container registry (Debian's docker-registry, CNCF Distribution 2.8) and skopeo.
+registry:
+	@tools/registry/install.sh >/dev/null
+
+demo: venv kube azurite registry
 	$(BIN)/tether demo
 
-serve: venv azurite
+serve: venv azurite registry
 	$(BIN)/tether server --data-dir .tether-data
 
 lint: venv
@@ -86,25 +90,25 @@ layers: venv
 unit: venv
 	$(BIN)/pytest tests/unit -q
 
-integration: venv azurite
+integration: venv azurite registry
 	$(BIN)/pytest tests/integration -q
 
-cluster: venv kube browser azurite
+cluster: venv kube browser azurite registry
 	$(BIN)/pytest tests/cluster -q
 
-e2e: venv kube az azurite
+e2e: venv kube az azurite registry
 	$(BIN)/pytest tests/e2e -q
 
 # pytest exits 5 when it collects no tests: that fails the target, as any other failure does.
 # Every tier on SQLite (tests/cluster/test_two_servers.py starts a PostgreSQL of its own), then the
 # integration tier again on PostgreSQL.
-test: venv kube az azure-ai-ml browser azurite lint typecheck layers
+test: venv kube az azure-ai-ml browser azurite registry lint typecheck layers
 	$(BIN)/pytest -q
 	@$(MAKE) --no-print-directory test-postgres
 
 # The integration tests on PostgreSQL: Debian's package (installed if missing), a throwaway cluster on a
 # free loopback port, stopped however the tests end.
-test-postgres: venv
+test-postgres: venv registry
 	@dir=$$(mktemp -d $${TMPDIR:-/tmp}/tether-postgres.XXXXXX) && chmod 755 $$dir; \
 	  port=$$($(BIN)/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	  trap 'tools/postgres.sh stop $$dir/cluster || true; rm -rf $$dir' EXIT INT TERM; \
@@ -118,7 +122,7 @@ test-postgres: venv
 # regenerates the README's figures table from it. matplotlib comes with the `bench` extra (in the lock).
 BENCH_RESULTS ?= bench/results/latest.json
 
-bench: venv kube azurite
+bench: venv kube azurite registry
 	rm -f $(BENCH_RESULTS)
 	$(BIN)/python bench/api.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/authz.py --json-out $(BENCH_RESULTS)
@@ -128,6 +132,7 @@ bench: venv kube azurite
 	$(BIN)/python bench/studio.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/dispatch_real.py
 	$(BIN)/python bench/blob.py --json-out $(BENCH_RESULTS)
+	$(BIN)/python bench/registry.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/report.py $(BENCH_RESULTS)
 
 clean:

@@ -139,6 +139,16 @@ class StorageSettings(BaseModel):
         return f".blob.{self.dns_suffix}"
 
 
+class RegistrySettings(BaseModel):
+    """Container registries: the CNCF Distribution binary behind each registry's login server."""
+
+    registry_bin: Path | None = Field(
+        None,
+        description="The Distribution registry binary; default Debian's /usr/bin/docker-registry "
+        "(tools/registry/install.sh). Without it, registries exist but their /v2/ requests answer 503.",
+    )
+
+
 class Settings(BaseSettings):
     """All of Tether's settings, nested by concern."""
 
@@ -149,6 +159,7 @@ class Settings(BaseSettings):
     tokens: TokenSettings = Field(default_factory=TokenSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
     def database_url(self) -> str:
         """The store's URL: the explicit one, or the SQLite file in the data directory."""

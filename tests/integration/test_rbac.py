@@ -645,6 +645,7 @@ BUILT_INS = {
     "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "AcrPush": "8311e382-0749-4cb8-b61a-304f252e45ec",
+    "AcrDelete": "c2f4ef07-c644-48eb-af81-4b1b4947fb11",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",

@@ -38,6 +38,7 @@ from tether.kube.access import ClusterAccess
 from tether.providers.blob_containers import BlobContainers
 from tether.providers.computes import Computes
 from tether.providers.connected_clusters import ConnectedClusters
+from tether.providers.container_registries import ContainerRegistries
 from tether.providers.datastores import Datastores
 from tether.providers.deployments import DeploymentOperations, Deployments
 from tether.providers.extensions import Extensions
@@ -61,6 +62,8 @@ from tether.reconcile.jobs import JobOperations
 from tether.reconcile.managed_clusters import ManagedClusterOperations
 from tether.reconcile.resource_groups import ResourceGroupOperations
 from tether.reconcile.workspaces import WorkspaceOperations
+from tether.registry.host import RegistryHost
+from tether.registry.tokens import RegistrySigner
 from tether.relay.hub import RelayHub
 from tether.relay.replicas import CREDENTIAL_PURPOSE, ReplicaRelay
 from tether.settings import Settings
@@ -127,6 +130,16 @@ async def build_services(
         virtual_host_suffix=settings.storage.virtual_host_suffix(),
     )
     blob_engine = AzuriteEngine(blobs)
+    data_dir = settings.server.data_dir
+    registries = RegistryHost(
+        store=store,
+        tokens=tokens,
+        authorizer=authorizer,
+        signer=RegistrySigner.load_or_create(data_dir, secrets=secrets, issuer=public_url),
+        data_dir=data_dir,
+        tls=(data_dir / "server.pem", data_dir / "server-key.pem"),  # written by tether.api.server.ensure_tls
+        registry_bin=settings.registry.registry_bin,
+    )
     storage_accounts = StorageAccounts(secrets=secrets, engine=blob_engine, blob_url=blob_url)
     job_monitor = JobMonitor(store=store, access=access, interval_s=settings.reconcile.job_poll_interval_s)
     handlers: list[OperationHandler] = [
@@ -146,6 +159,7 @@ async def build_services(
             step_deadline_s=settings.reconcile.attach_step_deadline_s,
             on_dispatched=job_monitor.wake.set,
             delivery=DeliverySigner(engine=blob_engine, blob_url=blob_url, ca_pem=authority_ca_pem),
+            authorizer=authorizer,
         ),
     ]
     jobs = Jobs(public_url=public_url)
@@ -173,6 +187,7 @@ async def build_services(
                 RelayAuthorizationRules(),
                 storage_accounts,
                 BlobContainers(engine=blob_engine),
+                ContainerRegistries(engine=registries),
                 workspaces,  # replaces the registry's bare one
                 Deployments(workspaces=workspaces),
                 DeploymentOperations(),
@@ -198,6 +213,7 @@ async def build_services(
         sign_in=SignIn(store=store, tokens=tokens, checks=secret_checks),
         blobs=blobs,
         storage_accounts=storage_accounts,
+        registries=registries,
     )
 
 

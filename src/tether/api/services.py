@@ -21,6 +21,7 @@ from tether.reconcile.engine import ReconcilerSet
 from tether.reconcile.health import HealthMonitor
 from tether.reconcile.hints import Hints
 from tether.reconcile.job_monitor import JobMonitor
+from tether.registry.host import RegistryHost
 from tether.relay.hub import RelayHub
 from tether.relay.replicas import ReplicaRelay
 from tether.settings import Settings
@@ -53,6 +54,7 @@ class Services:
     sign_in: SignIn
     blobs: BlobGateway
     storage_accounts: StorageAccounts
+    registries: RegistryHost
 
     async def start(self) -> None:
         """Start the background work (reconcilers, health); the server calls it once, at startup."""
@@ -61,6 +63,7 @@ class Services:
         self.reconcilers.start()
         self.health.start()
         self.job_monitor.start()
+        await self.registries.start()
 
     async def aclose(self) -> None:
         """Stop the background work and close outbound clients; the store is closed by its owner."""
@@ -73,3 +76,4 @@ class Services:
         await self.access.aclose()  # pooled cluster connections, once nothing above uses them
         await self.replicas.aclose()
         await self.blobs.aclose()  # stops the Azurite processes
+        await self.registries.aclose()  # stops the login servers and registry processes

@@ -31,7 +31,7 @@ from tether.localcluster import (
     start_cluster,
     stop_cluster,
 )
-from tether.localcluster.realnode import missing_prerequisite
+from tether.localcluster.realnode import missing_prerequisite, trust_registry
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -173,6 +173,24 @@ def images() -> None:
         sys.exit(1)
     for reference in references:
         click.echo(reference)
+
+
+@local_cluster.command("trust-registry")
+@click.argument("login_server")
+@click.option(
+    "--ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The CA the login server's certificate chains to (the Tether server's ca.pem).",
+)
+@_name_option
+@_state_dir_option
+@_reports_errors
+def trust_registry_command(login_server: str, ca_file: Path, name: str, state_dir: Path | None) -> None:
+    """Let the real node pull from a Tether registry (LOGIN_SERVER is its 127.0.0.1:<port>)."""
+    cluster = load_cluster(_state_dir(name, state_dir))
+    hosts = trust_registry(cluster.paths, login_server, ca_pem=ca_file.read_text())
+    click.echo(f"The real node now pulls from {login_server} ({hosts})")
 
 
 @local_cluster.command("kubeconfig")

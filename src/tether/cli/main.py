@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from tether.cli.account import account, login, logout
+from tether.cli.acr import acr
 from tether.cli.ad import ad
 from tether.cli.ad_users import user
 from tether.cli.agent import agent
@@ -64,6 +65,7 @@ for command in (
     agent,
     demo,
     storage,
+    acr,
 ):
     cli.add_command(command)
 

@@ -56,6 +56,10 @@ _RULES: dict[str, NameRule] = {
         re.compile(r"^[a-z0-9]{3,24}$"),
         "3-24 lower-case letters and digits (the name is part of the account's blob endpoint)",
     ),
+    rt.REGISTRIES: NameRule(
+        re.compile(r"^[A-Za-z0-9]{5,50}$"),
+        "5-50 letters and digits (the name is unique across subscriptions)",
+    ),
     rt.BLOB_CONTAINERS: NameRule(
         re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$"),
         "3-63 lower-case letters, digits and single '-', starting and ending with a letter or digit",

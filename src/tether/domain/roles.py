@@ -84,6 +84,12 @@ ACR_PUSH = RoleDefinition(
     "Push artifacts to or pull artifacts from a container registry.",
     actions=("Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/push/write"),
 )
+ACR_DELETE = RoleDefinition(
+    "AcrDelete",
+    "c2f4ef07-c644-48eb-af81-4b1b4947fb11",
+    "acr delete",
+    actions=("Microsoft.ContainerRegistry/registries/artifacts/delete",),
+)
 STORAGE_BLOB_DATA_READER = RoleDefinition(
     "Storage Blob Data Reader",
     "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
@@ -171,6 +177,7 @@ BUILT_IN_ROLES: tuple[RoleDefinition, ...] = (
     READER,
     ACR_PULL,
     ACR_PUSH,
+    ACR_DELETE,
     STORAGE_BLOB_DATA_READER,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_OWNER,

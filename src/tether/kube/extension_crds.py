@@ -159,7 +159,14 @@ def _job_spec() -> dict[str, Any]:
         [f"self.{f} == oldSelf.{f}" for f in _IMMUTABLE_SPEC_FIELDS]
         + [
             _optional_unchanged(f)
-            for f in ("identity", "environmentVariables", "podAnnotations", "timeoutSeconds", "delivery")
+            for f in (
+                "identity",
+                "environmentVariables",
+                "podAnnotations",
+                "timeoutSeconds",
+                "delivery",
+                "imageRegistry",
+            )
         ]
     )
     return {
@@ -218,6 +225,12 @@ def _job_spec() -> dict[str, Any]:
                 "description": "limits.timeout: the pods' activeDeadlineSeconds.",
             },
             "delivery": _delivery_schema(),
+            "imageRegistry": {
+                "type": "object",
+                "description": "The Tether registry holding the image: pods pull it with the compute identity.",
+                "required": ["loginServer"],
+                "properties": {"loginServer": {"type": "string", "minLength": 1, "maxLength": 300}},
+            },
             "computeName": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9-]{0,14}[A-Za-z0-9]$"},
             "workspaceId": {"type": "string", "pattern": "^/subscriptions/[^/]+/", "maxLength": 1024},
             "cancelRequested": {

@@ -49,6 +49,7 @@ def rbac(release_namespace: str) -> list[dict[str, Any]]:
         _rule([""], ["pods/log"], ["get"]),
         _rule([""], ["serviceaccounts"], ["get", "create", "patch"]),
         _rule([""], ["serviceaccounts/token"], ["create"]),
+        _rule([""], ["secrets"], ["create", "update"]),  # jobs' image-pull secrets (agents/extension/pull_secrets.py)
         _rule(["", "events.k8s.io"], ["events"], ["create"]),
     ]
     own_rules = [

@@ -141,6 +141,12 @@ def registry_hosts_toml() -> str:
     return f'server = "{CLOSED_REGISTRY}"\n'
 
 
+def trusted_registry_hosts_toml(login_server: str, *, ca_file: Path) -> str:
+    """``certs.d/<login server>/hosts.toml``: pull from that (loopback) registry, trusting its CA."""
+    url = f"https://{login_server}"
+    return f'server = "{url}"\n\n[host."{url}"]\n  capabilities = ["pull", "resolve"]\n  ca = "{ca_file}"\n'
+
+
 def cni_conflist() -> str:
     return json.dumps({"cniVersion": "1.0.0", "name": "tether-loopback", "plugins": [{"type": "loopback"}]}, indent=2)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Node
 
+from tether.errors import TetherError
 from tether.localcluster import bootstrap, credentials, kubeversions, nodeconfig, processes
 from tether.localcluster.errors import ComponentFailed, RealNodeUnavailable
 from tether.localcluster.nodeconfig import NodePaths
@@ -300,3 +302,24 @@ def _owns_host_node(paths: ClusterPaths) -> bool:
         return Path(json.loads(HOST_RECORD.read_text())["state_dir"]) == paths.root
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return False
+
+
+_LOOPBACK_LOGIN_SERVER = re.compile(r"^127\.\d{1,3}\.\d{1,3}\.\d{1,3}:\d{1,5}$")
+
+
+def trust_registry(paths: ClusterPaths, login_server: str, *, ca_pem: str) -> Path:
+    """Let the real node's containerd pull from a Tether registry's login server (``127.0.0.1:<port>``), trusting
+    ``ca_pem``; every other registry still maps to the closed port. containerd reads the file at each pull."""
+    if not _LOOPBACK_LOGIN_SERVER.fullmatch(login_server):
+        raise TetherError(
+            f"'{login_server}' is not a loopback login server (127.x.y.z:port): the real node pulls only from "
+            "registries on this machine.",
+            code="InvalidLoginServer",
+        )
+    directory = node_paths(paths).registry_hosts / login_server
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_file = directory / "ca.crt"
+    ca_file.write_text(ca_pem)
+    hosts = directory / "hosts.toml"
+    hosts.write_text(nodeconfig.trusted_registry_hosts_toml(login_server, ca_file=ca_file))
+    return hosts

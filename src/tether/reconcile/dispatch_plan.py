@@ -55,6 +55,16 @@ class Dispatch:
     #: Set when the cluster's ML extension is not healthy (no operator heartbeat...): what the job waits for.
     operator_note: str | None = None
     delivery: Delivery | None = None
+    #: Set when the job's image is in a Tether registry: what the compute identity must be allowed to pull.
+    image_pull: ImagePull | None = None
+
+
+@dataclass(frozen=True)
+class ImagePull:
+    image: str
+    registry_id: ResourceId
+    compute_name: str
+    identity: Identity | None
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,14 @@ class Identity:
     object_id: str
     client_id: str
     tenant_id: str
+
+
+def image_host(image: str) -> str | None:
+    """The registry host of an image reference, if it names one (``host[:port]/repo:tag``), as docker reads it."""
+    first, sep, _ = image.partition("/")
+    if not sep or not ("." in first or ":" in first or first == "localhost"):
+        return None
+    return first.lower()
 
 
 def _identity_of(compute: ResourceRow) -> str | None:
@@ -169,6 +187,9 @@ class Planner:
             }
             if self._authority_ca_pem:
                 spec["identity"]["caBundle"] = self._authority_ca_pem
+        image_pull = await self._image_pull(session, spec, identity=identity, compute_name=compute.name)
+        if image_pull is not None:
+            spec["imageRegistry"] = {"loginServer": image_host(image_pull.image)}
         return Dispatch(
             job_key=job.key,
             name=cluster_job_name(job.key, job.name),
@@ -180,7 +201,20 @@ class Planner:
             operator_note=cluster.operator_note,
             dispatched=bool(job.properties.get("clusterJobName")),
             delivery=await _delivery(session, job, compute_id.parent) if compute_id.parent else None,
+            image_pull=image_pull,
         )
+
+    async def _image_pull(
+        self, session: Session, spec: dict[str, Any], *, identity: Identity | None, compute_name: str
+    ) -> ImagePull | None:
+        """The registry the image is pulled from, when it is one of Tether's (found by its login server)."""
+        host = image_host(spec["image"])
+        if host is None:
+            return None
+        rows = await resources.find_by_property(session, rt.REGISTRIES, name="loginServer", value=host)
+        if not rows:
+            return None
+        return ImagePull(spec["image"], parse_resource_id(rows[0].id), compute_name, identity)
 
     async def _cluster(self, session: Session, cluster_id: ResourceId) -> ClusterFacts:
         if (known := self._clusters.get(cluster_id.key)) is not None:

@@ -18,13 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tether.authz.service import Authorizer
 from tether.domain import resource_types as rt
 from tether.domain.jobs import JobStatus, with_event
+from tether.domain.principals import Caller, PrincipalKind
+from tether.domain.registry_scopes import PULL_ACTION
 from tether.domain.states import OperationKind
-from tether.errors import TetherError, Unavailable
+from tether.errors import Forbidden, NotFound, TetherError, Unauthenticated, Unavailable
 from tether.kube.access import ClusterAccess
 from tether.kube.jobs import JOB_ID_LABEL, NamespaceUnusable, request_cancel, submit
-from tether.reconcile.dispatch_plan import Dispatch, Planner
+from tether.reconcile.dispatch_plan import Dispatch, ImagePull, Planner
 from tether.reconcile.engine import error_body
 from tether.reconcile.errors import PermanentError, TemporaryError
 from tether.reconcile.job_delivery import DeliverySigner
@@ -54,8 +57,10 @@ class JobOperations:
         step_deadline_s: float,
         on_dispatched: Callable[[], None] | None = None,
         delivery: DeliverySigner | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self._delivery = delivery
+        self._authorizer = authorizer
         self._store = store
         self._access = access
         self._planner = planner
@@ -82,6 +87,8 @@ class JobOperations:
             return await self._cancel(plan)
         if not plan.training_enabled:
             raise PermanentError(TetherError(TRAINING_DISABLED, code="E45004"))
+        if plan.image_pull is not None and self._authorizer is not None:
+            await check_image_pull(self._authorizer, plan.image_pull)
         spec = plan.spec
         if plan.delivery is not None:
             if self._delivery is None:
@@ -159,3 +166,32 @@ class JobOperations:
     async def after_commit(self, operation: OperationView) -> None:
         if self._on_dispatched is not None:
             self._on_dispatched()  # the job monitor starts watching the job's namespace now, not at its next look
+
+
+async def check_image_pull(authorizer: Authorizer, pull: ImagePull) -> None:
+    """Fail the dispatch at once (``AuthorizationFailed``, with the fix) when the compute identity may not pull
+    the job's image: the pods would otherwise wait in ImagePullBackOff."""
+    registry = pull.registry_id
+    if pull.identity is None:
+        raise PermanentError(
+            TetherError(
+                f"The job's image '{pull.image}' is in the container registry '{registry.name}' ({registry}), but "
+                f"compute '{pull.compute_name}' has no identity to pull it with. Assign the compute an identity "
+                "(system- or user-assigned), then grant it AcrPull on the registry.",
+                code="AuthorizationFailed",
+            )
+        )
+    identity = pull.identity
+    caller = Caller(identity.tenant_id, identity.object_id, identity.client_id, PrincipalKind.USER_ASSIGNED_IDENTITY)
+    try:
+        await authorizer.authorize(caller, PULL_ACTION, registry)
+    except (Forbidden, Unauthenticated, NotFound) as e:
+        raise PermanentError(
+            TetherError(
+                f"The compute identity of compute '{pull.compute_name}' (client id '{identity.client_id}', object id "
+                f"'{identity.object_id}') does not have AcrPull ('{PULL_ACTION}') on the container registry "
+                f"'{registry.name}' ({registry}), so the job's pods cannot pull '{pull.image}'. Grant it with: "
+                f"tether role assignment create --assignee {identity.object_id} --role AcrPull --scope {registry}",
+                code="AuthorizationFailed",
+            )
+        ) from e

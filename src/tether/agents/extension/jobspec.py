@@ -69,6 +69,8 @@ class JobSpec:
     environment_variables: Mapping[str, str] = field(default_factory=dict)
     pod_annotations: Mapping[str, str] = field(default_factory=dict)
     identity: Identity | None = None
+    #: The login server of the Tether registry holding ``image``: pods pull with the compute identity.
+    image_registry: str | None = None
     cancel_requested: bool = False
     timeout_seconds: int | None = None
     delivery: Delivery | None = None
@@ -100,6 +102,7 @@ class JobSpec:
                 )
                 if identity
                 else None,
+                image_registry=(spec.get("imageRegistry") or {}).get("loginServer") or None,
                 cancel_requested=spec.get("cancelRequested") is True,
                 timeout_seconds=_positive(spec.get("timeoutSeconds"), "timeoutSeconds"),
                 delivery=Delivery.from_cr(spec["delivery"]) if spec.get("delivery") else None,

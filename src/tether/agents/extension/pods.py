@@ -85,6 +85,10 @@ def owner_reference(job: JobRef) -> dict[str, Any]:
     }
 
 
+def pull_secret_name(job: str) -> str:
+    return f"{job}-pull"
+
+
 def pod_requests(instance_type: InstanceTypeInfo) -> dict[str, str]:
     """What one pod asks the scheduler for (extended resources are requested as their limit)."""
     requests = dict(instance_type.requests)
@@ -148,6 +152,10 @@ def render_pod(
         "env": _env(spec, index=index),
         "resources": {"requests": dict(instance_type.requests), "limits": limits},
     }
+    if spec.image_registry:
+        # Every pod's pull is checked by the registry (with its own credential), even when the node has
+        # the image already: a pod whose identity lost AcrPull must not run a cached image.
+        container["imagePullPolicy"] = "Always"
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "serviceAccountName": spec.identity.service_account_name if spec.identity else DEFAULT_SERVICE_ACCOUNT,
@@ -155,6 +163,8 @@ def render_pod(
         "enableServiceLinks": False,
         "containers": [container],
     }
+    if spec.image_registry:
+        pod_spec["imagePullSecrets"] = [{"name": pull_secret_name(job.name)}]
     selector = node_selector_for(instance_type, extension_node_selector or {})
     if selector:
         pod_spec["nodeSelector"] = selector

@@ -23,6 +23,7 @@ from tether.agents.extension.checks import OperatorSettings
 from tether.agents.extension.job_status import FAILED, SUCCEEDED
 from tether.agents.extension.jobspec import JobFailed, JobSpec
 from tether.agents.extension.pods import JobRef, render_pod, render_service_account
+from tether.agents.extension.pull_secrets import ensure_pull_secret
 from tether.agents.extension.reads import UP_TO_DATE, ClusterReads
 from tether.errors import Unavailable
 from tether.kube.errors import KUBE_ERRORS, kube_error
@@ -150,6 +151,7 @@ async def create_pods(
 
     ``account``: the ServiceAccount as ``_read_service_account`` returned it, if already read."""
     await ensure_service_account(client, reads, job.namespace, spec, account)
+    await ensure_pull_secret(client, job, spec)
     created: list[Pod] = []
     for index in indexes:
         manifest = render_pod(

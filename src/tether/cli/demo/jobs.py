@@ -110,11 +110,12 @@ def create_job(
     timeout_s: float,
     expect_failure: bool = False,
     command: str = IDENTITY_COMMAND,
+    image: str | None = None,
 ) -> None:
     """``ml job create --stream`` in ws1 of JOB_YAML running ``command`` (shell) on ``compute``'s real node;
     returns when the job has finished."""
     job_file = Path(demo.config_dir) / "job.yml"
-    image = _base_image(demo)
+    image = image or base_image(demo)
     indented = "".join(f"  {line}\n" for line in command.splitlines())
     job_file.write_text(
         JOB_YAML.format(compute=compute, image=image, instance_type=REAL_INSTANCE_TYPE, command=indented.rstrip("\n"))
@@ -139,7 +140,7 @@ def create_job(
     )
 
 
-def _base_image(demo: Narrator) -> str:
+def base_image(demo: Narrator) -> str:
     references = demo.tether("local-cluster", "images", show=False).split()
     if not references:
         raise DemoStepFailed("no locally built images: run `make kube`")

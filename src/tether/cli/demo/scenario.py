@@ -4,9 +4,10 @@ Steps: a managed cluster (direct) and a connected cluster (outbound agent), the 
 (``clusters``), the seed's two attach commands verbatim, multi-attach in one and in two workspaces
 (``attach``), a job that completes on the managed cluster and whose identity token the unmodified
 azure-identity obtains, a job reading and writing the workspace's storage with that identity (its code
-played, ``storage``), and a job on a missing namespace failing fast (``jobs``). It prints each
-command, then a short report, and leaves nothing running (agents, operator, clusters and server are
-stopped in every case).
+played, ``storage``), a job whose image is pulled from a Tether registry with the compute identity and
+one whose compute lacks AcrPull failing fast (``registry``), and a job on a missing namespace failing
+fast (``jobs``). It prints each command, then a short report, and leaves nothing running (agents,
+operator, clusters and server are stopped in every case).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from tether.cli.demo import attach, clusters, jobs, storage
+from tether.cli.demo import attach, clusters, jobs, registry, storage
 from tether.cli.demo.narrator import DemoStepFailed, Narrator
 from tether.cli.local_agents import stop_all
 from tether.server_process import ServerProcess
@@ -52,6 +53,7 @@ def _scenario(demo: Narrator, server: ServerProcess, local_clusters: dict[str, P
     attach.attach_again(demo, sub)
     jobs.run_job_with_identity(demo, kubeconfig["aks"])
     storage.run_job_with_storage(demo, server)
+    registry.run_job_from_registry(demo, server, sub, aks_state=local_clusters["aks"])
     jobs.run_job_on_missing_namespace(demo, sub)
 
 

@@ -1,0 +1,107 @@
+"""Container registries (``Microsoft.ContainerRegistry/registries``): an ARM resource served by a login server.
+
+Names are global and case-insensitive, as in Azure. Creation is synchronous: the registry's login
+server starts listening before the resource is written, and ``properties.loginServer`` is its
+``127.0.0.1:<port>`` (docs/registries.md). Deleting a registry stops it and deletes its repositories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from tether.domain import resource_types as rt
+from tether.domain.ids import ResourceId
+from tether.domain.names import validate_name
+from tether.domain.states import ProvisioningState
+from tether.errors import Conflict, NotFound
+from tether.protocol.registries import CreateRegistryRequest
+from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
+from tether.providers.envelope import envelope, parse_body, require_parent, rfc3339
+from tether.providers.reads import read_page, read_row
+from tether.providers.registry_engine import RegistryEngine
+from tether.store import resources
+from tether.store.tables import ResourceRow
+
+
+def not_found(resource_id: ResourceId) -> NotFound:
+    return NotFound(
+        f"The container registry '{resource_id.name}' was not found in resource group "
+        f"'{resource_id.resource_group}'. Create it with: tether acr create -n {resource_id.name} "
+        f"-g {resource_id.resource_group}",
+        code="ResourceNotFound",
+    )
+
+
+def answer(row: ResourceRow) -> dict[str, Any]:
+    properties = {
+        **row.properties,
+        "creationDate": rfc3339(row.created_at),
+        "provisioningState": row.provisioning_state,
+    }
+    body = envelope(row, properties=properties)
+    body["sku"] = {"name": "Basic", "tier": "Basic"}
+    return body
+
+
+class ContainerRegistries:
+    full_type: ClassVar[str] = rt.REGISTRIES
+
+    def __init__(self, *, engine: RegistryEngine) -> None:
+        self._engine = engine
+
+    async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
+        return answer(await read_row(ctx, resource_id, missing=not_found))
+
+    async def list(
+        self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
+    ) -> Page:
+        return await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=answer)
+
+    async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
+        request = parse_body(CreateRegistryRequest, body)
+        validate_name(self.full_type, resource_id.name)
+        async with ctx.store.transaction() as session:
+            group = await require_parent(session, resource_id)
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is not None:
+                row.tags = request.tags
+                resources.touch(row, principal_id=ctx.caller.object_id)
+                return WriteResult(answer(row), created=False)
+            if await resources.find_by_name(session, self.full_type, resource_id.name):
+                raise Conflict(
+                    f"The registry {resource_id.name} is already in use. Registry names are unique across all "
+                    "subscriptions: choose another name.",
+                    code="AlreadyInUse",
+                )
+            location = (request.location or (group.location if group else None) or "local").replace(" ", "").lower()
+            login_server = await self._engine.serve(resource_id)
+            try:
+                row = await resources.insert(
+                    session,
+                    resource_id,
+                    location=location,
+                    tags=request.tags,
+                    identity=None,
+                    properties={
+                        "loginServer": login_server,
+                        "adminUserEnabled": False,
+                        "publicNetworkAccess": "Enabled",
+                        "anonymousPullEnabled": False,
+                    },
+                    state=ProvisioningState.SUCCEEDED,
+                    principal_id=ctx.caller.object_id,
+                )
+            except BaseException:
+                await self._engine.remove(resource_id.name)
+                raise
+        return WriteResult(answer(row), created=True)
+
+    async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
+        async with ctx.store.transaction() as session:
+            row = await resources.get(session, resource_id, for_update=True)
+            if row is None:
+                return DeleteResult(existed=False)
+            await resources.delete_tree_by_key(session, row.key)
+        await self._engine.remove(resource_id.name)
+        return DeleteResult(existed=True)
