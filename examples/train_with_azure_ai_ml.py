@@ -96,9 +96,12 @@ print("submitted:", job.name, job.status)
 # %% Stream the training script's own output until the job ends
 ml.jobs.stream(job.name)
 
-# %% Download what the job wrote
+# %% Download what the job wrote (into <target>/named-outputs/model/)
+# The SDK reads the default datastore at https://<account>.blob.core.tether.localhost:<blob port>: that name must
+# resolve to the server (a wildcard DNS record, or a line `127.0.0.1 <account>.blob.core.tether.localhost` in
+# /etc/hosts; the account is ml.datastores.get_default().account_name). docs/storage.md, "URL form".
 target = Path(tempfile.mkdtemp(prefix="tether-example-"))
-ml.jobs.download(job.name, download_path=str(target), all=True)
+ml.jobs.download(job.name, output_name="model", download_path=str(target))
 print("downloaded:", sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()))
 
 # %% Archive the job

@@ -8,6 +8,7 @@ it receives a ``Settings``.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -112,11 +113,30 @@ class StorageSettings(BaseModel):
     blob_public_url: str | None = Field(
         None, description="URL clients use for blob endpoints; default https://<host>:<blob_port>."
     )
+    dns_suffix: str = Field(
+        "core.tether.localhost",
+        # azure-storage-blob takes the account name from a host only when it contains ".blob.core." (as in
+        # core.windows.net); without it a key credential fails with "Unable to determine account name".
+        pattern=r"^core\.[a-z0-9]([a-z0-9.-]{0,200}[a-z0-9])?$",
+        description="Accounts are also served virtual-host style at https://<account>.blob.<dns_suffix>:<blob port> "
+        "(what azure-ai-ml builds from the cloud's storage suffix, which Tether advertises as <dns_suffix>:<port>); "
+        "it starts with 'core.', as Azure's core.windows.net, which azure-storage-blob relies on. Those names must "
+        "resolve to this server: a wildcard DNS record *.blob.<dns_suffix>, or /etc/hosts lines.",
+    )
     azurite_bin: Path | None = Field(
         None,
         description="Azurite's azurite-blob entry point; default the pinned install of tools/azurite/install.sh "
         "in ~/.cache/tether/azurite. Without it, storage accounts exist but their blob requests answer 503.",
     )
+
+    def cloud_storage_suffix(self) -> str:
+        """The cloud metadata's ``suffixes.storage``: clients build ``https://<account>.blob.<this>``."""
+        port = urlsplit(self.blob_public_url).port if self.blob_public_url else self.blob_port
+        return self.dns_suffix if port in (None, 443) else f"{self.dns_suffix}:{port}"
+
+    def virtual_host_suffix(self) -> str:
+        """The host name ending (no port) that marks a virtual-host-style request: ``.blob.<dns_suffix>``."""
+        return f".blob.{self.dns_suffix}"
 
 
 class RegistrySettings(BaseModel):

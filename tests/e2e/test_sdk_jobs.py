@@ -4,8 +4,9 @@
 uploads the code through Tether's blob endpoint, writes an anonymous environment and code version, and
 submits the job; the pod downloads the code, runs ``python train.py`` for real and uploads what it wrote
 to ``${{outputs.model}}``. ``ml.jobs.stream`` prints the script's own lines (run history, signed log
-URL), the file it wrote is in the default datastore at its default location, ``ml.jobs.archive``
-round-trips the job.
+URL), ``ml.jobs.download`` fetches the file it wrote from the default datastore (at
+``https://<account>.blob.core.tether.localhost:<blob port>``, a name this test adds to /etc/hosts, so it
+needs root), ``ml.jobs.archive`` round-trips the job.
 
 The SDK runs in a child process, in its own virtual environment: the unmodified azure-ai-ml from PyPI
 that ``tools/azure-ai-ml.sh`` installs once under ~/.cache/tether/azure-ai-ml/<version> (about a minute;
@@ -29,7 +30,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from azure.storage.blob import BlobServiceClient
 from lightkube import Client, KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
@@ -42,6 +42,8 @@ from tether.kube.resources import InstanceType
 from tether.localcluster import LocalCluster, kubeversions
 from tether.localcluster.nodeconfig import POD_NETWORK_HOST, POD_NETWORK_LABEL
 from tether.server_process import ServerProcess
+from tether.settings import StorageSettings
+from tether.testing.hosts_file import loopback_hosts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -90,6 +92,7 @@ _SDK_SCRIPT = textwrap.dedent(
     print("STREAM-BEGIN", flush=True)
     ml.jobs.stream(created.name)
     print("STREAM-END", flush=True)
+    ml.jobs.download(created.name, output_name="model", download_path=args["download"])
     ml.jobs.archive(created.name)
     archived = ml.jobs.get(created.name)
     from azure.ai.ml.constants import ListViewType
@@ -176,7 +179,12 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory,
         )
         client = cli.client()
         try:
-            yield World(server, cli, root, images[0], sdk_python, client)
+            # azure-ai-ml reaches the default datastore at https://<account>.blob.core.tether.localhost:<blob port>
+            # (the cloud's storage suffix): the hosts line stands in for the wildcard DNS record of an install.
+            workspace = f"/subscriptions/{sub}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices"
+            datastore = client.get(f"{workspace}/workspaces/{WS}/datastores/workspaceblobstore")["properties"]
+            with loopback_hosts([datastore["accountName"] + StorageSettings().virtual_host_suffix()]):
+                yield World(server, cli, root, images[0], sdk_python, client)
         finally:
             client.close()
     finally:
@@ -186,27 +194,6 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory,
             kube.delete(InstanceType, INSTANCE_TYPE)
         kube.delete(Namespace, namespace)
         kube.close()
-
-
-def _read_output(world: World, job: str, path: str) -> str:
-    """A blob the job wrote to its output's default location, read with the datastore's key (path-style URL).
-
-    ``ml.jobs.download`` itself builds ``https://<account>.blob.<storage suffix>`` URLs, which Tether's
-    path-style endpoint does not serve (docs/sdk-jobs.md), so the test reads the blob as a user would with
-    azure-storage-blob."""
-    client = world.client
-    workspace = world.job_id(job).rsplit("/jobs/", 1)[0]
-    datastore = client.get(f"{workspace}/datastores/workspaceblobstore")["properties"]
-    key = client.post(f"{workspace}/datastores/workspaceblobstore/listSecrets")["key"]
-    account = datastore["accountName"]
-    blob_url = "https://" + datastore["endpoint"]  # Tether's blob endpoint, host:port
-    service = BlobServiceClient(
-        f"{blob_url}/{account}",
-        credential={"account_name": account, "account_key": key},
-        connection_verify=world.server.ca_file,
-    )
-    blob = service.get_blob_client(datastore["containerName"], f"azureml/{job}/{path}")
-    return blob.download_blob().readall().decode()
 
 
 def test_command_job_with_code_runs_streams_and_archives(world: World) -> None:
@@ -220,6 +207,7 @@ def test_command_job_with_code_runs_streams_and_archives(world: World) -> None:
         "image": world.image,
         "compute": COMPUTE,
         "instance_type": INSTANCE_TYPE,
+        "download": str(world.tmp / "downloaded"),
     }
 
     ran = world.sdk(_SDK_SCRIPT, args)
@@ -231,8 +219,9 @@ def test_command_job_with_code_runs_streams_and_archives(world: World) -> None:
     result = json.loads(ran.stdout.split("RESULT ", 1)[1].splitlines()[0])
     assert result["status"] == "Completed"
     assert result["studio_url"].startswith(world.server.url + "/studio/")
-    written = _read_output(world, result["name"], "model/model.txt")
-    assert written.startswith("weights from "), written
+    [written] = (world.tmp / "downloaded").rglob("model.txt")
+    assert written.relative_to(world.tmp / "downloaded").parts[:2] == ("named-outputs", "model")
+    assert written.read_text().startswith("weights from "), written.read_text()
     assert result["name"] in result["archived"], result
     assert result["name"] not in result["active"], result
     job = world.client.get(world.job_id(result["name"]))

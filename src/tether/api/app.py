@@ -127,6 +127,7 @@ async def build_services(
         accounts=AccountDirectory(store, secrets),
         engines=AzuritePool(azurite_bin=settings.storage.azurite_bin, data_dir=settings.server.data_dir),
         authority=public_url,
+        virtual_host_suffix=settings.storage.virtual_host_suffix(),
     )
     blob_engine = AzuriteEngine(blobs)
     data_dir = settings.server.data_dir

@@ -4,6 +4,8 @@ Two shapes, as Azure Resource Manager serves them: for ``api-version`` 2022-09-0
 cloud object (what ``az cloud register --endpoint-resource-manager`` reads); for older versions (or
 none) a list of clouds (what ``azure-ai-ml`` reads through ``ARM_CLOUD_METADATA_URL``). Key names are
 Azure's exactly: az looks them up by name and silently leaves an endpoint unset when a name differs.
+``suffixes.storage`` is ``<dns suffix>:<blob port>`` (``core.tether.localhost:8444``): azure-ai-ml builds every
+datastore URL as ``https://<account>.blob.<suffix>``, which the blob endpoint serves virtual-host style.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ CLOUD_NAME = "Tether"
 _SINGLE_OBJECT_SINCE = "2022-09-01"
 
 
-def cloud_metadata(public_url: str) -> dict[str, object]:
+def cloud_metadata(public_url: str, *, storage_suffix: str) -> dict[str, object]:
+    """``storage_suffix``: where ``<account>.blob.<suffix>`` reaches the blob endpoint (virtual-host style)."""
     base = public_url.rstrip("/") + "/"
     return {
         "name": CLOUD_NAME,
@@ -35,7 +38,7 @@ def cloud_metadata(public_url: str) -> dict[str, object]:
             "identityProvider": "AAD",
         },
         "suffixes": {
-            "storage": "core.windows.net",
+            "storage": storage_suffix,
             "acrLoginServer": "azurecr.io",
             "keyVaultDns": "vault.azure.net",
         },
@@ -60,7 +63,7 @@ def cloud_metadata(public_url: str) -> dict[str, object]:
 async def endpoints(
     svc: ServicesDep, api_version: Annotated[str | None, Query(alias="api-version")] = None
 ) -> JSONResponse:
-    cloud = cloud_metadata(svc.public_url)
+    cloud = cloud_metadata(svc.public_url, storage_suffix=svc.settings.storage.cloud_storage_suffix())
     # ISO dates compare as strings; a preview suffix sorts after its date, as ARM treats it.
     if api_version is not None and api_version[:10] >= _SINGLE_OBJECT_SINCE:
         return JSONResponse(cloud)

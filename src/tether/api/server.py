@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from cryptography import x509
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tether import datadir, pki
@@ -36,13 +37,15 @@ class TlsFiles:
     key: Path
 
 
-def ensure_tls(data_dir: Path, *, host: str) -> TlsFiles:
-    """The CA and serving certificate in ``data_dir``, created on first start (covering host and loopback)."""
+def ensure_tls(data_dir: Path, *, host: str, blob_virtual_hosts: str) -> TlsFiles:
+    """The CA and serving certificate in ``data_dir``, created on first start (covering host and loopback, and
+    ``*`` + ``blob_virtual_hosts``, e.g. ``*.blob.core.tether.localhost``, for virtual-host-style blob URLs)."""
     files = TlsFiles(data_dir / "ca.pem", data_dir / "server.pem", data_dir / "server-key.pem")
     if files.ca.exists() and files.cert.exists() and files.key.exists():
+        _warn_without_virtual_hosts(files.cert, "*" + blob_virtual_hosts)
         return files
     ca = pki.create_ca("Tether local CA")
-    ips, names = {"127.0.0.1", "::1"}, {"localhost"}
+    ips, names = {"127.0.0.1", "::1"}, {"localhost", "*" + blob_virtual_hosts}
     try:
         ipaddress.ip_address(host)
         if host not in ("0.0.0.0", "::"):
@@ -55,6 +58,29 @@ def ensure_tls(data_dir: Path, *, host: str) -> TlsFiles:
     pki.write_pem(files.key, serving.key_pem, private=True)
     pki.write_pem(files.cert, serving.cert_pem)
     return files
+
+
+def _warn_without_virtual_hosts(cert: Path, wildcard: str) -> None:
+    """A data dir made before virtual-host blob URLs has a certificate without ``*.blob.<suffix>``: say so
+    (the certificate is never replaced silently, it may be the operator's own)."""
+    try:
+        names = (
+            pki.KeyPair(cert.read_bytes(), b"")
+            .certificate()
+            .extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        )
+        covered = wildcard in names.value.get_values_for_type(x509.DNSName)
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return  # check_tls reports a certificate that cannot be read
+    if not covered:
+        log.warning(
+            "The serving certificate %s does not cover %s: virtual-host blob URLs (what azure-ai-ml uses for "
+            "datastores) will fail TLS verification. Issue one that adds this name with the CA in the data "
+            "directory, or move ca.pem, server.pem and server-key.pem away to have new ones made (clients "
+            "must then trust the new ca.pem).",
+            cert,
+            wildcard,
+        )
 
 
 def check_tls(files: TlsFiles) -> None:
@@ -112,7 +138,7 @@ async def prepare(settings: Settings) -> PreparedServer:
     """Everything before serving: data dir, TLS, socket, store (migrated), bootstrap file."""
     data_dir = settings.server.data_dir
     datadir.make_private(data_dir)
-    tls = ensure_tls(data_dir, host=settings.server.host)
+    tls = ensure_tls(data_dir, host=settings.server.host, blob_virtual_hosts=settings.storage.virtual_host_suffix())
     check_tls(tls)
     sock = bind(settings.server.host, settings.server.port, reuse_port=settings.server.reuse_port)
     port = sock.getsockname()[1]

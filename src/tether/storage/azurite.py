@@ -135,8 +135,9 @@ class AzuritePool:
         process = await asyncio.create_subprocess_exec(
             str(self._bin),
             *("--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(location), *tls),
-            # Clients send x-ms-version newer than Azurite knows; path-style URLs only; no telemetry calls.
-            *("--skipApiVersionCheck", "--loose", "--disableProductStyleUrl", "--disableTelemetry"),
+            # Clients send x-ms-version newer than Azurite knows; no telemetry calls. Product-style URLs stay on:
+            # Tether forwards to 127.0.0.1 (path-style), or with a virtual host's Host (account from the host name).
+            *("--skipApiVersionCheck", "--loose", "--disableTelemetry"),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

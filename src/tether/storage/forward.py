@@ -2,7 +2,8 @@
 
 The path and query go upstream byte for byte (``raw_path``): a Shared Key signature covers the path,
 and re-encoding a blob name would both break it and address another blob. Hop-by-hop headers and
-``Host`` stay behind; everything else, ``x-ms-*`` and ``Content-Length`` included, passes unchanged.
+``Host`` stay behind (except a virtual host's name, see ``forward``); everything else, ``x-ms-*`` and
+``Content-Length`` included, passes unchanged.
 """
 
 from __future__ import annotations
@@ -41,9 +42,12 @@ async def forward(
     upstream: str,
     extra_query: str | None = None,
     drop_authorization: bool = False,
+    virtual_host: str | None = None,
     chunk_size: int | None = None,
 ) -> Response:
-    """``chunk_size``: answer bodies go back in chunks of up to that many bytes (default: as read upstream)."""
+    """``virtual_host``: the client's ``Host`` of a virtual-host-style request (``<account>.blob.<suffix>``),
+    sent on so Azurite takes the account from it as Azure does (and signs Shared Key over ``/<account><path>``).
+    ``chunk_size``: answer bodies go back in chunks of up to that many bytes (default: as read upstream)."""
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
     query = request.scope.get("query_string", b"").decode("latin-1")
     if extra_query:
@@ -54,6 +58,8 @@ async def forward(
         for name, value in request.headers.raw
         if name.lower() not in _HOP_BY_HOP and not (drop_authorization and name.lower() == b"authorization")
     ]
+    if virtual_host is not None:
+        headers.append((b"host", virtual_host.encode("latin-1")))
     declared = request.headers.get("content-length")
     chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
     content = request.stream() if chunked or (declared is not None and declared != "0") else None

@@ -1,5 +1,10 @@
 """The blob endpoint: every request to ``https://<blob host>/<account>/...`` is authenticated, decided, forwarded.
 
+Two URL styles name the account: path-style (the first path segment, any host) and virtual-host style
+(``Host: <account>.blob.<dns suffix>``, what azure-ai-ml builds from the cloud's storage suffix). A
+virtual-host request reaches Azurite with its ``Host``, so Azurite reads the account from it and checks
+a Shared Key signature over ``/<account>/<container>/...`` as Azure does.
+
 - **Bearer token** (Tether-issued, audience ``https://storage.azure.com``): the request's permission
   (``tether.domain.blob_requests``) is decided by the same authorizer as ARM, at the container's
   scope (or the blob service's). Allowed: forwarded to the account's Azurite with the token removed and
@@ -83,8 +88,10 @@ class BlobGateway:
         accounts: AccountDirectory,
         engines: AzuritePool,
         authority: str,
+        virtual_host_suffix: str,
     ) -> None:
         self._tokens = tokens
+        self._virtual_host_suffix = virtual_host_suffix.lower()
         self._authorizer = authorizer
         self.accounts = accounts
         self.engines = engines
@@ -107,9 +114,20 @@ class BlobGateway:
             self._sas[cache_key] = known
         return known[0]
 
+    def virtual_host(self, request: Request) -> tuple[str, str] | None:
+        """``(account, Host)`` when the request names its account in the host (``<account>.blob.<suffix>``)."""
+        host = request.headers.get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host  # [::1]:port is never a virtual host
+        account = name.lower().removesuffix(self._virtual_host_suffix)
+        if account == name.lower() or not account or "." in account:
+            return None
+        return account, host
+
     async def handle(self, request: Request) -> Response:
         head = request.method == "HEAD"
-        target = parse_blob_path(request.scope["path"])
+        virtual = self.virtual_host(request)
+        path = request.scope["path"]
+        target = parse_blob_path(f"/{virtual[0]}{path}" if virtual else path)
         if target is None:
             return storage_error(400, "InvalidUri", "The requested URI does not name a storage account.", head=head)
         account = await self.accounts.find(target.account)
@@ -123,7 +141,7 @@ class BlobGateway:
                 head=head,
             )
         try:
-            return await self._dispatch(request, target, account, head=head)
+            return await self._dispatch(request, target, account, head=head, virtual_host=virtual and virtual[1])
         except Unavailable as e:
             return storage_error(
                 503, "ServerBusy", "The server is currently unable to receive requests.", detail=e.message, head=head
@@ -141,11 +159,13 @@ class BlobGateway:
                 head=head,
             )
 
-    async def _dispatch(self, request: Request, target: BlobRequest, account: StoredAccount, *, head: bool) -> Response:
+    async def _dispatch(
+        self, request: Request, target: BlobRequest, account: StoredAccount, *, head: bool, virtual_host: str | None
+    ) -> Response:
         authorization = request.headers.get("authorization", "")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() == "bearer":
-            return await self._bearer(request, target, account, token.strip(), head=head)
+            return await self._bearer(request, target, account, token.strip(), head=head, virtual_host=virtual_host)
         if "skoid" in request.query_params:
             return storage_error(
                 403,
@@ -160,7 +180,7 @@ class BlobGateway:
             return storage_error(403, "AuthenticationFailed", _AUTHENTICATION_FAILED, detail=outside, head=head)
         if authorization or "sig" in request.query_params:
             upstream = await self.engines.url_of(account.keys)
-            answer = await forward(self.http, request, upstream=upstream)
+            answer = await forward(self.http, request, upstream=upstream, virtual_host=virtual_host)
             if answer.status_code == 403 and answer.headers.get("x-ms-error-code") == "AuthorizationFailure":
                 # Azurite's word for a signature that does not match; Azure's is AuthenticationFailed.
                 if answer.background is not None:
@@ -189,7 +209,14 @@ class BlobGateway:
         return f"Bearer authorization_uri={self._authority}/{tenant}/oauth2/authorize resource_id={STORAGE_AUDIENCE}"
 
     async def _bearer(
-        self, request: Request, target: BlobRequest, account: StoredAccount, token: str, *, head: bool
+        self,
+        request: Request,
+        target: BlobRequest,
+        account: StoredAccount,
+        token: str,
+        *,
+        head: bool,
+        virtual_host: str | None,
     ) -> Response:
         try:
             caller = await self._tokens.authenticate(token, audiences=_AUDIENCES)
@@ -210,7 +237,12 @@ class BlobGateway:
             return self._denied(caller, permission, scope=str(scope), error=e, head=head)
         upstream = await self.engines.url_of(account.keys)
         return await forward(
-            self.http, request, upstream=upstream, extra_query=self.full_access_sas(account), drop_authorization=True
+            self.http,
+            request,
+            upstream=upstream,
+            extra_query=self.full_access_sas(account),
+            drop_authorization=True,
+            virtual_host=virtual_host,
         )
 
     def _denied(

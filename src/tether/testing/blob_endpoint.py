@@ -4,17 +4,25 @@ The ARM API stays on ``httpx2.ASGITransport`` (as in every integration test); th
 served by uvicorn in the test's event loop, because the unmodified ``azure-storage-blob`` SDK needs
 a real URL, and over TLS, since azure-core sends bearer tokens over HTTPS only. Azurite is the real
 process (``tools/azurite/install.sh`` installs it; this module runs the script if it is missing).
+
+Virtual-host-style URLs (``https://<account>.blob.core.tether.localhost:<port>``) need those names to reach
+the endpoint: ``loopback_names`` is the stand-in for the wildcard DNS record (or /etc/hosts lines) a real
+install has. It answers them with 127.0.0.1 in this process and refuses every other name that is
+not an address or ``localhost``, so no test ever asks a DNS server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import socket
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -48,12 +56,43 @@ class BlobServer:
     def account_url(self, account: str) -> str:
         return f"{self.blob_url}/{account}"
 
+    def virtual_host_url(self, account: str) -> str:
+        """The account's URL as azure-ai-ml builds it: ``https://<account>.blob.<cloud storage suffix>``."""
+        return f"https://{account}.blob.{self.server.services.settings.storage.cloud_storage_suffix()}"
+
+
+@contextmanager
+def loopback_names(suffix: str) -> Iterator[None]:
+    """Resolve ``*<suffix>`` to 127.0.0.1 in this process (a test double for a wildcard DNS record); any
+    other name but ``localhost`` is refused, so nothing here reaches a DNS server."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name.lower().endswith(suffix):
+            return real("127.0.0.1", port, *args, **kwargs)
+        with contextlib.suppress(ValueError):
+            ipaddress.ip_address(name)
+            return real(host, port, *args, **kwargs)
+        if name == "localhost":
+            return real(host, port, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, f"{name} is not a loopback name (tests never use DNS)")
+
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real
+
 
 @asynccontextmanager
 async def blob_server(data_dir: Path) -> AsyncIterator[BlobServer]:
     data_dir.mkdir(parents=True, exist_ok=True)
     ca = pki.create_ca("Tether test CA")
-    serving = pki.issue_certificate(ca, "tether-blob", dns_names=["localhost"], ip_addresses=["127.0.0.1"])
+    virtual_hosts = "*" + StorageSettings().virtual_host_suffix()
+    serving = pki.issue_certificate(
+        ca, "tether-blob", dns_names=["localhost", virtual_hosts], ip_addresses=["127.0.0.1"]
+    )
     ca_file, cert, key = data_dir / "blob-ca.pem", data_dir / "blob.pem", data_dir / "blob-key.pem"
     pki.write_pem(ca_file, ca.cert_pem)
     pki.write_pem(cert, serving.cert_pem)

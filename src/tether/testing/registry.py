@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tether.api.server import ensure_tls
-from tether.testing.server import InProcessServer, in_process_server
+from tether.testing.server import InProcessServer, in_process_server, settings_for_tests
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -30,6 +30,7 @@ async def registry_server(data_dir: Path) -> AsyncIterator[tuple[InProcessServer
     """The server and the CA file its login servers' certificate chains to."""
     ensure_registry_tools()
     data_dir.mkdir(parents=True, exist_ok=True)
-    tls = ensure_tls(data_dir, host="127.0.0.1")
-    async with in_process_server(data_dir) as server:
+    settings = settings_for_tests(data_dir)
+    tls = ensure_tls(data_dir, host="127.0.0.1", blob_virtual_hosts=settings.storage.virtual_host_suffix())
+    async with in_process_server(data_dir, settings=settings) as server:
         yield server, tls.ca
