@@ -220,6 +220,12 @@ def workspace_on_managed_cluster(
     extension on it with its operator as a local process."""
     cli.line(f"group create -n {resource_group} -l westeurope -o none")
     cli.line(f"ml workspace create -n {workspace} -g {resource_group} -o none")
+    managed_cluster_with_extension(cli, kubeconfig=kubeconfig, resource_group=resource_group, cluster=cluster)
+
+
+def managed_cluster_with_extension(cli: Cli, *, kubeconfig: Path, resource_group: str, cluster: str) -> None:
+    """The local cluster registered as a managed cluster in an existing group, and the ML extension on it
+    with its operator as a local process."""
     cli.line(f"aks create -g {resource_group} -n {cluster} --kubeconfig {kubeconfig} -o none")
     cli.line(
         f"k8s-extension create --name azureml --extension-type {AZUREML} --config enableTraining=True "

@@ -1,5 +1,7 @@
 """A data scientist's loop with the unmodified azure-ai-ml, on the local cluster's real node.
 
+The workspace is made with ``ml.workspaces.begin_create`` (the SDK's ARM template deployment), the
+local cluster attached to it (``tether ml compute attach``), then
 ``ml.jobs.create_or_update(command(code="./src", environment=Environment(image=...), outputs=...))``
 uploads the code through Tether's blob endpoint, writes an anonymous environment and code version, and
 submits the job; the pod downloads the code, runs ``python train.py`` for real and uploads what it wrote
@@ -35,7 +37,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
-from tests.cluster.conftest import Cli, log_in, stop_local_agents, workspace_on_managed_cluster
+from tests.cluster.conftest import Cli, log_in, managed_cluster_with_extension, stop_local_agents
 from tether.client import TetherClient
 from tether.client.profile import load_profile
 from tether.kube.resources import InstanceType
@@ -107,6 +109,24 @@ _SDK_SCRIPT = textwrap.dedent(
 )
 
 
+# The workspace the job runs in is made as a data scientist makes one: the SDK deploys its ARM template.
+_CREATE_WORKSPACE = textwrap.dedent(
+    """
+    import json, sys
+    from azure.identity import ClientSecretCredential
+    from azure.ai.ml import MLClient
+    from azure.ai.ml.entities import Workspace
+
+    b = json.load(open(sys.argv[1]))
+    credential = ClientSecretCredential(
+        b["tenant_id"], b["client_id"], b["client_secret"], authority=b["server"], disable_instance_discovery=True
+    )
+    ml = MLClient(credential, b["subscription_id"], sys.argv[2], cloud="Tether")
+    w = ml.workspaces.begin_create(Workspace(name=sys.argv[3], location="westeurope")).result()
+    print(json.dumps({"name": w.name, "id": w.id}))
+    """
+)
+
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -164,7 +184,20 @@ def world(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory,
     try:
         cli = log_in(server, config_dir)
         kubeconfig = local_cluster.kubeconfig_path
-        workspace_on_managed_cluster(cli, kubeconfig=kubeconfig, resource_group=RG, workspace=WS, cluster=CLUSTER)
+        cli.line(f"group create -n {RG} -l westeurope -o none")
+        created = subprocess.run(
+            [sdk_python, "-c", _CREATE_WORKSPACE, str(server.data_dir / "bootstrap.json"), RG, WS],
+            env=cli.env | {"TETHER_CONFIG_DIR": str(config_dir)},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert created.returncode == 0, created.stdout + created.stderr
+        made = json.loads(created.stdout.splitlines()[-1])
+        assert made["name"] == WS, created.stdout
+        assert made["id"].endswith(f"/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/{WS}")
+        managed_cluster_with_extension(cli, kubeconfig=kubeconfig, resource_group=RG, cluster=CLUSTER)
         # The InstanceType CRD comes with the extension; the instance type exists before the attach reads them.
         with contextlib.suppress(ApiError, httpx2.HTTPStatusError):
             kube.delete(InstanceType, INSTANCE_TYPE)
