@@ -27,6 +27,7 @@ from tether.domain.states import OperationKind, OperationStatus
 from tether.errors import DeadlineExceeded, TetherError
 from tether.reconcile.errors import PermanentError, TemporaryError
 from tether.reconcile.hints import HAND_OFF_LEASE_S, Hints, Preparing
+from tether.reconcile.stopping import cancel_until_done
 from tether.reconcile.views import OperationView
 from tether.settings import ReconcileSettings
 from tether.store import Session, Store, operations
@@ -198,9 +199,5 @@ class ReconcilerSet:
         self._tasks = [asyncio.create_task(r.run_forever(), name="reconciler") for r in self._reconcilers]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        tasks, self._tasks = self._tasks, []
+        await cancel_until_done(tasks)

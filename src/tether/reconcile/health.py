@@ -19,6 +19,7 @@ from tether.errors import TetherError
 from tether.kube.access import ClusterAccess
 from tether.kube.extension_status import ExtensionHealth, read_health
 from tether.providers.envelope import rfc3339
+from tether.reconcile.stopping import cancel_until_done
 from tether.store import Store, resources
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,8 @@ class HealthMonitor:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+            task, self._task = self._task, None
+            await cancel_until_done([task])
 
     async def _run(self) -> None:
         while True:

@@ -32,6 +32,7 @@ from tether.errors import NotFound, TetherError
 from tether.kube.access import ClusterAccess
 from tether.kube.informer import Informer
 from tether.kube.jobs import follow_jobs, job_status, read_status, watch_jobs
+from tether.reconcile.stopping import cancel_until_done
 from tether.store import Store, resources
 from tether.store.tables import ResourceRow
 
@@ -146,9 +147,7 @@ class JobMonitor:
 
     async def stop(self) -> None:
         tasks = [t for t in [self._task, *(w.task for w in self._watches.values())] if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_until_done(tasks)
         self._task = None
         self._watches.clear()
 
