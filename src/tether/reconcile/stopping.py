@@ -1,11 +1,12 @@
 """Stopping background loops: cancel, and cancel again until each has ended.
 
-A cancellation can be lost: one that lands inside a database call may come back as the driver's own
-error (asyncpg answers a rollback during a cancelled query with "another operation is in progress"),
-which a loop survives as a failed poll, and Python 3.11's ``asyncio.wait_for`` drops a cancellation
-that races with its inner task finishing. A single ``cancel()`` then leaves the loop running and a
-shutdown that awaits it waits forever. So each task still running after a second is cancelled again.
-"""
+A cancellation can be lost, and then a single ``cancel()`` leaves the loop running and a shutdown that
+awaits it waits forever. Seen once in the PostgreSQL integration tier: at teardown one reconciler was
+"cancelling" yet still polling, and the server never closed. The await that dropped it was not
+identified. Candidates: a driver error raised while a cancelled query is rolled back, which replaces
+the CancelledError and which a loop survives as a failed poll; or Python 3.11's ``asyncio.wait_for``,
+which can drop a cancellation that races with its inner task finishing. So each task still running
+after a second is cancelled again."""
 
 from __future__ import annotations
 
