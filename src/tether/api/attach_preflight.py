@@ -16,11 +16,12 @@ from fastapi.responses import JSONResponse
 from tether.api.deps import json_body
 from tether.api.services import Services
 from tether.domain.actions import action_for
+from tether.domain.attach import Check
 from tether.domain.ids import ArmPath, ResourceId
 from tether.domain.principals import Caller
 from tether.domain.resource_types import COMPUTES
 from tether.providers.computes import validate_attach
-from tether.reconcile.attach import Check, preflight
+from tether.reconcile.attach import preflight
 
 
 async def run_preflight(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:

@@ -30,16 +30,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
 from tether.authz.service import Authorizer
 from tether.domain import resource_types as rt
-from tether.domain.attach import Requirement, attach_requirements, is_connected, relay_ids
+from tether.domain.attach import (
+    AttachTarget,
+    Check,
+    ExtensionRecord,
+    Preflight,
+    Requirement,
+    Status,
+    attach_requirements,
+    is_connected,
+    missing_role,
+    relay_ids,
+)
 from tether.domain.ids import ResourceId
 from tether.domain.principals import Caller
 from tether.domain.states import ProvisioningState
-from tether.errors import DeadlineExceeded, Internal, NotFound, TetherError, Unavailable
+from tether.errors import DeadlineExceeded, NotFound, TetherError, Unavailable
 from tether.identity.managed import acting_as
 from tether.kube.access import ClusterAccess
 from tether.kube.extension_status import ExtensionHealth, InstanceTypeInfo, read_health, read_instance_types
@@ -48,64 +59,16 @@ from tether.kube.probe import namespace_exists, ping
 from tether.providers.compute_grants import grantable_steps
 from tether.providers.extensions import AZUREML_EXTENSION_TYPE
 from tether.store import Session, Store, resources
-from tether.store.tables import ResourceRow
-
-_CODE_CLASS: dict[str, type[TetherError]] = {"InternalServerError": Internal}
-
-
-@dataclass(frozen=True)
-class AttachTarget:
-    """What the pipeline knows before it starts, read in one short transaction."""
-
-    compute_id: ResourceId
-    workspace_name: str
-    caller: Caller
-    cluster_id: ResourceId
-    namespace: str
-    cluster_exists: bool
-    extension: ResourceRow | None
-    relay_exists: bool
 
 
 @dataclass
 class AttachFacts:
-    """What the cluster reported; the attach records the first four on the compute."""
+    """What the cluster reported; the attach records it on the compute (all but the health)."""
 
     instance_types: dict[str, Any] = field(default_factory=dict)
     extension_principal_id: str | None = None
     release_train: str = "stable"
     health: ExtensionHealth | None = None
-    namespace_exists: bool | None = None  # looked up by the preflight only
-
-
-class Status(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-    WARN = "warn"  # does not block an attach
-
-
-@dataclass(frozen=True)
-class Check:
-    """One step's verdict. A failure carries the error the attach raises (never shown by the preflight)."""
-
-    step: str
-    status: Status
-    message: str
-    code: str | None = None
-    fix: str | None = None
-    error: TetherError | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Preflight:
-    """The preflight's answer: every check, in the order of :class:`Group`, as the workspace identity."""
-
-    workspace_identity: Caller
-    checks: list[Check]
-
-    @property
-    def ready(self) -> bool:
-        return not any(c.status is Status.FAIL for c in self.checks)
 
 
 class AttachFailed(Exception):
@@ -130,6 +93,7 @@ class AttachRun:
     grantable: frozenset[str] = frozenset()  # preflight: steps whose missing role the attach would grant
     create_instance_types: dict[str, Any] | None = None  # attach: the body's instance types
     facts: AttachFacts | None = None
+    namespace_exists: bool | None = None  # looked up by the preflight only
 
 
 class Group(IntEnum):
@@ -243,7 +207,16 @@ async def load_target(
         raise NotFound(f"Workspace '{workspace_id.name}' no longer exists.", code="WorkspaceNotFound")
     caller = await acting_as(session, workspace)
     extensions = await resources.list_children(session, cluster_id, rt.EXTENSIONS)
-    ml = [e for e in extensions if e.properties.get("extensionType", "").lower() == AZUREML_EXTENSION_TYPE.lower()]
+    ml = [
+        ExtensionRecord(
+            name=e.name,
+            provisioning_state=e.provisioning_state,
+            principal_id=(e.identity or {}).get("principalId"),
+            release_train=e.properties.get("releaseTrain") or "stable",
+        )
+        for e in extensions
+        if e.properties.get("extensionType", "").lower() == AZUREML_EXTENSION_TYPE.lower()
+    ]
     relay_exists = False
     if is_connected(cluster_id):
         relay_namespace, _, _ = relay_ids(cluster_id)
@@ -263,21 +236,6 @@ async def load_target(
 # --- the steps ----------------------------------------------------------------------------------------
 
 
-def _who(target: AttachTarget) -> str:
-    return f"the identity of workspace '{target.workspace_name}' (principal {target.caller.object_id})"
-
-
-def _missing_role(target: AttachTarget, requirement: Requirement) -> TetherError:
-    prefix = {"ExtensionNotInstalled": "Extension not installed: ", "InternalServerError": "Internal server error: "}
-    message = (
-        f"{prefix.get(requirement.error_code, '')}{_who(target)} lacks the role '{requirement.role.name}' on "
-        f"'{requirement.scope}', which it needs because {requirement.why}. "
-        f"Fix: {requirement.grant_command(target.caller.object_id)}"
-    )
-    cls = _CODE_CLASS.get(requirement.error_code, TetherError)
-    return cls(message, code=requirement.error_code, target=requirement.step)
-
-
 def holds_role(requirement: Requirement) -> Callable[[AttachRun], Awaitable[list[Check]]]:
     """The step that checks the workspace identity holds ``requirement``'s role on its scope."""
     role, scope, step = requirement.role.name, requirement.scope, requirement.step
@@ -289,7 +247,7 @@ def holds_role(requirement: Requirement) -> Callable[[AttachRun], Awaitable[list
         if step in run.grantable:
             message = f"lacks '{role}' on {scope}; the attach will grant it (system-assigned workspace identity, S10)"
             return [Check(step, Status.WARN, message)]
-        error = _missing_role(run.target, requirement)
+        error = missing_role(run.target, requirement)
         return [Check(step, Status.FAIL, error.message, error.code, requirement.grant_command(principal_id), error)]
 
     return check
@@ -357,63 +315,47 @@ async def relay_exists(run: AttachRun) -> list[Check]:
 
 
 async def read_cluster(run: AttachRun) -> list[Check]:
-    """Reach the cluster and read what the compute reports (the preflight also looks up the namespace)."""
-    target = run.target
-    try:
-        facts = await inspect_cluster(
-            run.access, target, deadline_s=run.deadline_s, create_instance_types=run.create_instance_types
-        )
-        if run.dry_run:
-            async with run.access.connect(target.cluster_id.key, connected=is_connected(target.cluster_id)) as conn:
-                facts.namespace_exists = await namespace_exists(conn, target.namespace)
-    except TetherError as e:
-        return [Check("access", Status.FAIL, e.message, e.code, error=e)]
-    run.facts = facts
-    types = ", ".join(sorted(facts.instance_types))
-    return [Check("access", Status.PASS, f"the cluster answers; instance types: {types}")]
-
-
-async def inspect_cluster(
-    access: ClusterAccess,
-    target: AttachTarget,
-    *,
-    deadline_s: float,
-    create_instance_types: dict[str, Any] | None = None,
-) -> AttachFacts:
-    """Reach the cluster (direct or relay) and read what the compute reports: instance types, extension health.
-
-    ``create_instance_types`` (the attach body's, never a dry run's): created where missing
-    (``kube.instance_types``); the compute then offers exactly those, plus the built-in default."""
-    wanted = [InstanceTypeInfo.from_arm(n, b) for n, b in (create_instance_types or {}).items()]
+    """Reach the cluster (direct or relay) within the step's deadline; read its instance types and the
+    extension's health (the preflight also looks up the namespace). The attach body's instance types are
+    created where missing (``kube.instance_types``); the compute then offers those plus the built-in default."""
+    target, deadline_s = run.target, run.deadline_s
+    wanted = [InstanceTypeInfo.from_arm(n, b) for n, b in (run.create_instance_types or {}).items()]
     connected = is_connected(target.cluster_id)
     try:
-        async with asyncio.timeout(deadline_s):
-            async with access.connect(target.cluster_id.key, connected=connected, timeout_s=deadline_s) as connection:
-                await ping(connection)
-                types = await read_instance_types(connection.kube)
-                if wanted:
-                    await ensure_instance_types(connection.kube, wanted, present=types)
-                    named = {w.name for w in wanted}
-                    types = [*(t for t in types if t.built_in and t.name not in named), *wanted]
-                health = await read_health(connection.kube)
-    except TimeoutError as e:
-        raise DeadlineExceeded(
-            f"The cluster '{target.cluster_id.name}' did not answer within {deadline_s:.0f} s.",
-            code="ClusterNotReachable",
-            target="access",
-        ) from e
-    except Unavailable as e:
-        offline = " (the connected cluster is offline: is its agent running?)" if connected else ""
-        raise Unavailable(
-            f"The cluster '{target.cluster_id.name}' cannot be reached{offline}: {e.message}",
-            code="ClusterNotReachable",
-            target="access",
-        ) from e
-    facts = AttachFacts(instance_types={t.name: t.to_arm() for t in types}, health=health)
+        try:
+            async with asyncio.timeout(deadline_s):
+                async with run.access.connect(target.cluster_id.key, connected=connected, timeout_s=deadline_s) as conn:
+                    await ping(conn)
+                    types = await read_instance_types(conn.kube)
+                    if wanted:
+                        await ensure_instance_types(conn.kube, wanted, present=types)
+                        named = {w.name for w in wanted}
+                        types = [*(t for t in types if t.built_in and t.name not in named), *wanted]
+                    health = await read_health(conn.kube)
+        except TimeoutError as e:
+            raise DeadlineExceeded(
+                f"The cluster '{target.cluster_id.name}' did not answer within {deadline_s:.0f} s.",
+                code="ClusterNotReachable",
+                target="access",
+            ) from e
+        except Unavailable as e:
+            offline = " (the connected cluster is offline: is its agent running?)" if connected else ""
+            raise Unavailable(
+                f"The cluster '{target.cluster_id.name}' cannot be reached{offline}: {e.message}",
+                code="ClusterNotReachable",
+                target="access",
+            ) from e
+        if run.dry_run:
+            async with run.access.connect(target.cluster_id.key, connected=connected) as conn:
+                run.namespace_exists = await namespace_exists(conn, target.namespace)
+    except TetherError as e:
+        return [Check("access", Status.FAIL, e.message, e.code, error=e)]
+    run.facts = AttachFacts(instance_types={t.name: t.to_arm() for t in types}, health=health)
     if target.extension is not None:
-        facts.extension_principal_id = (target.extension.identity or {}).get("principalId")
-        facts.release_train = target.extension.properties.get("releaseTrain") or "stable"
-    return facts
+        run.facts.extension_principal_id = target.extension.principal_id
+        run.facts.release_train = target.extension.release_train
+    types_named = ", ".join(sorted(run.facts.instance_types))
+    return [Check("access", Status.PASS, f"the cluster answers; instance types: {types_named}")]
 
 
 async def extension_warnings(run: AttachRun) -> list[Check]:
@@ -435,9 +377,9 @@ async def extension_warnings(run: AttachRun) -> list[Check]:
 
 async def namespace_warning(run: AttachRun) -> list[Check]:
     namespace = run.target.namespace
-    if run.facts is None or run.facts.namespace_exists is None:
+    if run.namespace_exists is None:
         return []
-    if run.facts.namespace_exists:
+    if run.namespace_exists:
         return [Check("namespace", Status.PASS, f"namespace '{namespace}' exists")]
     return [
         Check(
