@@ -35,7 +35,7 @@ async def preflight_answer(svc: Services, caller: Caller, compute_id: ResourceId
     result = await preflight(
         svc.store,
         svc.authorizer,
-        svc.access,
+        access=svc.access,
         requester=caller,
         compute_id=compute_id,
         cluster_id=attach.cluster_id,

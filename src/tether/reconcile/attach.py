@@ -144,15 +144,17 @@ def attach_steps(cluster_id: ResourceId) -> list[Step]:
 async def attach(
     authz: Authorizer,
     access: ClusterAccess,
-    target: AttachTarget,
     *,
+    target: AttachTarget,
     deadline_s: float,
     create_instance_types: dict[str, Any] | None = None,
 ) -> AttachFacts:
     """Run every attach step; raise :class:`AttachFailed` with the first failure. Creates the body's
     instance types in the cluster (``kube.instance_types``); the compute then offers exactly those, plus
     the built-in default."""
-    run = AttachRun(target, authz, access, deadline_s, dry_run=False, create_instance_types=create_instance_types)
+    run = AttachRun(
+        target, authz, access, deadline_s=deadline_s, dry_run=False, create_instance_types=create_instance_types
+    )
     for step in attach_steps(target.cluster_id):
         if step.in_attach:
             for check in await step.check(run):
@@ -165,8 +167,8 @@ async def attach(
 async def preflight(
     store: Store,
     authz: Authorizer,
-    access: ClusterAccess,
     *,
+    access: ClusterAccess,
     requester: Caller,
     compute_id: ResourceId,
     cluster_id: ResourceId,
@@ -182,7 +184,7 @@ async def preflight(
     grantable = await grantable_steps(
         authz, requester=requester, workspace_identity=target.caller, cluster_id=cluster_id
     )
-    run = AttachRun(target, authz, access, deadline_s, dry_run=True, grantable=grantable)
+    run = AttachRun(target, authz, access, deadline_s=deadline_s, dry_run=True, grantable=grantable)
     by_group: dict[Group, list[Check]] = {group: [] for group in Group}
     reachable = True
     for step in attach_steps(cluster_id):

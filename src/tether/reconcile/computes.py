@@ -89,7 +89,7 @@ class ComputeOperations:
             return await attach(
                 self._authz,
                 self._access,
-                target,
+                target=target,
                 deadline_s=self._deadline_s,
                 create_instance_types=row.properties.get("requestedInstanceTypes"),
             )
