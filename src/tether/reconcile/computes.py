@@ -1,6 +1,6 @@
 """Finishes attaches and identity updates of compute targets.
 
-An attach runs the checks of ``reconcile.attach`` as the workspace identity (network outside any
+An attach runs the pipeline of ``reconcile.attach`` as the workspace identity (network outside any
 transaction), then, in the lease-checked transaction, creates or binds the compute identity (S9: a
 system-assigned one is the principal named ``<workspace>/computes/<compute>``), records the cluster's
 instance types and marks the compute ``Succeeded``. A failure marks it ``Failed`` with
@@ -17,9 +17,9 @@ from tether.domain.ids import parse_resource_id
 from tether.domain.operations import Operation
 from tether.domain.principals import PrincipalKind
 from tether.domain.states import OperationKind, ProvisioningState
-from tether.errors import TetherError, Unavailable
+from tether.errors import TetherError
 from tether.kube.access import ClusterAccess
-from tether.reconcile.attach import AttachFacts, check_permissions, inspect_cluster, load_target
+from tether.reconcile.attach import AttachFacts, AttachFailed, attach, load_target
 from tether.reconcile.engine import error_body
 from tether.reconcile.errors import PermanentError, TemporaryError
 from tether.store import Session, Store, principals, resources, role_assignments, tenancy
@@ -86,20 +86,17 @@ class ComputeOperations:
                 namespace=row.properties["properties"]["namespace"],
             )
         try:
-            await check_permissions(self._authz, target)
-        except TetherError as e:
-            raise PermanentError(e) from e
-        try:
-            return await inspect_cluster(
+            return await attach(
+                self._authz,
                 self._access,
-                target,
+                target=target,
                 deadline_s=self._deadline_s,
                 create_instance_types=row.properties.get("requestedInstanceTypes"),
             )
-        except Unavailable as e:
-            if operation.attempts < _REACH_ATTEMPTS:
-                raise TemporaryError(str(e), delay_s=1.0) from e
-            raise PermanentError(e) from e
+        except AttachFailed as e:
+            if e.retryable and operation.attempts < _REACH_ATTEMPTS:
+                raise TemporaryError(str(e.error), delay_s=1.0) from e.error
+            raise PermanentError(e.error) from e.error
 
     async def apply(self, session: Session, operation: Operation, result: Any) -> None:
         row = await resources.get_by_key(session, operation.resource_key)
