@@ -85,6 +85,7 @@ async def delete(session: AsyncSession, principal_id: str, name: str) -> bool:
     if row is None:
         return False
     await session.delete(row)
+    await session.flush()  # now: a later get in this transaction must not find it
     return True
 
 

@@ -107,6 +107,7 @@ async def delete(session: AsyncSession, object_id: str) -> bool:
     if row is None:
         return False
     await session.delete(row)
+    await session.flush()  # now: a later get in this transaction must not find it
     return True
 
 
@@ -146,6 +147,7 @@ async def delete_secret(session: AsyncSession, principal_id: str, key_id: str) -
     if row is None or row.principal_id != principal_id:
         return False
     await session.delete(row)
+    await session.flush()  # now: a later get in this transaction must not find it
     return True
 
 

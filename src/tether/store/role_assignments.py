@@ -146,6 +146,7 @@ async def delete(session: AsyncSession, assignment_id: str) -> RoleAssignment | 
     if row is None:
         return None
     await session.delete(row)
+    await session.flush()  # now: a later get in this transaction must not find it
     return _assignment_of(row)
 
 
