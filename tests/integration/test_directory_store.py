@@ -114,10 +114,14 @@ async def test_deleting_a_role_assignment_returns_what_was_deleted_once(store: S
         )
 
     async with store.transaction() as session:
+        listed = await role_assignments.for_principal(session, principal.object_id)
+        at_scope = await role_assignments.at_or_above(session, [scope.lower()])
+        under = await role_assignments.within(session, scope.lower())
         deleted = await role_assignments.delete(session, assignment_id.upper())
         again = await role_assignments.delete(session, assignment_id)
         left = await role_assignments.for_principal(session, principal.object_id)
 
+    assert listed == at_scope == under == [created]  # read as columns; created_at in UTC as when written
     assert deleted == created
     assert created.role_definition_guid == "acdd72a7-3385-48ef-bd42-f606fba81ae7"
     assert again is None

@@ -5,6 +5,7 @@ Functions return ``RoleAssignment`` models, never rows; an assignment is created
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tether.domain.role_assignments import RoleAssignment
 from tether.errors import Conflict
 from tether.store.tables import RoleAssignmentRow
+
+# Reads that return many assignments (the authorizer's cold path, listings) select the table's columns in the
+# model's field order and build ``RoleAssignment(*row)``: a plain Core select, no ORM objects to build (about
+# 10% less CPU than loading rows, measured at 5 and 50 rows; decision 0024).
+_TABLE = RoleAssignmentRow.__table__
+_COLUMNS = tuple(_TABLE.c[f.name] for f in dataclasses.fields(RoleAssignment))
 
 
 def _assignment_of(row: RoleAssignmentRow) -> RoleAssignment:
@@ -119,25 +126,23 @@ async def find_grant(
 
 
 async def for_principal(session: AsyncSession, principal_id: str) -> list[RoleAssignment]:
-    query = select(RoleAssignmentRow).where(RoleAssignmentRow.principal_id == principal_id.lower())
-    return [_assignment_of(r) for r in (await session.execute(query)).scalars()]
+    """A principal's assignments (the authorizer's cold path)."""
+    query = select(*_COLUMNS).where(_TABLE.c.principal_id == principal_id.lower())
+    return [RoleAssignment(*r) for r in (await session.execute(query)).all()]
 
 
 async def at_or_above(session: AsyncSession, scope_keys: Sequence[str]) -> list[RoleAssignment]:
     """Assignments at any of the given scopes (a scope and its ancestors)."""
-    query = select(RoleAssignmentRow).where(RoleAssignmentRow.scope_key.in_(list(scope_keys)))
-    return [_assignment_of(r) for r in (await session.execute(query.order_by(RoleAssignmentRow.scope_key))).scalars()]
+    query = select(*_COLUMNS).where(_TABLE.c.scope_key.in_(list(scope_keys))).order_by(_TABLE.c.scope_key)
+    return [RoleAssignment(*r) for r in (await session.execute(query)).all()]
 
 
 async def within(session: AsyncSession, scope_key: str) -> list[RoleAssignment]:
     """Assignments at a scope or anywhere under it."""
-    query = select(RoleAssignmentRow).where(
-        or_(
-            RoleAssignmentRow.scope_key == scope_key,
-            RoleAssignmentRow.scope_key.startswith(scope_key + "/", autoescape=True),
-        )
+    query = select(*_COLUMNS).where(
+        or_(_TABLE.c.scope_key == scope_key, _TABLE.c.scope_key.startswith(scope_key + "/", autoescape=True))
     )
-    return [_assignment_of(r) for r in (await session.execute(query.order_by(RoleAssignmentRow.scope_key))).scalars()]
+    return [RoleAssignment(*r) for r in (await session.execute(query.order_by(_TABLE.c.scope_key))).all()]
 
 
 async def delete(session: AsyncSession, assignment_id: str) -> RoleAssignment | None:
