@@ -27,20 +27,7 @@ _COLUMNS = tuple(_TABLE.c[f.name] for f in dataclasses.fields(RoleAssignment))
 
 
 def _assignment_of(row: RoleAssignmentRow) -> RoleAssignment:
-    return RoleAssignment(
-        id=row.id,
-        name=row.name,
-        display_id=row.display_id,
-        subscription_id=row.subscription_id,
-        scope_key=row.scope_key,
-        scope=row.scope,
-        principal_id=row.principal_id,
-        principal_type=row.principal_type,
-        role_definition_guid=row.role_definition_guid,
-        description=row.description,
-        created_at=row.created_at,
-        created_by=row.created_by,
-    )
+    return RoleAssignment(*(getattr(row, column.key) for column in _COLUMNS))
 
 
 async def create(
