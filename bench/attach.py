@@ -115,7 +115,7 @@ def _instant(text: str) -> dt.datetime:
 
 
 async def kubernetes_calls(connection: ClusterConnection) -> None:
-    """What an attach asks of the cluster (reconcile/attach.py: inspect_cluster)."""
+    """What an attach asks of the cluster (reconcile/attach.py: read_cluster)."""
     await ping(connection)
     await read_instance_types(connection.kube)
     await read_health(connection.kube)

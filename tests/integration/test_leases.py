@@ -9,13 +9,14 @@ step lasts as long as the test needs without any timing assertion.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 from tests.integration.test_handoffs import Recorder, _create, _status, _thing
+from tether.domain.operations import Operation
 from tether.domain.states import OperationStatus
 from tether.reconcile.engine import Reconciler
-from tether.reconcile.hints import Hints
-from tether.reconcile.views import OperationView
+from tether.reconcile.starter import OperationStarter
 from tether.settings import ReconcileSettings
 from tether.store import Store, operations
 
@@ -31,26 +32,27 @@ class Blocking(Recorder):
         self.release = asyncio.Event()
         self.cancelled = False
 
-    async def execute(self, operation: OperationView) -> Any:
+    async def execute(self, operation: Operation, prepared: object | None) -> Any:
         self.started.set()
         try:
             await self.release.wait()
         except asyncio.CancelledError:
             self.cancelled = True
             raise
-        return await super().execute(operation)
+        return await super().execute(operation, prepared)
 
 
 def _server(store: Store, handler: Recorder) -> Reconciler:
-    """A reconciler as one server runs it (hints of its own: servers share only the store)."""
-    return Reconciler(handler, store=store, hints=Hints(), settings=ReconcileSettings(lease_s=LEASE_S))
+    """A reconciler as one server runs it (a starter of its own: servers share only the store)."""
+    return Reconciler(handler, store=store, starter=OperationStarter(), settings=ReconcileSettings(lease_s=LEASE_S))
 
 
 async def test_a_step_longer_than_its_lease_is_not_taken_by_another_server(store: Store) -> None:
     slow, other = Blocking(), Recorder()
     first, second = _server(store, slow), _server(store, other)
-    operation_id, claim = await _create(store, Hints(), "long")
-    assert claim is None
+    started = await _create(store, OperationStarter(), "long")
+    operation_id = started.operation.id
+    assert started.prepared is None
     running = asyncio.create_task(first.run_once())
     await slow.started.wait()
 
@@ -68,14 +70,12 @@ async def test_a_step_longer_than_its_lease_is_not_taken_by_another_server(store
 async def test_a_step_whose_lease_was_taken_over_is_abandoned(store: Store) -> None:
     slow = Blocking()
     first = _server(store, slow)
-    operation_id, _ = await _create(store, Hints(), "taken")
+    operation_id = (await _create(store, OperationStarter(), "taken")).operation.id
     running = asyncio.create_task(first.run_once())
     await slow.started.wait()
 
     async with store.transaction() as session:  # what another server's lease_next does to an expired row
-        row = await operations.get(session, operation_id)
-        assert row is not None
-        row.lock_owner, row.lock_token = "another-server", "its-token"
+        await operations.take(session, operation_id, owner="another-server", lease=dt.timedelta(minutes=1))
     assert await asyncio.wait_for(running, timeout=30)  # the next heartbeat notices and cancels the step
 
     assert slow.cancelled

@@ -41,8 +41,7 @@ async def _leave_a_workspace_creating(data_dir: Path, *, leased_by_dead_owner: b
             assert row is not None
             operation = await operations.create(session, row, OperationKind.CREATE)
             if leased_by_dead_owner:
-                operation.lock_owner, operation.lock_token = "a-server-that-died", "stale"
-                operation.lock_expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+                await operations.take(session, operation.id, owner="a-server-that-died", lease=dt.timedelta(seconds=1))
         return str(workspace)
     finally:
         await store.close()

@@ -34,7 +34,9 @@ ActionHandler = Callable[[Request, Services, Caller, ArmPath], Awaitable[Respons
 
 
 def request_context(svc: Services, caller: Caller) -> RequestContext:
-    return RequestContext(caller=caller, store=svc.store, hints=svc.hints, settings=svc.settings, authz=svc.authorizer)
+    return RequestContext(
+        caller=caller, store=svc.store, starter=svc.starter, settings=svc.settings, authz=svc.authorizer
+    )
 
 
 async def _check_access(request: Request, svc: Services, caller: Caller, target: ArmPath) -> Response:

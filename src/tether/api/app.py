@@ -50,17 +50,17 @@ from tether.providers.relays import HybridConnections, RelayAuthorizationRules, 
 from tether.providers.storage_accounts import StorageAccounts
 from tether.providers.workspaces import Workspaces
 from tether.reconcile.computes import ComputeOperations
-from tether.reconcile.connectivity import ConnectivityRecorder
+from tether.reconcile.connectivity import ConnectivityRecorder, TunnelProbes
 from tether.reconcile.dispatch_plan import Planner
 from tether.reconcile.engine import OperationHandler, Reconciler, ReconcilerSet
 from tether.reconcile.extensions import ExtensionOperations
 from tether.reconcile.health import HealthMonitor
-from tether.reconcile.hints import Hints
 from tether.reconcile.job_delivery import DeliverySigner
 from tether.reconcile.job_monitor import JobMonitor
 from tether.reconcile.jobs import JobOperations
 from tether.reconcile.managed_clusters import ManagedClusterOperations
 from tether.reconcile.resource_groups import ResourceGroupOperations
+from tether.reconcile.starter import OperationStarter
 from tether.reconcile.workspaces import WorkspaceOperations
 from tether.registry.host import RegistryHost
 from tether.registry.tokens import RegistrySigner
@@ -117,10 +117,9 @@ async def build_services(
     access = ClusterAccess(
         kubeconfigs=sealed_kubeconfig, relay=replicas, kubeconfig_ttl_s=settings.reconcile.read_cache_s
     )
-    connectivity.use_access(access)
     managed = ManagedClusters(secrets=secrets)
     connected = ConnectedClusters(relay_url=relay_url(public_url), revoke_tunnel=replicas.revoke)
-    hints = Hints()
+    starter = OperationStarter()
     blobs = BlobGateway(
         tokens=tokens,
         authorizer=authorizer,
@@ -165,7 +164,7 @@ async def build_services(
     jobs = Jobs(public_url=public_url)
     workspaces = Workspaces(storage_accounts=storage_accounts, public_url=public_url)
     reconcilers = ReconcilerSet(
-        [Reconciler(h, store=store, hints=hints, settings=settings.reconcile) for h in handlers]
+        [Reconciler(h, store=store, starter=starter, settings=settings.reconcile) for h in handlers]
     )
     return Services(
         settings=settings,
@@ -198,13 +197,14 @@ async def build_services(
                 CodeVersions(engine=blob_engine, blob_url=blob_url),
             ]
         ),
-        hints=hints,
+        starter=starter,
         reconcilers=reconcilers,
         secrets=secrets,
         hub=hub,
         replicas=replicas,
         access=access,
         connectivity=connectivity,
+        tunnel_probes=TunnelProbes(store, access=access, fresh_tunnels=connectivity.fresh_tunnels),
         managed_clusters=managed,
         connected_clusters=connected,
         health=HealthMonitor(store=store, access=access, interval_s=settings.reconcile.health_interval_s),

@@ -16,11 +16,11 @@ from tether.providers.jobs import Jobs
 from tether.providers.managed_clusters import ManagedClusters
 from tether.providers.registry import ProviderRegistry
 from tether.providers.storage_accounts import StorageAccounts
-from tether.reconcile.connectivity import ConnectivityRecorder
+from tether.reconcile.connectivity import ConnectivityRecorder, TunnelProbes
 from tether.reconcile.engine import ReconcilerSet
 from tether.reconcile.health import HealthMonitor
-from tether.reconcile.hints import Hints
 from tether.reconcile.job_monitor import JobMonitor
+from tether.reconcile.starter import OperationStarter
 from tether.registry.host import RegistryHost
 from tether.relay.hub import RelayHub
 from tether.relay.replicas import ReplicaRelay
@@ -39,13 +39,14 @@ class Services:
     federation: FederatedTokens
     authorizer: Authorizer
     providers: ProviderRegistry
-    hints: Hints
+    starter: OperationStarter
     reconcilers: ReconcilerSet
     secrets: SecretBox
     hub: RelayHub
     replicas: ReplicaRelay
     access: ClusterAccess
     connectivity: ConnectivityRecorder
+    tunnel_probes: TunnelProbes
     managed_clusters: ManagedClusters
     connected_clusters: ConnectedClusters
     health: HealthMonitor
@@ -60,6 +61,7 @@ class Services:
         """Start the background work (reconcilers, health); the server calls it once, at startup."""
         await self.connectivity.reset()
         self.connectivity.start(self.hub.connected_clusters)
+        self.tunnel_probes.start()
         self.reconcilers.start()
         self.health.start()
         self.job_monitor.start()
@@ -72,6 +74,7 @@ class Services:
         await self.job_monitor.stop()
         await self.hub.close()
         await self.connectivity.close()
+        await self.tunnel_probes.close()
         await self.federation.aclose()
         await self.access.aclose()  # pooled cluster connections, once nothing above uses them
         await self.replicas.aclose()

@@ -1,18 +1,22 @@
-"""What attaching a cluster requires of the workspace identity (S10, S11), as data.
+"""What attaching a cluster requires of the workspace identity (S10, S11), and what its checks answer, as data.
 
 Each requirement names the attach step, the built-in role, the action that proves the role is held,
 the scope, and the error code an attach fails with when it is missing (the seed's categories:
 "extension not installed" for Kubernetes Extension Contributor, "internal server" for Cluster Admin).
-The table is also what the automatic grants of S10 give and what ``--dry-run`` checks.
+The table is also what the automatic grants of S10 give and what ``--dry-run`` checks. The attach
+pipeline that checks them, step by step, is ``reconcile.attach``; this module holds its pure types:
+what it knows before it starts (:class:`AttachTarget`) and its verdicts (:class:`Check`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
+from tether.domain.principals import Caller
 from tether.domain.roles import (
     AKS_CLUSTER_ADMIN,
     AZURE_RELAY_OWNER,
@@ -20,10 +24,12 @@ from tether.domain.roles import (
     READER,
     RoleDefinition,
 )
+from tether.errors import Internal, TetherError
 
 _RELAY_NAMESPACE_MAX = 50
 _RELAY_SUFFIX = 6
 RELAY_AUTHORIZATION_RULE = "azureml_rw"
+_CODE_CLASS: dict[str, type[TetherError]] = {"InternalServerError": Internal}
 
 
 @dataclass(frozen=True)
@@ -108,3 +114,70 @@ def attach_requirements(cluster_id: ResourceId) -> list[Requirement]:
             )
         )
     return requirements
+
+
+@dataclass(frozen=True)
+class ExtensionRecord:
+    """The cluster's ML extension as Tether records it."""
+
+    name: str
+    provisioning_state: str
+    principal_id: str | None
+    release_train: str
+
+
+@dataclass(frozen=True)
+class AttachTarget:
+    """What the attach pipeline knows before it starts, read in one short transaction."""
+
+    compute_id: ResourceId
+    workspace_name: str
+    caller: Caller
+    cluster_id: ResourceId
+    namespace: str
+    cluster_exists: bool
+    extension: ExtensionRecord | None
+    relay_exists: bool
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"  # does not block an attach
+
+
+@dataclass(frozen=True)
+class Check:
+    """One step's verdict. A failure carries the error the attach raises (never shown by the preflight)."""
+
+    step: str
+    status: Status
+    message: str
+    code: str | None = None
+    fix: str | None = None
+    error: TetherError | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """The preflight's answer: every check as the workspace identity would meet it."""
+
+    workspace_identity: Caller
+    checks: list[Check]
+
+    @property
+    def ready(self) -> bool:
+        return not any(c.status is Status.FAIL for c in self.checks)
+
+
+def missing_role(target: AttachTarget, requirement: Requirement) -> TetherError:
+    """The error an attach fails with when the workspace identity lacks ``requirement``'s role: who, what, why, fix."""
+    who = f"the identity of workspace '{target.workspace_name}' (principal {target.caller.object_id})"
+    prefix = {"ExtensionNotInstalled": "Extension not installed: ", "InternalServerError": "Internal server error: "}
+    message = (
+        f"{prefix.get(requirement.error_code, '')}{who} lacks the role '{requirement.role.name}' on "
+        f"'{requirement.scope}', which it needs because {requirement.why}. "
+        f"Fix: {requirement.grant_command(target.caller.object_id)}"
+    )
+    cls = _CODE_CLASS.get(requirement.error_code, TetherError)
+    return cls(message, code=requirement.error_code, target=requirement.step)

@@ -1,8 +1,9 @@
 """What every resource provider shares: the request context, results, and the provider protocol.
 
 A provider validates a request, enforces its type's invariants, writes desired state in one short
-transaction, and wakes the reconcilers through the injected ``Hinter``. It never calls the network
-and knows nothing of HTTP: the API layer turns its results into status codes and headers.
+transaction, and starts long-running operations through the injected ``OperationStarter``. It never
+calls the network and knows nothing of HTTP: the API layer turns its results into status codes and
+headers.
 """
 
 from __future__ import annotations
@@ -13,31 +14,41 @@ from typing import Any, ClassVar, Protocol
 
 from tether.authz.service import Authorizer
 from tether.domain.ids import ResourceId
+from tether.domain.operations import Operation
 from tether.domain.principals import Caller
+from tether.domain.states import OperationKind
 from tether.errors import AlreadyExists
 from tether.settings import Settings
 from tether.store import Session, Store
-from tether.store.tables import OperationRow
+from tether.store.tables import ResourceRow
 
 
-class Hinter(Protocol):
-    """Wakes the reconciler of a resource type now instead of at its next idle poll, or hands it a new
-    operation directly (``tether.reconcile.hints``)."""
+@dataclass(frozen=True)
+class StartedOperation:
+    """An operation begun in a provider's transaction, to pass to ``OperationStarter.run`` after the commit."""
 
-    def wake(self, full_type: str) -> None: ...
+    operation: Operation
+    prepared: object | None = None
+    """What the type's handler read for the first step in the creating transaction, the operation then
+    leased to it (a hand-off: it runs without waiting for a poll or a lease); None otherwise."""
 
-    async def claim(self, session: Session, operation: OperationRow) -> Any:
-        """In the creating transaction: lease the operation for a hand-off (None: no hand-off)."""
 
-    def hand_off(self, claim: Any, full_type: str) -> None:
-        """After the commit: run the claimed operation next (or, for None, ``wake`` the type's reconciler)."""
+class OperationStarter(Protocol):
+    """The one way a long-running operation begins (``tether.reconcile.starter``)."""
+
+    async def start(self, session: Session, resource: ResourceRow, kind: OperationKind) -> StartedOperation:
+        """In the transaction that writes the resource: record the operation (and hand it off if its
+        type's handler prepares hand-offs)."""
+
+    def run(self, started: StartedOperation) -> None:
+        """Once that transaction has committed: have the type's reconciler run it now."""
 
 
 @dataclass(frozen=True)
 class RequestContext:
     caller: Caller
     store: Store
-    hints: Hinter
+    starter: OperationStarter
     settings: Settings
     authz: Authorizer
 

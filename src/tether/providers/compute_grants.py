@@ -11,8 +11,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from tether.authz.service import Authorizer
 from tether.domain.attach import Requirement, attach_requirements
 from tether.domain.ids import ResourceId
+from tether.domain.principals import Caller, PrincipalKind
 from tether.errors import ErrorDetail, Forbidden
 from tether.providers.base import RequestContext
 from tether.store import Session, principals, role_assignments
@@ -25,6 +27,27 @@ class Granted:
     role: str
     scope: str
     assignment_id: str
+
+
+async def may_assign(authz: Authorizer, *, granter_id: str, scope: ResourceId) -> bool:
+    """Whether ``granter_id`` may assign roles on ``scope`` (what an automatic grant needs of the caller)."""
+    return (await authz.decide(granter_id, ASSIGN_ACTION, scope)).allowed
+
+
+async def grantable_steps(
+    authz: Authorizer, *, requester: Caller, workspace_identity: Caller, cluster_id: ResourceId
+) -> frozenset[str]:
+    """The attach steps whose missing role an attach by ``requester`` would grant itself (S10): none for a
+    user-assigned workspace identity, else those on whose scope the requester may assign roles."""
+    if workspace_identity.kind is not PrincipalKind.SYSTEM_ASSIGNED_IDENTITY:
+        return frozenset()
+    return frozenset(
+        [
+            requirement.step
+            for requirement in attach_requirements(cluster_id)
+            if await may_assign(authz, granter_id=requester.object_id, scope=requirement.scope)
+        ]
+    )
 
 
 async def missing_requirements(ctx: RequestContext, principal_id: str, cluster_id: ResourceId) -> list[Requirement]:
@@ -42,7 +65,7 @@ async def grant_attach_roles(
     missing = await missing_requirements(ctx, workspace_principal_id, cluster_id)
     if not missing:
         return []
-    refused = [r for r in missing if not (await ctx.authz.decide(ctx.caller.object_id, ASSIGN_ACTION, r.scope)).allowed]
+    refused = [r for r in missing if not await may_assign(ctx.authz, granter_id=ctx.caller.object_id, scope=r.scope)]
     if refused:
         raise Forbidden(
             f"The workspace identity ({workspace_principal_id}) needs roles to attach this cluster, and the "

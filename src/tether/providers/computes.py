@@ -231,12 +231,14 @@ class Computes:
                 state=ProvisioningState.CREATING,
                 principal_id=ctx.caller.object_id,
             )
-            operation_id = await lro.start(session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id)
+            started = await lro.start(
+                session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id, starter=ctx.starter
+            )
         if granted:
             ctx.authz.index.invalidate()
-        ctx.hints.wake(self.full_type)
+        ctx.starter.run(started)
         headers = {GRANTS_HEADER: json.dumps([g.__dict__ for g in granted])} if granted else {}
-        return WriteResult(answer(row), created=True, operation_id=operation_id, headers=headers)
+        return WriteResult(answer(row), created=True, operation_id=started.operation.id, headers=headers)
 
     async def _update(
         self,
@@ -293,16 +295,20 @@ class Computes:
             ctx.authz.index.invalidate()
         if row.provisioning_state == ProvisioningState.FAILED.value:
             # A failed attach PUT again is attached again: the whole pipeline runs, its checks included.
-            operation_id = await lro.start(session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id)
+            started = await lro.start(
+                session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id, starter=ctx.starter
+            )
         elif _kind(identity) == _kind(row.identity) and (identity or {}).get("userAssignedIdentities") == (
             row.identity or {}
         ).get("userAssignedIdentities"):
             resources.touch(row, principal_id=ctx.caller.object_id)
             return WriteResult(answer(row), created=False, headers=headers)
         else:
-            operation_id = await lro.start(session, row, OperationKind.UPDATE, principal_id=ctx.caller.object_id)
-        ctx.hints.wake(self.full_type)
-        return WriteResult(answer(row), created=False, operation_id=operation_id, headers=headers)
+            started = await lro.start(
+                session, row, OperationKind.UPDATE, principal_id=ctx.caller.object_id, starter=ctx.starter
+            )
+        ctx.starter.run(started)
+        return WriteResult(answer(row), created=False, operation_id=started.operation.id, headers=headers)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         action = params.get("underlyingResourceAction", "Detach")

@@ -28,6 +28,7 @@ from tether.domain.deployments import (
     workspace_deployment,
 )
 from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.operations import Operation
 from tether.domain.states import OperationStatus, ProvisioningState
 from tether.errors import InvalidRequest, NotFound
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
@@ -35,7 +36,7 @@ from tether.providers.envelope import require_parent, rfc3339
 from tether.providers.reads import read_row
 from tether.providers.workspaces import Workspaces
 from tether.store import Session, operations, resources
-from tether.store.tables import OperationRow, ResourceRow
+from tether.store.tables import ResourceRow
 
 _STATE_OF_OPERATION = {
     OperationStatus.IN_PROGRESS.value: "Running",
@@ -65,7 +66,7 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
 class _Progress:
     """A deployment's state, read from its workspace's create operation (or as stored without one)."""
 
-    def __init__(self, row: ResourceRow, operation: OperationRow | None) -> None:
+    def __init__(self, row: ResourceRow, operation: Operation | None) -> None:
         self.start = _as_utc(row.created_at)
         self.end: dt.datetime | None
         self.error: dict[str, Any] | None

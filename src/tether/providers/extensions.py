@@ -187,9 +187,9 @@ class Extensions:
                     )
                 row.properties = {**row.properties, **stored}
             kind = OperationKind.CREATE if created else OperationKind.UPDATE
-            operation_id = await lro.start(session, row, kind, principal_id=ctx.caller.object_id)
-        ctx.hints.wake(self.full_type)
-        return WriteResult(answer(row), created=created, operation_id=operation_id)
+            started = await lro.start(session, row, kind, principal_id=ctx.caller.object_id, starter=ctx.starter)
+        ctx.starter.run(started)
+        return WriteResult(answer(row), created=created, operation_id=started.operation.id)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         async with ctx.store.transaction() as session:
@@ -200,6 +200,8 @@ class Extensions:
                 raise Conflict(f"Extension '{row.name}' is already being deleted.", code="ConflictingOperation")
             if params.get("forceDelete", "").lower() == "true":
                 row.properties = {**row.properties, "_forceDelete": True}
-            operation_id = await lro.start(session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id)
-        ctx.hints.wake(self.full_type)
-        return DeleteResult(existed=True, operation_id=operation_id)
+            started = await lro.start(
+                session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id, starter=ctx.starter
+            )
+        ctx.starter.run(started)
+        return DeleteResult(existed=True, operation_id=started.operation.id)

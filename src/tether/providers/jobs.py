@@ -19,11 +19,11 @@ from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.protocol.jobs import OUTPUT_FIELDS, CreateJobRequest, JobProperties
 from tether.providers import job_inputs
-from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
+from tether.providers.base import DeleteResult, Page, RequestContext, StartedOperation, WriteResult
 from tether.providers.envelope import envelope, parse_body
 from tether.providers.reads import read_page, read_row
 from tether.providers.workspaces import not_found as workspace_not_found
-from tether.store import Session, operations, resources
+from tether.store import Session, resources
 from tether.store.tables import ResourceRow
 
 _HIDDEN = ("clusterJobName", "namespace", "clusterId")
@@ -214,13 +214,14 @@ class Jobs:
                 state=ProvisioningState.SUCCEEDED,
                 principal_id=ctx.caller.object_id,
             )
-            operation = await operations.create(session, row, OperationKind.CREATE)
-            claim = await ctx.hints.claim(session, operation)  # dispatch without waiting for a poll or a lease
-        ctx.hints.hand_off(claim, self.full_type)
+            # Handed off: its dispatch runs next, without waiting for a poll or a lease.
+            started = await ctx.starter.start(session, row, OperationKind.CREATE)
+        ctx.starter.run(started)
         return WriteResult(self._answer(row), created=True)
 
     async def cancel(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
         """Ask for the job to stop; the dispatcher cancels it in the cluster (or at once if never dispatched)."""
+        started: StartedOperation | None = None
         async with ctx.store.transaction() as session:
             row = await resources.get(session, resource_id, for_update=True)
             if row is None:
@@ -234,8 +235,9 @@ class Jobs:
                     ),
                 }
                 resources.touch(row, principal_id=ctx.caller.object_id)
-                await operations.create(session, row, OperationKind.UPDATE)
-        ctx.hints.wake(self.full_type)
+                started = await ctx.starter.start(session, row, OperationKind.UPDATE)
+        if started is not None:
+            ctx.starter.run(started)
         return self._answer(row)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:

@@ -76,7 +76,7 @@ class ManagedClusters(ClusterProvider):
                 row.tags = request.tags
                 if server is not None:
                     row.properties = {**row.properties, "fqdn": server, "kubeconfigContext": context}
-            operation_id = None
+            started = None
             if kubeconfig is not None:
                 await cluster_secrets.put(
                     session,
@@ -85,12 +85,13 @@ class ManagedClusters(ClusterProvider):
                     value=self._secrets.seal(minimal_kubeconfig(kubeconfig, context=context)),
                 )
                 kind = OperationKind.CREATE if created else OperationKind.UPDATE
-                operation_id = await lro.start(session, row, kind, principal_id=ctx.caller.object_id)
+                started = await lro.start(session, row, kind, principal_id=ctx.caller.object_id, starter=ctx.starter)
             else:
                 resources.touch(row, principal_id=ctx.caller.object_id)
-        if operation_id:
-            ctx.hints.wake(self.full_type)
-        return WriteResult(answer(row), created=created, operation_id=operation_id)
+        if started is None:
+            return WriteResult(answer(row), created=created)
+        ctx.starter.run(started)
+        return WriteResult(answer(row), created=created, operation_id=started.operation.id)
 
     async def list_admin_credential(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
         """The admin kubeconfig, as AKS answers ``listClusterAdminCredential``."""

@@ -107,6 +107,8 @@ class ResourceGroups:
                 raise not_found(resource_id)
             if row.provisioning_state == ProvisioningState.DELETING:
                 raise Conflict(f"Resource group '{row.name}' is already being deleted.", code="ConflictingOperation")
-            operation_id = await lro.start(session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id)
-        ctx.hints.wake(self.full_type)
-        return DeleteResult(existed=True, operation_id=operation_id)
+            started = await lro.start(
+                session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id, starter=ctx.starter
+            )
+        ctx.starter.run(started)
+        return DeleteResult(existed=True, operation_id=started.operation.id)

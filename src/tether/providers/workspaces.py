@@ -126,9 +126,11 @@ class Workspaces:
                 requested = (request.properties.model_extra or {}).get("storageAccount")
                 storage = await create_default_storage(session, ctx, row, requested=requested, accounts=self._accounts)
                 row.properties = {**row.properties, "storageAccount": storage}
-            operation_id = await lro.start(session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id)
-        ctx.hints.wake(self.full_type)
-        return WriteResult(self._answer(row), created=True, operation_id=operation_id)
+            started = await lro.start(
+                session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id, starter=ctx.starter
+            )
+        ctx.starter.run(started)
+        return WriteResult(self._answer(row), created=True, operation_id=started.operation.id)
 
     def _update(
         self,
@@ -163,6 +165,8 @@ class Workspaces:
                 return DeleteResult(existed=False)
             if row.provisioning_state == ProvisioningState.DELETING:
                 raise Conflict(f"Workspace '{row.name}' is already being deleted.", code="ConflictingOperation")
-            operation_id = await lro.start(session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id)
-        ctx.hints.wake(self.full_type)
-        return DeleteResult(existed=True, operation_id=operation_id)
+            started = await lro.start(
+                session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id, starter=ctx.starter
+            )
+        ctx.starter.run(started)
+        return DeleteResult(existed=True, operation_id=started.operation.id)

@@ -1,6 +1,6 @@
 """Finishes attaches and identity updates of compute targets.
 
-An attach runs the checks of ``reconcile.attach`` as the workspace identity (network outside any
+An attach runs the pipeline of ``reconcile.attach`` as the workspace identity (network outside any
 transaction), then, in the lease-checked transaction, creates or binds the compute identity (S9: a
 system-assigned one is the principal named ``<workspace>/computes/<compute>``), records the cluster's
 instance types and marks the compute ``Succeeded``. A failure marks it ``Failed`` with
@@ -14,16 +14,16 @@ from typing import Any
 from tether.authz.service import Authorizer
 from tether.domain import resource_types as rt
 from tether.domain.ids import parse_resource_id
+from tether.domain.operations import Operation
 from tether.domain.principals import PrincipalKind
 from tether.domain.states import OperationKind, ProvisioningState
-from tether.errors import TetherError, Unavailable
+from tether.errors import TetherError
 from tether.kube.access import ClusterAccess
-from tether.reconcile.attach import AttachFacts, check_permissions, inspect_cluster, load_target
+from tether.reconcile.attach import AttachFacts, AttachFailed, attach, load_target
 from tether.reconcile.engine import error_body
 from tether.reconcile.errors import PermanentError, TemporaryError
-from tether.reconcile.views import OperationView
 from tether.store import Session, Store, principals, resources, role_assignments, tenancy
-from tether.store.tables import OperationRow, ResourceRow
+from tether.store.tables import ResourceRow
 
 _REACH_ATTEMPTS = 2
 
@@ -72,7 +72,7 @@ class ComputeOperations:
         self._access = access
         self._deadline_s = step_deadline_s
 
-    async def execute(self, operation: OperationView) -> Any:
+    async def execute(self, operation: Operation, prepared: object | None) -> Any:
         if operation.kind is not OperationKind.CREATE:
             return None  # an update changes only the identity, which needs no network
         async with self._store.transaction() as session:
@@ -86,22 +86,19 @@ class ComputeOperations:
                 namespace=row.properties["properties"]["namespace"],
             )
         try:
-            await check_permissions(self._authz, target)
-        except TetherError as e:
-            raise PermanentError(e) from e
-        try:
-            return await inspect_cluster(
+            return await attach(
+                self._authz,
                 self._access,
-                target,
+                target=target,
                 deadline_s=self._deadline_s,
                 create_instance_types=row.properties.get("requestedInstanceTypes"),
             )
-        except Unavailable as e:
-            if operation.attempts < _REACH_ATTEMPTS:
-                raise TemporaryError(str(e), delay_s=1.0) from e
-            raise PermanentError(e) from e
+        except AttachFailed as e:
+            if e.retryable and operation.attempts < _REACH_ATTEMPTS:
+                raise TemporaryError(str(e.error), delay_s=1.0) from e.error
+            raise PermanentError(e.error) from e.error
 
-    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+    async def apply(self, session: Session, operation: Operation, result: Any) -> None:
         row = await resources.get_by_key(session, operation.resource_key)
         if row is None:
             return
@@ -117,12 +114,12 @@ class ComputeOperations:
             row.properties = {**row.properties, "properties": inner, "provisioningErrors": None}
         resources.set_state(row, ProvisioningState.SUCCEEDED)
 
-    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+    async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         row = await resources.get_by_key(session, operation.resource_key)
         if row is None:
             return
         row.properties = {**row.properties, "provisioningErrors": [{"error": {**error_body(error), "details": []}}]}
         resources.set_state(row, ProvisioningState.FAILED)
 
-    async def after_commit(self, operation: OperationView) -> None:
+    async def after_commit(self, operation: Operation) -> None:
         self._authz.index.invalidate()

@@ -2,7 +2,10 @@
 
 The relay hub calls ``authenticate`` for each agent handshake and ``on_status`` when a tunnel opens
 or closes; ``connectivityStatus`` and ``lastConnectivityTime`` on the resource follow at once, and a
-fresh tunnel triggers a probe through it (version, node count) without holding any transaction.
+fresh tunnel is queued (``fresh_tunnels``) for ``TunnelProbes``, which probes the cluster through it
+(version, node count, issuer) without holding any transaction. The queue is what lets the server be
+wired in one pass: cluster access needs the hub, the hub needs this recorder, and the probes need
+cluster access.
 
 With several replicas, ``on_status`` also records which replica holds the tunnel and its internal URL
 (``store.relay_tunnels``; ``locate`` reads it for forwarding, decision 0018), and a tunnel that ends here
@@ -44,18 +47,14 @@ class ConnectivityRecorder:
     ) -> None:
         self._store = store
         self._secret_checks = secret_checks
-        self._access: ClusterAccess | None = None
-        self._probes: set[asyncio.Task[None]] = set()
+        #: Clusters whose tunnel just opened here, for ``TunnelProbes``.
+        self.fresh_tunnels: asyncio.Queue[str] = asyncio.Queue()
         #: This replica in ``relay_tunnels``: unique per process, so a restarted server never renews a
         #: predecessor's records (they lapse, and its clusters go Offline unless their agents return).
         self.holder = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._internal_url = internal_url or ""
         self._ttl = dt.timedelta(seconds=tunnel_ttl_s)
         self._keeper: asyncio.Task[None] | None = None
-
-    def use_access(self, access: ClusterAccess) -> None:
-        """Set after construction: the access needs the hub, and the hub needs this recorder."""
-        self._access = access
 
     async def reset(self) -> None:
         """``Offline`` for every cluster no replica holds a live tunnel to (at startup, and then periodically)."""
@@ -120,8 +119,33 @@ class ConnectivityRecorder:
                 return
             update = {"connectivityStatus": "Connected" if connected else "Offline", "lastConnectivityTime": now}
             row.properties = {**row.properties, **update}
-        if connected and self._access is not None:
-            task = asyncio.create_task(self._probe(cluster_key.lower()), name=f"probe {cluster_key}")
+        if connected:
+            self.fresh_tunnels.put_nowait(key)
+
+    async def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
+
+
+class TunnelProbes:
+    """Probes each cluster whose tunnel just opened (``ConnectivityRecorder.fresh_tunnels``) through it,
+    and records what it found: version, node counts, and the service-account issuer to trust."""
+
+    def __init__(self, store: Store, *, access: ClusterAccess, fresh_tunnels: asyncio.Queue[str]) -> None:
+        self._store = store
+        self._access = access
+        self._fresh = fresh_tunnels
+        self._reader: asyncio.Task[None] | None = None
+        self._probes: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._reader = asyncio.create_task(self._read(), name="tunnel probes")
+
+    async def _read(self) -> None:
+        while True:
+            cluster_key = await self._fresh.get()
+            task = asyncio.create_task(self._probe(cluster_key), name=f"probe {cluster_key}")
             self._probes.add(task)
             task.add_done_callback(self._probe_done)
 
@@ -131,7 +155,6 @@ class ConnectivityRecorder:
             log.error("probe through the tunnel crashed (%s)", task.get_name(), exc_info=task.exception())
 
     async def _probe(self, cluster_key: str) -> None:
-        assert self._access is not None
         try:
             async with self._access.connect(cluster_key, connected=True) as connection:
                 facts = await probe(connection)
@@ -161,9 +184,7 @@ class ConnectivityRecorder:
                         log.warning("cluster %s names an issuer it may not register: %s", row.id, e.message)
 
     async def close(self) -> None:
-        if self._keeper is not None:
-            self._keeper.cancel()
-            await asyncio.gather(self._keeper, return_exceptions=True)
-        for task in list(self._probes):
+        tasks = [*self._probes, *([self._reader] if self._reader is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._probes, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -5,7 +5,7 @@ the step deadline) and returns a result; ``apply`` writes it in a new transactio
 only if the lease still holds. While ``execute`` runs, a heartbeat renews the lease every third of its
 length, so a step longer than a lease is not taken by another server; if a renewal finds the token
 gone (another owner took the row), the step is cancelled and abandoned. Operations handed off by
-their creator (``hints.Claim``: leased and prepared in the creating transaction) are run before any
+their creator (``starter``: leased and prepared in the creating transaction) are run before any
 other, without a lease transaction.
 Failures are typed (``TemporaryError``, ``PermanentError``); an unexpected exception is a bug: it
 is logged with its traceback and fails the operation with ``InternalServerError`` rather than
@@ -23,15 +23,14 @@ import socket
 import uuid
 from typing import Any, Protocol
 
-from tether.domain.states import OperationKind, OperationStatus
+from tether.domain.operations import Operation
+from tether.domain.states import OperationStatus
 from tether.errors import DeadlineExceeded, TetherError
 from tether.reconcile.errors import PermanentError, TemporaryError
-from tether.reconcile.hints import HAND_OFF_LEASE_S, Hints, Preparing
+from tether.reconcile.starter import HAND_OFF_LEASE_S, HandOffs, OperationStarter
 from tether.reconcile.stopping import cancel_until_done
-from tether.reconcile.views import OperationView
 from tether.settings import ReconcileSettings
 from tether.store import Session, Store, operations
-from tether.store.tables import OperationRow
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +38,17 @@ log = logging.getLogger(__name__)
 class OperationHandler(Protocol):
     resource_types: tuple[str, ...]
 
-    async def execute(self, operation: OperationView) -> Any:
-        """Do the step's work; return a value for ``apply``. Raise TemporaryError/PermanentError."""
+    async def execute(self, operation: Operation, prepared: object | None) -> Any:
+        """Do the step's work; return a value for ``apply``. Raise TemporaryError/PermanentError.
+        ``prepared``: what the handler's ``prepare`` read for a hand-off (``starter``), else None."""
 
-    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
-        """Write the result (resource state, operation status) inside the lease-checked transaction."""
+    async def apply(self, session: Session, operation: Operation, result: Any) -> None:
+        """Write the result (resource state) inside the lease-checked transaction."""
 
-    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+    async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         """Record a permanent failure on the resource (the loop finishes the operation itself)."""
 
-    async def after_commit(self, operation: OperationView) -> None:
+    async def after_commit(self, operation: Operation) -> None:
         """Run once the result is committed: drop caches that the change made stale."""
 
 
@@ -68,48 +68,49 @@ class _LeaseLost(Exception):
 class Reconciler:
     """Runs one handler's loop until stopped."""
 
-    def __init__(self, handler: OperationHandler, *, store: Store, hints: Hints, settings: ReconcileSettings) -> None:
+    def __init__(
+        self, handler: OperationHandler, *, store: Store, starter: OperationStarter, settings: ReconcileSettings
+    ) -> None:
         self._handler = handler
         self._store = store
-        self._hints = hints
+        self._starter = starter
         self._settings = settings
         # Names the process, so that an operator (or a test) can tell which server holds a lease.
         self._owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._types = list(handler.resource_types)
-        if isinstance(handler, Preparing):
+        if isinstance(handler, HandOffs):
             lease = dt.timedelta(seconds=min(settings.lease_s, HAND_OFF_LEASE_S))
-            hints.accept_hand_offs(self._types, owner=self._owner, lease=lease, handler=handler)
+            starter.take_hand_offs(self._types, owner=self._owner, lease=lease, handler=handler)
 
     async def run_forever(self) -> None:
         while True:
             worked = await self.run_once()
             if not worked:
-                await self._wait_for_hint()
+                await self._starter.wait_for_work(self._types, timeout_s=self._settings.idle_poll_s)
 
     async def run_once(self) -> bool:
         """Take and process one operation (a handed-off one first); False when there was none."""
-        claim = self._hints.next_claim(self._types)
+        handed_off = self._starter.next_hand_off(self._types)
         lease = dt.timedelta(seconds=self._settings.lease_s)
-        if claim is not None:
+        if handed_off is not None:
             hand_off_lease = min(lease, dt.timedelta(seconds=HAND_OFF_LEASE_S))
-            await self._process(claim.view, claim.token, lease=hand_off_lease)
+            await self._process(handed_off.operation, handed_off.prepared, lease=hand_off_lease)
             return True
 
         async with self._store.transaction() as session:
-            row = await operations.lease_next(session, resource_types=self._types, owner=self._owner, lease=lease)
-            if row is None:
-                return False
-            view = OperationView(row.id, row.resource_key, row.resource_type, OperationKind(row.kind), row.attempts)
-            token = row.lock_token or ""
-        await self._process(view, token, lease=lease)
+            operation = await operations.lease_next(session, resource_types=self._types, owner=self._owner, lease=lease)
+        if operation is None:
+            return False
+        await self._process(operation, None, lease=lease)
         return True
 
-    async def _process(self, view: OperationView, token: str, *, lease: dt.timedelta) -> None:
+    async def _process(self, view: Operation, prepared: object | None, *, lease: dt.timedelta) -> None:
+        token = view.lease_token or ""
         outcome: Any = None
         failure: TetherError | None = None
         delay: float | None = None
         try:
-            outcome = await self._execute_leased(view, token, lease=lease)
+            outcome = await self._execute_leased(view, prepared, lease=lease)
         except _LeaseLost:
             log.warning("operation %s on %s lost its lease while running; step abandoned", view.id, view.resource_key)
             return
@@ -130,24 +131,25 @@ class Reconciler:
             failure = TetherError(f"Tether failed unexpectedly: {type(e).__name__}: {e}")
 
         async with self._store.transaction() as session:
-            row = await operations.held(session, view.id, token)
-            if row is None:
+            held = await operations.held(session, view.id, token)
+            if held is None:
                 log.info("operation %s lost its lease; leaving it to its new owner", view.id)
                 return
             if delay is not None:
-                operations.retry_later(row, delay=dt.timedelta(seconds=delay))
+                await operations.retry_later(session, held.id, delay=dt.timedelta(seconds=delay))
             elif failure is not None:
-                await self._handler.fail(session, row, failure)
-                operations.finish(row, OperationStatus.FAILED, error=error_body(failure))
+                await self._handler.fail(session, held, failure)
+                await operations.finish(session, held.id, OperationStatus.FAILED, error=error_body(failure))
             else:
-                await self._handler.apply(session, row, outcome)
-                if row.status == OperationStatus.IN_PROGRESS.value:
-                    operations.finish(row, OperationStatus.SUCCEEDED)
+                await self._handler.apply(session, held, outcome)
+                await operations.finish(session, held.id, OperationStatus.SUCCEEDED)
         await self._handler.after_commit(view)
 
-    async def _execute_leased(self, view: OperationView, token: str, *, lease: dt.timedelta) -> Any:
+    async def _execute_leased(self, view: Operation, prepared: object | None, *, lease: dt.timedelta) -> Any:
         """``execute`` under the step deadline, renewing the lease meanwhile; ``_LeaseLost`` if it went."""
-        work = asyncio.ensure_future(asyncio.wait_for(self._handler.execute(view), self._settings.step_deadline_s))
+        token = view.lease_token or ""
+        step = self._handler.execute(view, prepared)
+        work = asyncio.ensure_future(asyncio.wait_for(step, self._settings.step_deadline_s))
         heartbeat = asyncio.ensure_future(self._renew_until_lost(view.id, token, lease=lease))
         try:
             await asyncio.wait({work, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
@@ -175,17 +177,6 @@ class Reconciler:
                 continue
             if not still_ours:
                 return
-
-    async def _wait_for_hint(self) -> None:
-        events = [self._hints.event(t) for t in self._types]
-        waiters = [asyncio.ensure_future(e.wait()) for e in events]
-        try:
-            await asyncio.wait(waiters, timeout=self._settings.idle_poll_s, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
-            for e in events:
-                e.clear()
 
 
 class ReconcilerSet:

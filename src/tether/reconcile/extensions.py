@@ -13,6 +13,7 @@ from typing import Any
 from tether.authz.service import AssignmentIndex
 from tether.domain import resource_types as rt
 from tether.domain.ids import parse_resource_id
+from tether.domain.operations import Operation
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import NotFound, TetherError, Unavailable
 from tether.kube.access import ClusterAccess
@@ -21,9 +22,7 @@ from tether.providers.extensions import config_of
 from tether.providers.relays import ensure_relay, remove_relay
 from tether.reconcile.errors import PermanentError, TemporaryError
 from tether.reconcile.resource_groups import delete_tree, mark_failed
-from tether.reconcile.views import OperationView
 from tether.store import Session, Store, resources
-from tether.store.tables import OperationRow
 
 _ATTEMPTS = 3
 
@@ -43,7 +42,7 @@ class ExtensionOperations:
         self._access = access
         self._assignments = assignments
 
-    async def execute(self, operation: OperationView) -> Any:
+    async def execute(self, operation: Operation, prepared: object | None) -> Any:
         async with self._store.transaction() as session:
             row = await resources.get_by_key(session, operation.resource_key)
         if row is None:
@@ -72,7 +71,7 @@ class ExtensionOperations:
                 )
             raise PermanentError(e) from e
 
-    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+    async def apply(self, session: Session, operation: Operation, result: Any) -> None:
         row = await resources.get_by_key(session, operation.resource_key)
         if row is None:
             return
@@ -101,9 +100,9 @@ class ExtensionOperations:
         }
         resources.set_state(row, ProvisioningState.SUCCEEDED)
 
-    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+    async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         await mark_failed(session, operation, error)
 
-    async def after_commit(self, operation: OperationView) -> None:
+    async def after_commit(self, operation: Operation) -> None:
         if operation.kind is OperationKind.DELETE:
             self._assignments.invalidate()

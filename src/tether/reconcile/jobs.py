@@ -8,7 +8,7 @@ The create itself says whether the compute's namespace exists (else NamespaceNot
 seconds, with the ``kubectl create namespace`` fix: B3). Submitting is idempotent, so a dispatch
 interrupted by a restart resumes without duplicating anything.
 
-A new job's dispatch is handed off (``hints``): planned in the transaction that creates the job and
+A new job's dispatch is handed off (``starter``): planned in the transaction that creates the job and
 run by the reconciler as soon as that commits, without a lease round trip.
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 from tether.authz.service import Authorizer
 from tether.domain import resource_types as rt
 from tether.domain.jobs import JobStatus, with_event
+from tether.domain.operations import Operation
 from tether.domain.principals import Caller, PrincipalKind
 from tether.domain.registry_scopes import PULL_ACTION
 from tether.domain.states import OperationKind
@@ -31,9 +32,7 @@ from tether.reconcile.dispatch_plan import Dispatch, ImagePull, Planner
 from tether.reconcile.engine import error_body
 from tether.reconcile.errors import PermanentError, TemporaryError
 from tether.reconcile.job_delivery import DeliverySigner
-from tether.reconcile.views import OperationView
 from tether.store import Session, Store, resources
-from tether.store.tables import OperationRow
 
 TRAINING_DISABLED = "E45004: Training feature is not enabled, please enable it when install the extension."
 _REACH_ATTEMPTS = 3
@@ -67,15 +66,15 @@ class JobOperations:
         self._deadline_s = step_deadline_s
         self._on_dispatched = on_dispatched
 
-    async def prepare(self, session: Session, operation: OperationRow) -> Dispatch | None:
-        """The dispatch plan, read in the job's creating transaction (a hand-off: see ``hints``)."""
-        if operation.kind != OperationKind.CREATE.value:
+    async def prepare(self, session: Session, operation: Operation) -> Dispatch | None:
+        """The dispatch plan, read in the job's creating transaction (a hand-off: see ``starter``)."""
+        if operation.kind is not OperationKind.CREATE:
             return None
         job = await resources.get_by_key(session, operation.resource_key)
         return await self._planner.plan(session, job) if job is not None else None
 
-    async def execute(self, operation: OperationView) -> Any:
-        plan = operation.prepared
+    async def execute(self, operation: Operation, prepared: object | None) -> Any:
+        plan = prepared
         if not isinstance(plan, Dispatch):
             async with self._store.transaction() as session:
                 job = await resources.get_by_key(session, operation.resource_key)
@@ -137,7 +136,7 @@ class JobOperations:
             return (plan, Outcome(JobStatus.CANCELED.value, "its TetherJob no longer exists"))
         return (plan, Outcome("CancelSent", "the operator is deleting the job's pods"))
 
-    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+    async def apply(self, session: Session, operation: Operation, result: Any) -> None:
         job = await resources.get_by_key(session, operation.resource_key)
         if job is None or result is None:
             return
@@ -150,7 +149,7 @@ class JobOperations:
             properties["status"] = JobStatus.CANCELED.value
         job.properties = properties
 
-    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+    async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         job = await resources.get_by_key(session, operation.resource_key)
         if job is None:
             return
@@ -163,7 +162,7 @@ class JobOperations:
             ),
         }
 
-    async def after_commit(self, operation: OperationView) -> None:
+    async def after_commit(self, operation: Operation) -> None:
         if self._on_dispatched is not None:
             self._on_dispatched()  # the job monitor starts watching the job's namespace now, not at its next look
 

@@ -7,15 +7,14 @@ import logging
 from typing import Any
 
 from tether.domain import resource_types as rt
+from tether.domain.operations import Operation
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, TetherError, Unavailable
 from tether.kube.access import ClusterAccess
 from tether.kube.probe import ClusterFacts, probe
 from tether.reconcile.errors import PermanentError, TemporaryError
 from tether.reconcile.resource_groups import mark_failed
-from tether.reconcile.views import OperationView
 from tether.store import Session, federated_credentials, resources, tenancy
-from tether.store.tables import OperationRow
 
 _ATTEMPTS = 3
 
@@ -38,7 +37,7 @@ class ManagedClusterOperations:
     def __init__(self, *, access: ClusterAccess) -> None:
         self._access = access
 
-    async def execute(self, operation: OperationView) -> Any:
+    async def execute(self, operation: Operation, prepared: object | None) -> Any:
         # A (re-)registration is about the kubeconfig just stored: never probe with a remembered one.
         await self._access.forget(operation.resource_key)
         try:
@@ -50,7 +49,7 @@ class ManagedClusterOperations:
                 raise TemporaryError(str(e), delay_s=1.0) from e
             raise PermanentError(e) from e
 
-    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+    async def apply(self, session: Session, operation: Operation, result: Any) -> None:
         facts, ca_pem = result
         row = await resources.get_by_key(session, operation.resource_key)
         if row is None:
@@ -67,8 +66,8 @@ class ManagedClusterOperations:
                     log.warning("cluster %s names an issuer it may not register: %s", row.id, e.message)
         resources.set_state(row, ProvisioningState.SUCCEEDED)
 
-    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+    async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         await mark_failed(session, operation, error)
 
-    async def after_commit(self, operation: OperationView) -> None:
+    async def after_commit(self, operation: Operation) -> None:
         return None

@@ -6,11 +6,10 @@ from typing import Any
 
 from tether.authz.service import AssignmentIndex
 from tether.domain import resource_types as rt
+from tether.domain.operations import Operation
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import TetherError
-from tether.reconcile.views import OperationView
 from tether.store import Session, principals, resources, role_assignments
-from tether.store.tables import OperationRow
 
 
 async def delete_tree(session: Session, resource_key: str) -> None:
@@ -22,7 +21,7 @@ async def delete_tree(session: Session, resource_key: str) -> None:
     await resources.delete_tree_by_key(session, resource_key)
 
 
-async def mark_failed(session: Session, operation: OperationRow, error: TetherError) -> None:
+async def mark_failed(session: Session, operation: Operation, error: TetherError) -> None:
     """Leave the resource ``Failed`` with the error on record (shared by simple handlers)."""
     del error  # the operation row carries it; the resource only changes state
     row = await resources.get_by_key(session, operation.resource_key)
@@ -36,7 +35,7 @@ class DeletesInvalidateAccess:
     def __init__(self, *, assignments: AssignmentIndex) -> None:
         self._assignments = assignments
 
-    async def after_commit(self, operation: OperationView) -> None:
+    async def after_commit(self, operation: Operation) -> None:
         if operation.kind is OperationKind.DELETE:
             self._assignments.invalidate()
 
@@ -44,11 +43,11 @@ class DeletesInvalidateAccess:
 class ResourceGroupOperations(DeletesInvalidateAccess):
     resource_types: tuple[str, ...] = (rt.RESOURCE_GROUPS,)
 
-    async def execute(self, operation: OperationView) -> Any:
+    async def execute(self, operation: Operation, prepared: object | None) -> Any:
         return None
 
-    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+    async def apply(self, session: Session, operation: Operation, result: Any) -> None:
         await delete_tree(session, operation.resource_key)
 
-    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+    async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         await mark_failed(session, operation, error)

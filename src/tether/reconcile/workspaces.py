@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tether.domain import resource_types as rt
+from tether.domain.operations import Operation
 from tether.domain.principals import PrincipalKind
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import TetherError
 from tether.reconcile.resource_groups import DeletesInvalidateAccess, delete_tree, mark_failed
-from tether.reconcile.views import OperationView
 from tether.store import Session, principals, resources, tenancy
-from tether.store.tables import OperationRow, ResourceRow
+from tether.store.tables import ResourceRow
 
 
 async def _ensure_system_identity(session: Session, row: ResourceRow) -> None:
@@ -38,10 +38,10 @@ async def _ensure_system_identity(session: Session, row: ResourceRow) -> None:
 class WorkspaceOperations(DeletesInvalidateAccess):
     resource_types: tuple[str, ...] = (rt.WORKSPACES,)
 
-    async def execute(self, operation: OperationView) -> Any:
+    async def execute(self, operation: Operation, prepared: object | None) -> Any:
         return None
 
-    async def apply(self, session: Session, operation: OperationRow, result: Any) -> None:
+    async def apply(self, session: Session, operation: Operation, result: Any) -> None:
         if operation.kind == OperationKind.DELETE.value:
             await delete_tree(session, operation.resource_key)
             return
@@ -51,5 +51,5 @@ class WorkspaceOperations(DeletesInvalidateAccess):
         await _ensure_system_identity(session, row)
         resources.set_state(row, ProvisioningState.SUCCEEDED)
 
-    async def fail(self, session: Session, operation: OperationRow, error: TetherError) -> None:
+    async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         await mark_failed(session, operation, error)

@@ -2,9 +2,10 @@
 
 A reconciler takes an operation with ``lease_next`` (a row whose lease is free or expired), or is
 handed one its creator leased with ``take`` in the creating transaction, works on it outside any
-transaction, then calls ``finish`` or ``retry_later`` in a new transaction; both apply
-only if its lease token still holds, so a reconciler that lost its lease cannot overwrite another's
-result. While the work runs, ``renew`` extends the lease (a step may outlast one lease); it answers
+transaction, then, in a new transaction, checks with ``held`` that its lease token still holds and
+only then calls ``finish`` or ``retry_later``, so a reconciler that lost its lease cannot overwrite
+another's result. Callers get ``Operation`` snapshots; every change goes through a function here.
+While the work runs, ``renew`` extends the lease (a step may outlast one lease); it answers
 False once the token no longer holds, and the step is then abandoned. An operation in flight when
 the server stops (or its replica dies) is taken again once its lease expires.
 
@@ -23,6 +24,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.domain.operations import Operation
 from tether.domain.states import OperationKind, OperationStatus
 from tether.store.tables import OperationRow, ResourceRow
 
@@ -31,7 +33,23 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-async def create(session: AsyncSession, resource: ResourceRow, kind: OperationKind) -> OperationRow:
+def _snapshot(row: OperationRow) -> Operation:
+    return Operation(
+        id=row.id,
+        subscription_id=row.subscription_id,
+        resource_key=row.resource_key,
+        resource_type=row.resource_type,
+        kind=OperationKind(row.kind),
+        status=OperationStatus(row.status),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        error=row.error,
+        lease_token=row.lock_token,
+    )
+
+
+async def create(session: AsyncSession, resource: ResourceRow, kind: OperationKind) -> Operation:
     """Record a new operation of ``kind`` on ``resource``, runnable at once."""
     now = _now()
     row = OperationRow(
@@ -49,18 +67,19 @@ async def create(session: AsyncSession, resource: ResourceRow, kind: OperationKi
     )
     session.add(row)
     await session.flush()
-    return row
+    return _snapshot(row)
 
 
-async def get(session: AsyncSession, operation_id: str) -> OperationRow | None:
-    return await session.get(OperationRow, operation_id)
+async def get(session: AsyncSession, operation_id: str) -> Operation | None:
+    row = await session.get(OperationRow, operation_id)
+    return _snapshot(row) if row is not None else None
 
 
-async def in_progress_for(session: AsyncSession, resource_key: str) -> Sequence[OperationRow]:
+async def in_progress_for(session: AsyncSession, resource_key: str) -> Sequence[Operation]:
     query = select(OperationRow).where(
         OperationRow.resource_key == resource_key, OperationRow.status == OperationStatus.IN_PROGRESS.value
     )
-    return (await session.execute(query)).scalars().all()
+    return [_snapshot(row) for row in (await session.execute(query)).scalars().all()]
 
 
 async def cancel_in_progress(session: AsyncSession, resource_key: str, *, reason: str) -> None:
@@ -84,7 +103,7 @@ async def cancel_in_progress(session: AsyncSession, resource_key: str, *, reason
 
 async def lease_next(
     session: AsyncSession, *, resource_types: Sequence[str], owner: str, lease: dt.timedelta
-) -> OperationRow | None:
+) -> Operation | None:
     """Take the oldest runnable operation of the given types, or None. Returns it leased to ``owner``."""
     now = _now()
     query = (
@@ -102,21 +121,29 @@ async def lease_next(
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None:
         return None
-    take(row, owner=owner, lease=lease)
+    _lease(row, owner=owner, lease=lease)
     await session.flush()
-    return row
+    return _snapshot(row)
 
 
-def take(row: OperationRow, *, owner: str, lease: dt.timedelta) -> str:
-    """Lease ``row`` to ``owner`` (written with the caller's transaction); returns the lease token."""
+async def take(session: AsyncSession, operation_id: str, *, owner: str, lease: dt.timedelta) -> Operation:
+    """Lease an operation to ``owner`` in the caller's transaction (a hand-off: one it just created); returns it
+    leased."""
+    row = await session.get(OperationRow, operation_id)  # just created: in the identity map, no query
+    if row is None:
+        raise LookupError(f"operation {operation_id} is not in this transaction")
+    _lease(row, owner=owner, lease=lease)
+    return _snapshot(row)
+
+
+def _lease(row: OperationRow, *, owner: str, lease: dt.timedelta) -> None:
     row.lock_owner = owner
     row.lock_token = str(uuid.uuid4())
     row.lock_expires_at = _now() + lease
     row.attempts += 1
-    return row.lock_token
 
 
-async def held(session: AsyncSession, operation_id: str, lock_token: str) -> OperationRow | None:
+async def held(session: AsyncSession, operation_id: str, lock_token: str) -> Operation | None:
     """The operation, locked for update, if ``lock_token`` still holds its lease; else None."""
     query = (
         select(OperationRow)
@@ -127,7 +154,8 @@ async def held(session: AsyncSession, operation_id: str, lock_token: str) -> Ope
         )
         .with_for_update()
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    row = (await session.execute(query)).scalar_one_or_none()
+    return _snapshot(row) if row is not None else None
 
 
 async def renew(session: AsyncSession, operation_id: str, lock_token: str, *, lease: dt.timedelta) -> bool:
@@ -144,7 +172,11 @@ async def renew(session: AsyncSession, operation_id: str, lock_token: str, *, le
     return bool(getattr(result, "rowcount", 0))
 
 
-def finish(row: OperationRow, status: OperationStatus, *, error: dict[str, Any] | None = None) -> None:
+async def finish(
+    session: AsyncSession, operation_id: str, status: OperationStatus, *, error: dict[str, Any] | None = None
+) -> None:
+    """End the operation (call after ``held`` in the same transaction, which locked it)."""
+    row = await _locked(session, operation_id)
     row.status = status.value
     row.error = error
     row.finished_at = _now()
@@ -152,7 +184,16 @@ def finish(row: OperationRow, status: OperationStatus, *, error: dict[str, Any] 
     row.lock_expires_at = None
 
 
-def retry_later(row: OperationRow, *, delay: dt.timedelta) -> None:
+async def retry_later(session: AsyncSession, operation_id: str, *, delay: dt.timedelta) -> None:
+    """Release the lease and run the operation again after ``delay`` (after ``held``, like ``finish``)."""
+    row = await _locked(session, operation_id)
     row.not_before = _now() + delay
     row.lock_owner = row.lock_token = None
     row.lock_expires_at = None
+
+
+async def _locked(session: AsyncSession, operation_id: str) -> OperationRow:
+    row = await session.get(OperationRow, operation_id)  # held() loaded and locked it: no query
+    if row is None:
+        raise LookupError(f"operation {operation_id} is gone")
+    return row

@@ -10,21 +10,21 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 
 @asynccontextmanager
 async def scratch_database(admin_url: str) -> AsyncIterator[str]:
-    url = make_url(admin_url)
+    url = urlsplit(admin_url)
     name = f"tether_test_{secrets.token_hex(6)}"
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    dsn = urlunsplit(url._replace(scheme="postgresql"))  # asyncpg's own spelling of the same server
     admin = await asyncpg.connect(dsn)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            yield url.set(database=name).render_as_string(hide_password=False)
+            yield urlunsplit(url._replace(path=f"/{name}"))
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
