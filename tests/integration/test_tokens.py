@@ -214,7 +214,7 @@ async def test_an_expired_client_secret_is_401_invalid_client(server: InProcessS
     async with server.services.store.transaction() as session:
         admin = await principals.get(session, server.bootstrap.admin_object_id)
         assert admin is not None
-        expired = await principals.add_secret(session, admin, lifetime=dt.timedelta(seconds=-1))
+        expired = await principals.add_secret(session, admin.object_id, lifetime=dt.timedelta(seconds=-1))
 
     async with server.client(token="") as anonymous:
         response = await token_request(

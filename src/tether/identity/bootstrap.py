@@ -80,7 +80,7 @@ async def ensure_bootstrap(store: Store, *, path: Path, server: str, ca_file: Pa
         admin = await principals.create(
             session, tenant_id=tenant_id, kind=PrincipalKind.SERVICE_PRINCIPAL.value, display_name=ADMIN_NAME
         )
-        secret = await principals.add_secret(session, admin, lifetime=_SECRET_LIFETIME)
+        secret = await principals.add_secret(session, admin.object_id, lifetime=_SECRET_LIFETIME)
         scope = f"/subscriptions/{subscription_id}"
         name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}/owner/{admin.object_id}"))
         await role_assignments.create(

@@ -40,7 +40,6 @@ import httpx2
 import jwt
 from cachetools import LRUCache, TTLCache
 
-from tether.domain.principals import Caller, PrincipalKind
 from tether.errors import TokenRequestError, Unavailable
 from tether.identity.tokens import TokenService, resource_from_scope
 from tether.settings import TokenSettings
@@ -280,14 +279,7 @@ class FederatedTokens:
                 f"publishes no key with kid '{_show(header['kid'])}'."
             )
         self._verify(assertion, key, issuer=issuer, audiences=audiences, unverified=unverified)
-        caller = Caller(
-            tenant_id=principal.tenant_id,
-            object_id=principal.object_id,
-            app_id=principal.app_id,
-            kind=PrincipalKind(principal.kind),
-            display_name=principal.display_name,
-        )
-        return self._tokens.mint(caller, audience=audience)
+        return self._tokens.mint(principal.as_caller(), audience=audience)
 
     async def aclose(self) -> None:
         await self._issuer_keys.aclose()

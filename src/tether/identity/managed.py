@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from tether.domain.ids import parse_resource_id
-from tether.domain.principals import Caller, PrincipalKind
+from tether.domain.principals import Caller, Principal
 from tether.errors import InvalidRequest, NotFound
 from tether.store import Session, principals
-from tether.store.tables import PrincipalRow, ResourceRow
+from tether.store.tables import ResourceRow
 
 
 def parse_identity_type(text: str) -> str:
@@ -28,7 +28,7 @@ def parse_identity_type(text: str) -> str:
     )
 
 
-async def user_assigned_principal(session: Session, identity_id: str) -> PrincipalRow:
+async def user_assigned_principal(session: Session, identity_id: str) -> Principal:
     """The principal of a user-assigned identity given by id (leading slash optional, any case)."""
     resource_id = parse_resource_id(identity_id)
     if resource_id.full_type.lower() != "microsoft.managedidentity/userassignedidentities":
@@ -49,7 +49,7 @@ async def user_assigned_principal(session: Session, identity_id: str) -> Princip
     return principal
 
 
-def user_assigned_block(identity_id: str, principal: PrincipalRow) -> dict[str, Any]:
+def user_assigned_block(identity_id: str, principal: Principal) -> dict[str, Any]:
     canonical = str(parse_resource_id(identity_id))
     return {
         "type": "UserAssigned",
@@ -57,7 +57,7 @@ def user_assigned_block(identity_id: str, principal: PrincipalRow) -> dict[str, 
     }
 
 
-async def identity_principal(session: Session, row: ResourceRow) -> PrincipalRow | None:
+async def identity_principal(session: Session, row: ResourceRow) -> Principal | None:
     """The principal a resource acts as: its system-assigned identity, or its (first) user-assigned one."""
     identity = row.identity or {}
     if identity.get("type") == "SystemAssigned":
@@ -68,19 +68,9 @@ async def identity_principal(session: Session, row: ResourceRow) -> PrincipalRow
     return None
 
 
-def caller_of(principal: PrincipalRow) -> Caller:
-    return Caller(
-        tenant_id=principal.tenant_id,
-        object_id=principal.object_id,
-        app_id=principal.app_id,
-        kind=PrincipalKind(principal.kind),
-        display_name=principal.display_name,
-    )
-
-
 async def acting_as(session: Session, row: ResourceRow) -> Caller:
     """The caller of a resource's identity; ``NotFound`` if it has none (yet)."""
     principal = await identity_principal(session, row)
     if principal is None:
         raise NotFound(f"{row.id} has no managed identity to act as.", code="IdentityNotFound")
-    return caller_of(principal)
+    return principal.as_caller()

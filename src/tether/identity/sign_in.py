@@ -91,18 +91,19 @@ class SignIn:
         """The user, once the password matches; ``SignInFailed`` otherwise (wrong, or too many wrong ones)."""
         key = user_principal_name.strip().lower()
         async with self._store.transaction() as session:
-            found = await users.get_by_name(session, key)
-        if found is not None and found[0].tenant_id != tenant_id:
+            found = await users.get_for_sign_in(session, key)
+        if found is not None and found[0].principal.tenant_id != tenant_id:
             found = None  # a user of another tenant is unknown here
         try:
             matches = await self._checks.verify(
-                password, [found[1].password_hash] if found else [], client=f"user:{key}", source=source
+                password, [found[1]] if found else [], client=f"user:{key}", source=source
             )
         except Throttled as e:
             raise SignInFailed(f"Too many wrong passwords: {e.message}") from e
         if found is None or not matches:
             raise SignInFailed("The user name or password is incorrect.")
-        principal, user = found
+        user = found[0]
+        principal = user.principal
         return Caller(
             tenant_id=principal.tenant_id,
             object_id=principal.object_id,
@@ -114,7 +115,7 @@ class SignIn:
     async def user_principal_name(self, object_id: str) -> str:
         async with self._store.transaction() as session:
             found = await users.get(session, object_id)
-        return found[1].user_principal_name if found else ""
+        return found.user_principal_name if found else ""
 
     async def default_tenant(self) -> str:
         """The tenant the Studio signs people in to: the first one made (at bootstrap)."""

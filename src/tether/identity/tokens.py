@@ -156,7 +156,9 @@ class TokenService:
             if tenant is None:
                 raise TokenRequestError(f"Tenant '{tenant_id}' not found.", code="invalid_request")
             principal = await principals.get_by_app_id(session, tenant.id, client_id)
-            hashes = await principals.active_secret_hashes(session, principal) if principal is not None else []
+            hashes = (
+                await principals.active_secret_hashes(session, principal.object_id) if principal is not None else []
+            )
         valid = await self._secret_checks.verify(
             client_secret, hashes, client=f"{tenant_id}/{client_id}".lower(), source=source
         )
@@ -165,14 +167,7 @@ class TokenService:
                 f"Invalid client secret or unknown client '{client_id}' in tenant '{tenant_id}'.",
                 code="invalid_client",
             )
-        caller = Caller(
-            tenant_id=principal.tenant_id,
-            object_id=principal.object_id,
-            app_id=principal.app_id,
-            kind=PrincipalKind(principal.kind),
-            display_name=principal.display_name,
-        )
-        return self.mint(caller, audience=audience)
+        return self.mint(principal.as_caller(), audience=audience)
 
     # --- checking -----------------------------------------------------------------------------
     async def authenticate(self, token: str, *, audiences: list[str] | None = None) -> Caller:

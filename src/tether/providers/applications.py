@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tether.domain.principals import PrincipalKind
+from tether.domain.principals import Principal, PrincipalKind
 from tether.errors import InvalidRequest, NotFound
 from tether.providers.base import RequestContext
 from tether.providers.directory import (
@@ -27,14 +27,13 @@ from tether.providers.directory import (
 )
 from tether.providers.envelope import rfc3339
 from tether.store import Session, principals, role_assignments
-from tether.store.tables import PrincipalRow
 
 _LITERAL = r"'((?:[^']|'')*)'"
 _APP_EQ = re.compile(rf"^\s*(appId|displayName|id)\s+eq\s+{_LITERAL}\s*$", re.IGNORECASE)
 _APP_STARTS = re.compile(rf"^\s*startswith\(\s*displayName\s*,\s*{_LITERAL}\s*\)\s*$", re.IGNORECASE)
 
 
-def application_answer(row: PrincipalRow, passwords: list[dict[str, Any]]) -> dict[str, Any]:
+def application_answer(row: Principal, passwords: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "@odata.type": "#microsoft.graph.application",
         "id": row.app_id,
@@ -59,7 +58,7 @@ def _not_found(identifier: str) -> NotFound:
     )
 
 
-async def _require_application(session: Session, ctx: RequestContext, app_id: str) -> PrincipalRow:
+async def _require_application(session: Session, ctx: RequestContext, app_id: str) -> Principal:
     row = await principals.get_by_app_id(session, ctx.caller.tenant_id, app_id)
     if row is None or row.kind != PrincipalKind.SERVICE_PRINCIPAL.value:
         raise _not_found(app_id)
@@ -118,8 +117,7 @@ async def update_application(ctx: RequestContext, app_id: str, body: Any) -> Non
     async with ctx.store.transaction() as session:
         row = await _require_application(session, ctx, app_id)
         if "displayName" in body:
-            row.display_name = _display_name(body)
-            row.display_name_key = row.display_name.lower()
+            await principals.rename(session, row.object_id, display_name=_display_name(body))
 
 
 async def delete_application(ctx: RequestContext, app_id: str) -> None:
@@ -127,7 +125,7 @@ async def delete_application(ctx: RequestContext, app_id: str) -> None:
     async with ctx.store.transaction() as session:
         row = await _require_application(session, ctx, app_id)
         await role_assignments.delete_for_principal(session, row.object_id)
-        await principals.delete(session, row)
+        await principals.delete(session, row.object_id)
     ctx.authz.index.invalidate(row.object_id)
 
 

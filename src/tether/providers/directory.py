@@ -12,12 +12,11 @@ import datetime as dt
 from typing import Any
 
 from tether.domain.ids import ResourceId
-from tether.domain.principals import PrincipalKind
+from tether.domain.principals import ClientSecret, Principal, PrincipalKind
 from tether.errors import Forbidden, InvalidRequest, NotFound
 from tether.providers.base import RequestContext
 from tether.providers.envelope import rfc3339
 from tether.store import Session, principals, tenancy
-from tether.store.tables import ClientSecretRow, PrincipalRow
 
 DEFAULT_SECRET_LIFETIME = dt.timedelta(days=365)
 _MAX_SECRET_LIFETIME = dt.timedelta(days=730)
@@ -50,21 +49,21 @@ async def require_directory_admin(ctx: RequestContext) -> None:
     )
 
 
-def password_credential(row: ClientSecretRow, *, secret_text: str | None = None) -> dict[str, Any]:
+def password_credential(secret: ClientSecret, *, secret_text: str | None = None) -> dict[str, Any]:
     """Graph's ``passwordCredential``; ``secretText`` only in the answer that creates it."""
     return {
         "customKeyIdentifier": None,
         "displayName": None,
-        "endDateTime": rfc3339(row.expires_at),
-        "hint": row.hint,
-        "keyId": row.id,
+        "endDateTime": rfc3339(secret.expires_at),
+        "hint": secret.hint,
+        "keyId": secret.key_id,
         "secretText": secret_text,
-        "startDateTime": rfc3339(row.created_at),
+        "startDateTime": rfc3339(secret.created_at),
     }
 
 
 async def credentials(session: Session, principal_id: str) -> list[dict[str, Any]]:
-    return [password_credential(r) for r in await principals.list_secrets(session, principal_id)]
+    return [password_credential(s) for s in await principals.list_secrets(session, principal_id)]
 
 
 def _lifetime(body: Any) -> dt.timedelta:
@@ -85,22 +84,22 @@ def _lifetime(body: Any) -> dt.timedelta:
     return lifetime
 
 
-async def add_password_to(ctx: RequestContext, row: PrincipalRow, body: Any) -> dict[str, Any]:
+async def add_password_to(ctx: RequestContext, principal: Principal, body: Any) -> dict[str, Any]:
     """Add a secret to a service principal (its application's or its own); the answer shows it once."""
-    if row.kind != PrincipalKind.SERVICE_PRINCIPAL.value:
+    if principal.kind != PrincipalKind.SERVICE_PRINCIPAL:
         raise InvalidRequest(
             "Managed identities have no secrets; they get tokens through their resource.", code="Request_BadRequest"
         )
     lifetime = _lifetime(body)
     async with ctx.store.transaction() as session:
-        secret_row, secret = await principals.add_password_credential(session, row, lifetime=lifetime)
-    return password_credential(secret_row, secret_text=secret)
+        secret, text = await principals.add_password_credential(session, principal.object_id, lifetime=lifetime)
+    return password_credential(secret, secret_text=text)
 
 
-async def remove_password_from(ctx: RequestContext, row: PrincipalRow, body: Any) -> None:
+async def remove_password_from(ctx: RequestContext, principal: Principal, body: Any) -> None:
     key_id = body.get("keyId") if isinstance(body, dict) else None
     if not isinstance(key_id, str):
         raise InvalidRequest('The body must be {"keyId": "<key id>"}.', code="Request_BadRequest")
     async with ctx.store.transaction() as session:
-        if not await principals.delete_secret(session, row.object_id, key_id):
+        if not await principals.delete_secret(session, principal.object_id, key_id):
             raise NotFound(f"No password credential with keyId '{key_id}' exists.", code="Request_ResourceNotFound")

@@ -12,18 +12,19 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
+from tether.domain.federated_credentials import FederatedCredential
 from tether.domain.ids import ResourceId
+from tether.domain.principals import Principal
 from tether.errors import InvalidRequest, NotFound
 from tether.protocol.identities import CreateFederatedCredentialRequest
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import parse_body
 from tether.store import Session, federated_credentials, principals
-from tether.store.tables import FederatedCredentialRow, PrincipalRow
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,119}")
 
 
-def answer(identity: ResourceId, row: FederatedCredentialRow) -> dict[str, Any]:
+def answer(identity: ResourceId, row: FederatedCredential) -> dict[str, Any]:
     return {
         "id": str(identity.child("federatedIdentityCredentials", row.name)),
         "name": row.name,
@@ -32,7 +33,7 @@ def answer(identity: ResourceId, row: FederatedCredentialRow) -> dict[str, Any]:
     }
 
 
-async def _identity_principal(session: Session, identity: ResourceId) -> PrincipalRow:
+async def _identity_principal(session: Session, identity: ResourceId) -> Principal:
     principal = await principals.get_by_resource(session, identity.key)
     if principal is None:
         raise NotFound(
@@ -100,8 +101,5 @@ class FederatedCredentials:
         assert identity is not None
         async with ctx.store.transaction() as session:
             principal = await _identity_principal(session, identity)
-            row = await federated_credentials.get(session, principal.object_id, resource_id.name)
-            if row is None:
-                return DeleteResult(existed=False)
-            await federated_credentials.delete_row(session, row)
-        return DeleteResult(existed=True)
+            existed = await federated_credentials.delete(session, principal.object_id, resource_id.name)
+        return DeleteResult(existed=existed)

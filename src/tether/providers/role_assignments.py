@@ -18,20 +18,20 @@ from typing import Any, ClassVar
 from tether.domain import resource_types as rt
 from tether.domain.commands import either_cli
 from tether.domain.ids import ResourceId
+from tether.domain.role_assignments import RoleAssignment
 from tether.domain.roles import find_role, role_by_guid
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.protocol.authorization import CreateRoleAssignmentRequest
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import parse_body, rfc3339
 from tether.store import Session, federated_credentials, principals, resources, role_assignments
-from tether.store.tables import RoleAssignmentRow
 
 _PRINCIPAL_FILTER = re.compile(r"principalId\s+eq\s+'([^']+)'", re.IGNORECASE)
 _ASSIGNED_TO = re.compile(r"assignedTo\('([^']+)'\)", re.IGNORECASE)
 _AT_SCOPE = re.compile(r"atScope\(\)", re.IGNORECASE)
 
 
-def answer(row: RoleAssignmentRow) -> dict[str, Any]:
+def answer(row: RoleAssignment) -> dict[str, Any]:
     role = role_by_guid(row.role_definition_guid)
     return {
         "id": row.display_id,
@@ -143,14 +143,11 @@ class RoleAssignments:
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         async with ctx.store.transaction() as session:
-            row = await role_assignments.get(session, str(resource_id))
-            if row is None:
-                return DeleteResult(existed=False)
-            principal_id = row.principal_id
-            deleted = answer(row)
-            await role_assignments.delete_row(session, row)
-        ctx.authz.index.invalidate(principal_id)
-        return DeleteResult(existed=True, resource=deleted)
+            row = await role_assignments.delete(session, str(resource_id))
+        if row is None:
+            return DeleteResult(existed=False)
+        ctx.authz.index.invalidate(row.principal_id)
+        return DeleteResult(existed=True, resource=answer(row))
 
 
 def _require_guid(name: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tether.domain.principals import PrincipalKind
+from tether.domain.principals import Principal, PrincipalKind
 from tether.errors import InvalidRequest, NotFound
 from tether.providers.applications import application_answer
 from tether.providers.base import RequestContext
@@ -24,7 +24,6 @@ from tether.providers.directory import (
     valid_display_name,
 )
 from tether.store import Session, principals, role_assignments
-from tether.store.tables import PrincipalRow
 
 # OData string literals: a quote inside is written twice ('o''brien').
 _LITERAL = r"'((?:[^']|'')*)'"
@@ -39,12 +38,12 @@ _KIND_NAMES = {
 }
 
 
-def _names(row: PrincipalRow) -> list[str]:
+def _names(row: Principal) -> list[str]:
     """``servicePrincipalNames``: the app id, and a managed identity's resource id as Azure lists it."""
     return [row.app_id, *([row.resource_key] if row.resource_key else [])]
 
 
-def answer(row: PrincipalRow, passwords: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def answer(row: Principal, passwords: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "@odata.type": "#microsoft.graph.servicePrincipal",
         "id": row.object_id,
@@ -64,11 +63,11 @@ def answer(row: PrincipalRow, passwords: list[dict[str, Any]] | None = None) -> 
     return body
 
 
-async def _answer_with_credentials(session: Session, row: PrincipalRow) -> dict[str, Any]:
+async def _answer_with_credentials(session: Session, row: Principal) -> dict[str, Any]:
     return answer(row, await credentials(session, row.object_id))
 
 
-def _matching(rows: list[PrincipalRow], filter_text: str) -> list[PrincipalRow]:
+def _matching(rows: list[Principal], filter_text: str) -> list[Principal]:
     if match := _EQ.match(filter_text):
         field, value = match.group(1).lower(), match.group(2).replace("''", "'").lower()
         key = {"displayname": "display_name_key", "appid": "app_id", "id": "object_id"}[field]
@@ -94,7 +93,7 @@ async def list_principals(ctx: RequestContext, *, filter_text: str | None) -> li
         return [await _answer_with_credentials(session, r) for r in rows]
 
 
-async def _require(session: Session, ctx: RequestContext, object_id: str) -> PrincipalRow:
+async def _require(session: Session, ctx: RequestContext, object_id: str) -> Principal:
     row = await principals.get(session, object_id)
     if row is None or row.tenant_id != ctx.caller.tenant_id:
         raise NotFound(
@@ -173,5 +172,5 @@ async def delete_service_principal(ctx: RequestContext, object_id: str) -> None:
                 code="Request_BadRequest",
             )
         await role_assignments.delete_for_principal(session, row.object_id)
-        await principals.delete(session, row)
+        await principals.delete(session, row.object_id)
     ctx.authz.index.invalidate(object_id)

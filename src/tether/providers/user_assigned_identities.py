@@ -91,7 +91,7 @@ class UserAssignedIdentities:
             principal = await principals.get_by_resource(session, row.key)
             if principal is not None:
                 await role_assignments.delete_for_principal(session, principal.object_id)
-                await principals.delete(session, principal)
+                await principals.delete(session, principal.object_id)
             await resources.delete_tree_by_key(session, row.key)
         if principal is not None:
             ctx.authz.index.invalidate(principal.object_id)

@@ -13,21 +13,21 @@ import re
 from typing import Any
 
 from tether.crypto import hash_secret
+from tether.domain.users import User
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.providers.base import RequestContext
 from tether.providers.directory import require_directory_admin, valid_display_name
 from tether.store import users
-from tether.store.tables import PrincipalRow, UserRow
 
 # user@domain: Azure's userPrincipalName shape (no spaces, one @, a domain with a dot-free label allowed).
 _UPN = re.compile(r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9.-]{1,190}$")
 _MIN_PASSWORD = 8
 
 
-def answer(principal: PrincipalRow, user: UserRow) -> dict[str, Any]:
+def answer(user: User) -> dict[str, Any]:
     return {
-        "id": principal.object_id,
-        "displayName": principal.display_name,
+        "id": user.principal.object_id,
+        "displayName": user.principal.display_name,
         "userPrincipalName": user.user_principal_name,
         "accountEnabled": True,
         "userType": "Member",
@@ -63,26 +63,26 @@ async def create_user(
                 "already exists.",
                 code="Request_BadRequest",
             )
-        principal, user = await users.create(
+        user = await users.create(
             session,
             tenant_id=ctx.caller.tenant_id,
             display_name=display_name,
             user_principal_name=user_principal_name,
             password_hash=password_hash,
         )
-    return answer(principal, user)
+    return answer(user)
 
 
 async def get_user(ctx: RequestContext, id_or_name: str) -> dict[str, Any]:
     """By object id or by user principal name, as Graph allows."""
     async with ctx.store.transaction() as session:
         found = await (users.get_by_name if "@" in id_or_name else users.get)(session, id_or_name)
-    if found is None or found[0].tenant_id != ctx.caller.tenant_id:
+    if found is None or found.principal.tenant_id != ctx.caller.tenant_id:
         raise _not_found(id_or_name)
-    return answer(*found)
+    return answer(found)
 
 
 async def list_users(ctx: RequestContext) -> list[dict[str, Any]]:
     async with ctx.store.transaction() as session:
-        rows = await users.list_in_tenant(session, ctx.caller.tenant_id)
-    return [answer(p, u) for p, u in rows]
+        found = await users.list_in_tenant(session, ctx.caller.tenant_id)
+    return [answer(u) for u in found]

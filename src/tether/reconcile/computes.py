@@ -41,7 +41,7 @@ async def _bind_identity(session: Session, row: ResourceRow) -> list[str]:
     removed: list[str] = []
     if wanted != "SystemAssigned" and existing is not None:
         await role_assignments.delete_for_principal(session, existing.object_id)
-        await principals.delete(session, existing)
+        await principals.delete(session, existing.object_id)
         removed.append(existing.object_id)
     if wanted == "SystemAssigned":
         principal = existing

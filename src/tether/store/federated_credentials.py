@@ -1,16 +1,32 @@
-"""Federated identity credentials, and the CA bundles used to reach their issuers."""
+"""Federated identity credentials, and the CA bundles used to reach their issuers.
+
+Functions return ``FederatedCredential`` models, never rows; changes go through ``upsert`` and ``delete``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.domain.federated_credentials import FederatedCredential
 from tether.errors import Conflict
 from tether.store.tables import FederatedCredentialRow, ResourceRow, TrustedIssuerRow
+
+
+def _credential_of(row: FederatedCredentialRow) -> FederatedCredential:
+    return FederatedCredential(
+        id=row.id,
+        principal_id=row.principal_id,
+        resource_key=row.resource_key,
+        name=row.name,
+        issuer=row.issuer,
+        subject=row.subject,
+        audiences=tuple(row.audiences),
+        created_at=row.created_at,
+    )
 
 
 async def upsert(
@@ -22,12 +38,9 @@ async def upsert(
     subject: str,
     audiences: list[str],
     resource_key: str | None = None,
-) -> tuple[FederatedCredentialRow, bool]:
+) -> tuple[FederatedCredential, bool]:
     """Create or replace the credential ``name`` of a principal; returns it and whether it was created."""
-    query = select(FederatedCredentialRow).where(
-        FederatedCredentialRow.principal_id == principal_id, FederatedCredentialRow.name == name
-    )
-    row = (await session.execute(query)).scalar_one_or_none()
+    row = await _get_row(session, principal_id, name)
     created = row is None
     if row is None:
         row = FederatedCredentialRow(
@@ -44,25 +57,36 @@ async def upsert(
     elif (row.issuer, row.subject, list(row.audiences)) != (issuer, subject, list(audiences)):
         row.issuer, row.subject, row.audiences = issuer, subject, audiences
     else:
-        return row, False  # unchanged: no write (every dispatch of a compute's jobs comes here)
+        return _credential_of(row), False  # unchanged: no write (every dispatch of a compute's jobs comes here)
     await session.flush()
-    return row, created
+    return _credential_of(row), created
 
 
-async def get(session: AsyncSession, principal_id: str, name: str) -> FederatedCredentialRow | None:
+async def _get_row(session: AsyncSession, principal_id: str, name: str) -> FederatedCredentialRow | None:
     query = select(FederatedCredentialRow).where(
         FederatedCredentialRow.principal_id == principal_id, FederatedCredentialRow.name == name
     )
     return (await session.execute(query)).scalar_one_or_none()
 
 
-async def for_principal(session: AsyncSession, principal_id: str) -> Sequence[FederatedCredentialRow]:
+async def get(session: AsyncSession, principal_id: str, name: str) -> FederatedCredential | None:
+    row = await _get_row(session, principal_id, name)
+    return None if row is None else _credential_of(row)
+
+
+async def for_principal(session: AsyncSession, principal_id: str) -> list[FederatedCredential]:
     query = select(FederatedCredentialRow).where(FederatedCredentialRow.principal_id == principal_id)
-    return (await session.execute(query.order_by(FederatedCredentialRow.name))).scalars().all()
+    return [_credential_of(r) for r in (await session.execute(query.order_by(FederatedCredentialRow.name))).scalars()]
 
 
-async def delete_row(session: AsyncSession, row: FederatedCredentialRow) -> None:
+async def delete(session: AsyncSession, principal_id: str, name: str) -> bool:
+    """Delete the credential ``name`` of a principal; False when it has none by that name."""
+    row = await _get_row(session, principal_id, name)
+    if row is None:
+        return False
     await session.delete(row)
+    await session.flush()  # now: a later get in this transaction must not find it
+    return True
 
 
 async def trust_issuer(session: AsyncSession, *, tenant_id: str, issuer: str, ca_pem: str, source: str) -> None:

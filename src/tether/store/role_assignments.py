@@ -1,17 +1,33 @@
-"""Role assignments: who holds which role at which scope."""
+"""Role assignments: who holds which role at which scope.
+
+Functions return ``RoleAssignment`` models, never rows; an assignment is created or deleted, never changed.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete as delete_statement
+from sqlalchemy import insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.domain.role_assignments import RoleAssignment
 from tether.errors import Conflict
 from tether.store.tables import RoleAssignmentRow
+
+# Reads that return many assignments (the authorizer's cold path, listings) select the table's columns in the
+# model's field order and build ``RoleAssignment(*row)``: a plain Core select, no ORM objects to build (about
+# 10% less CPU than loading rows, measured at 5 and 50 rows; decision 0024).
+_TABLE = RoleAssignmentRow.__table__
+_COLUMNS = tuple(_TABLE.c[f.name] for f in dataclasses.fields(RoleAssignment))
+
+
+def _assignment_of(row: RoleAssignmentRow) -> RoleAssignment:
+    return RoleAssignment(*(getattr(row, column.key) for column in _COLUMNS))
 
 
 async def create(
@@ -26,7 +42,7 @@ async def create(
     role_definition_guid: str,
     description: str | None,
     created_by: str,
-) -> RoleAssignmentRow:
+) -> RoleAssignment:
     """Insert an assignment; ``Conflict`` (RoleAssignmentExists) if the same grant already exists."""
     row = RoleAssignmentRow(
         id=assignment_id.lower(),
@@ -48,7 +64,7 @@ async def create(
             await session.flush()
     except IntegrityError as e:
         raise Conflict("The role assignment already exists.", code="RoleAssignmentExists") from e
-    return row
+    return _assignment_of(row)
 
 
 async def bulk_create(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -79,50 +95,56 @@ async def bulk_create(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) 
     return len(values)
 
 
-async def get(session: AsyncSession, assignment_id: str) -> RoleAssignmentRow | None:
-    return await session.get(RoleAssignmentRow, assignment_id.lower())
+async def get(session: AsyncSession, assignment_id: str) -> RoleAssignment | None:
+    row = await session.get(RoleAssignmentRow, assignment_id.lower())
+    return None if row is None else _assignment_of(row)
 
 
 async def find_grant(
     session: AsyncSession, *, scope_key: str, principal_id: str, role_definition_guid: str
-) -> RoleAssignmentRow | None:
+) -> RoleAssignment | None:
     query = select(RoleAssignmentRow).where(
         RoleAssignmentRow.scope_key == scope_key,
         RoleAssignmentRow.principal_id == principal_id.lower(),
         RoleAssignmentRow.role_definition_guid == role_definition_guid.lower(),
     )
-    return (await session.execute(query)).scalar_one_or_none()
+    row = (await session.execute(query)).scalar_one_or_none()
+    return None if row is None else _assignment_of(row)
 
 
-async def for_principal(session: AsyncSession, principal_id: str) -> Sequence[RoleAssignmentRow]:
-    query = select(RoleAssignmentRow).where(RoleAssignmentRow.principal_id == principal_id.lower())
-    return (await session.execute(query)).scalars().all()
+async def for_principal(session: AsyncSession, principal_id: str) -> list[RoleAssignment]:
+    """A principal's assignments (the authorizer's cold path)."""
+    query = select(*_COLUMNS).where(_TABLE.c.principal_id == principal_id.lower())
+    return [RoleAssignment(*r) for r in (await session.execute(query)).all()]
 
 
-async def at_or_above(session: AsyncSession, scope_keys: Sequence[str]) -> Sequence[RoleAssignmentRow]:
+async def at_or_above(session: AsyncSession, scope_keys: Sequence[str]) -> list[RoleAssignment]:
     """Assignments at any of the given scopes (a scope and its ancestors)."""
-    query = select(RoleAssignmentRow).where(RoleAssignmentRow.scope_key.in_(list(scope_keys)))
-    return (await session.execute(query.order_by(RoleAssignmentRow.scope_key))).scalars().all()
+    query = select(*_COLUMNS).where(_TABLE.c.scope_key.in_(list(scope_keys))).order_by(_TABLE.c.scope_key)
+    return [RoleAssignment(*r) for r in (await session.execute(query)).all()]
 
 
-async def within(session: AsyncSession, scope_key: str) -> Sequence[RoleAssignmentRow]:
+async def within(session: AsyncSession, scope_key: str) -> list[RoleAssignment]:
     """Assignments at a scope or anywhere under it."""
-    query = select(RoleAssignmentRow).where(
-        or_(
-            RoleAssignmentRow.scope_key == scope_key,
-            RoleAssignmentRow.scope_key.startswith(scope_key + "/", autoescape=True),
-        )
+    query = select(*_COLUMNS).where(
+        or_(_TABLE.c.scope_key == scope_key, _TABLE.c.scope_key.startswith(scope_key + "/", autoescape=True))
     )
-    return (await session.execute(query.order_by(RoleAssignmentRow.scope_key))).scalars().all()
+    return [RoleAssignment(*r) for r in (await session.execute(query.order_by(_TABLE.c.scope_key))).all()]
 
 
-async def delete_row(session: AsyncSession, row: RoleAssignmentRow) -> None:
+async def delete(session: AsyncSession, assignment_id: str) -> RoleAssignment | None:
+    """Delete one assignment; returns what it was, or None when there is none with that id."""
+    row = await session.get(RoleAssignmentRow, assignment_id.lower())  # through the session: it tracks it
+    if row is None:
+        return None
     await session.delete(row)
+    await session.flush()  # now: a later get in this transaction must not find it
+    return _assignment_of(row)
 
 
 async def delete_for_principal(session: AsyncSession, principal_id: str) -> int:
     result = await session.execute(
-        delete(RoleAssignmentRow).where(RoleAssignmentRow.principal_id == principal_id.lower())
+        delete_statement(RoleAssignmentRow).where(RoleAssignmentRow.principal_id == principal_id.lower())
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -130,7 +152,7 @@ async def delete_for_principal(session: AsyncSession, principal_id: str) -> int:
 async def delete_within(session: AsyncSession, scope_key: str) -> int:
     """Remove assignments at a scope or under it (the scope's resources are being deleted)."""
     result = await session.execute(
-        delete(RoleAssignmentRow).where(
+        delete_statement(RoleAssignmentRow).where(
             or_(
                 RoleAssignmentRow.scope_key == scope_key,
                 RoleAssignmentRow.scope_key.startswith(scope_key + "/", autoescape=True),
