@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.integration.helpers import API, ws_path
 from tether.domain.ids import parse_resource_id
+from tether.domain.models.workspaces import WorkspaceRecord
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.identity.bootstrap import ensure_bootstrap
 from tether.store import Store, operations, resources
@@ -33,7 +34,7 @@ async def _leave_a_workspace_creating(data_dir: Path, *, leased_by_dead_owner: b
                     location="westeurope",
                     tags={},
                     identity={"type": "SystemAssigned"},
-                    properties={},
+                    properties=WorkspaceRecord(workspace_id="w-resumed") if rid is workspace else {},
                     state=state,
                     principal_id=boot.admin_object_id,
                 )

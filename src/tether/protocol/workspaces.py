@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tether.domain.models.workspaces import WorkspaceRecord
 from tether.protocol.arm import StrictModel
 
 
@@ -31,3 +32,18 @@ class CreateWorkspaceRequest(StrictModel):
     sku: dict[str, Any] | None = None
     kind: str | None = None
     properties: WorkspaceProperties = Field(default_factory=WorkspaceProperties)
+
+
+_TYPED_FIELDS = set(WorkspaceRecord.model_fields)
+
+
+def workspace_properties(
+    record: WorkspaceRecord, *, provisioning_state: str, discovery_url: str | None = None
+) -> dict[str, Any]:
+    """The workspace's ARM ``properties``: its typed stored fields that are set (stored keys the model does
+    not know are never answered), its state and, when the server has a public URL, ``discoveryUrl``."""
+    properties = record.model_dump(mode="json", by_alias=True, exclude_none=True, include=_TYPED_FIELDS)
+    properties["provisioningState"] = provisioning_state
+    if discovery_url:
+        properties["discoveryUrl"] = discovery_url
+    return properties

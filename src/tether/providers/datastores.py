@@ -21,6 +21,7 @@ from pydantic import Field
 from tether.crypto import SecretBox
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id, parse_typed_id
+from tether.domain.models.workspaces import WorkspaceRecord
 from tether.domain.names import validate_name
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound, TetherError
@@ -80,7 +81,7 @@ async def add_default_datastore(
         properties={
             "datastoreType": "AzureBlob",
             "accountName": account_name,
-            "containerName": f"azureml-blobstore-{workspace.properties['workspaceId']}",
+            "containerName": f"azureml-blobstore-{resources.read_properties(workspace, WorkspaceRecord).workspace_id}",
             "endpoint": blob_host,
             "protocol": "https",
             "isDefault": True,

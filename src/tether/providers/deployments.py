@@ -28,9 +28,11 @@ from tether.domain.deployments import (
     workspace_deployment,
 )
 from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.models.deployments import DeploymentPrivate, DeploymentRecord
 from tether.domain.operations import Operation
 from tether.domain.states import OperationStatus, ProvisioningState
 from tether.errors import InvalidRequest, NotFound
+from tether.protocol.deployments import deployment_properties
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import require_parent, rfc3339
 from tether.providers.reads import read_row
@@ -81,7 +83,7 @@ class _Progress:
 
 
 async def _read_progress(session: Session, row: ResourceRow) -> _Progress:
-    operation_id = row.properties.get("operationId")
+    operation_id = resources.read_properties(row, DeploymentRecord).private.operation_id
     return _Progress(row, await operations.get(session, operation_id) if operation_id else None)
 
 
@@ -91,21 +93,13 @@ async def _progress(ctx: RequestContext, row: ResourceRow) -> _Progress:
 
 
 def _answer(row: ResourceRow, progress: _Progress) -> dict[str, Any]:
-    stored = row.properties
-    properties: dict[str, Any] = {
-        "provisioningState": progress.state,
-        "timestamp": rfc3339(progress.end or progress.start),
-        "duration": _duration(progress.start, progress.end),
-        "correlationId": stored["correlationId"],
-        "mode": "Incremental",
-        "parameters": stored["parameters"],
-        "outputs": {},
-        "outputResources": [{"id": r} for r in stored["deployed"]] if progress.state == "Succeeded" else [],
-        "providers": [{"namespace": "Microsoft.MachineLearningServices", "resourceTypes": []}],
-        "dependencies": [],
-    }
-    if progress.error:
-        properties["error"] = progress.error
+    properties = deployment_properties(
+        resources.read_properties(row, DeploymentRecord),
+        state=progress.state,
+        timestamp=rfc3339(progress.end or progress.start),
+        duration=_duration(progress.start, progress.end),
+        error=progress.error,
+    )
     return {"id": row.id, "name": row.name, "type": DEPLOYMENTS, "properties": properties}
 
 
@@ -143,12 +137,12 @@ class Deployments:
             await require_parent(session, resource_id)  # the group, or ResourceGroupNotFound before any write
         result = await self._workspaces.put(ctx, workspace_id, deployment.workspace_body)
         storage = result.resource.get("properties", {}).get("storageAccount")
-        properties = {
-            "operationId": result.operation_id,
-            "correlationId": str(uuid.uuid4()),
-            "parameters": {k: {"value": v} for k, v in deployment.parameters.items()},
-            "deployed": [*([storage] if storage else []), result.resource["id"]],
-        }
+        record = DeploymentRecord(
+            correlation_id=str(uuid.uuid4()),
+            parameters={k: {"value": v} for k, v in deployment.parameters.items()},
+            deployed=[*([storage] if storage else []), result.resource["id"]],
+            private=DeploymentPrivate(operation_id=result.operation_id),
+        )
         state = ProvisioningState.CREATING if result.operation_id else ProvisioningState.SUCCEEDED
         async with ctx.store.transaction() as session:
             row = await resources.get(session, resource_id, for_update=True)
@@ -160,12 +154,12 @@ class Deployments:
                     location=None,
                     tags={},
                     identity=None,
-                    properties=properties,
+                    properties=record,
                     state=state,
                     principal_id=ctx.caller.object_id,
                 )
             else:
-                row.properties = properties
+                resources.write_properties(row, record)
                 resources.set_state(row, state)
                 resources.touch(row, principal_id=ctx.caller.object_id)
         answer = _answer(row, await _progress(ctx, row))
@@ -187,14 +181,15 @@ def _operation(deployment: ResourceRow, target_id: str, progress: _Progress, *, 
     """One deployment operation: resources before the last (storage) were created in the PUT itself."""
     state = progress.state if last else "Succeeded"
     target = parse_resource_id(target_id)
+    correlation_id = resources.read_properties(deployment, DeploymentRecord).correlation_id
     operation_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{deployment.key}|{target.key}").hex.upper()[:16]
     properties: dict[str, Any] = {
         "provisioningOperation": "Create",
         "provisioningState": state,
         "timestamp": rfc3339(progress.end if last and progress.end else progress.start),
         "duration": _duration(progress.start, progress.end if last else progress.start),
-        "trackingId": deployment.properties["correlationId"],
-        "serviceRequestId": deployment.properties["correlationId"],
+        "trackingId": correlation_id,
+        "serviceRequestId": correlation_id,
         "statusCode": {"Succeeded": "Created", "Failed": "BadRequest"}.get(state, "Accepted"),
         "targetResource": {"id": str(target), "resourceType": target.full_type, "resourceName": target.name},
     }
@@ -211,7 +206,7 @@ class DeploymentOperations:
     async def _all(self, ctx: RequestContext, deployment_id: ResourceId) -> list[dict[str, Any]]:
         row = await read_row(ctx, deployment_id, missing=not_found)
         progress = await _progress(ctx, row)
-        deployed: list[str] = row.properties["deployed"]
+        deployed = resources.read_properties(row, DeploymentRecord).deployed
         return [_operation(row, t, progress, last=i == len(deployed) - 1) for i, t in enumerate(deployed)]
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from tether.domain.ids import ResourceId
+from tether.domain.models.workspaces import WorkspaceRecord
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, InvalidRequest
 from tether.identity.managed import parse_identity_type
@@ -119,7 +120,9 @@ async def patch_workspace(
             )
         if changes.tags is not None:
             row.tags = changes.tags
-        descriptive = changes.model_dump(exclude_none=True, include=_CHANGEABLE)
-        row.properties = {**row.properties, **descriptive}
+        record = resources.read_properties(row, WorkspaceRecord)
+        resources.write_properties(
+            row, record.described(friendly_name=changes.friendlyName, description=changes.description)
+        )
         resources.touch(row, principal_id=ctx.caller.object_id)
     return row

@@ -13,11 +13,12 @@ from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
+from tether.domain.models.workspaces import WorkspaceRecord
 from tether.domain.names import validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.identity.managed import parse_identity_type, user_assigned_block, user_assigned_principal
-from tether.protocol.workspaces import CreateWorkspaceRequest
+from tether.protocol.workspaces import CreateWorkspaceRequest, workspace_properties
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.datastores import create_default_storage
@@ -31,12 +32,10 @@ from tether.store.tables import ResourceRow
 #: Where the discovery document is served (tether.api.run_history), under the public URL.
 DISCOVERY_PATH = "/discovery"
 
-_PUBLIC_PROPERTIES = ("friendlyName", "description", "workspaceId", "primaryUserAssignedIdentity", "storageAccount")
 
-
-def answer(row: ResourceRow) -> dict[str, Any]:
-    properties = {k: row.properties[k] for k in _PUBLIC_PROPERTIES if row.properties.get(k) is not None}
-    properties["provisioningState"] = row.provisioning_state
+def answer(row: ResourceRow, *, discovery_url: str | None) -> dict[str, Any]:
+    record = resources.read_properties(row, WorkspaceRecord)
+    properties = workspace_properties(record, provisioning_state=row.provisioning_state, discovery_url=discovery_url)
     body = envelope(row, properties=properties)
     body["identity"] = row.identity or {"type": "None"}
     body["kind"] = "Default"
@@ -86,10 +85,7 @@ class Workspaces:
         self._discovery_url = public_url.rstrip("/") + DISCOVERY_PATH if public_url else None
 
     def _answer(self, row: ResourceRow) -> dict[str, Any]:
-        body = answer(row)
-        if self._discovery_url:
-            body["properties"]["discoveryUrl"] = self._discovery_url
-        return body
+        return answer(row, discovery_url=self._discovery_url)
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
         return self._answer(await read_row(ctx, resource_id, missing=not_found))
@@ -102,15 +98,19 @@ class Workspaces:
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         request = parse_body(CreateWorkspaceRequest, body)
         validate_name(self.full_type, resource_id.name)
-        descriptive = request.properties.model_dump(exclude_none=True, include={"friendlyName", "description"})
         async with ctx.store.transaction() as session:
             group = await require_parent(session, resource_id)
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                return self._update(ctx, row, request, descriptive)
+                return self._update(ctx, row, request)
             identity = await _requested_identity(session, request)
-            if identity["type"] == "UserAssigned":
-                descriptive["primaryUserAssignedIdentity"] = next(iter(identity["userAssignedIdentities"]))
+            primary = next(iter(identity["userAssignedIdentities"])) if identity["type"] == "UserAssigned" else None
+            record = WorkspaceRecord(
+                workspace_id=str(uuid.uuid4()),
+                friendly_name=request.properties.friendlyName,
+                description=request.properties.description,
+                primary_user_assigned_identity=primary,
+            )
             location = (request.location or (group.location if group else None) or "local").replace(" ", "").lower()
             row = await resources.insert(
                 session,
@@ -118,14 +118,14 @@ class Workspaces:
                 location=location,
                 tags=request.tags,
                 identity=identity,
-                properties={**descriptive, "workspaceId": str(uuid.uuid4())},
+                properties=record,
                 state=ProvisioningState.CREATING,
                 principal_id=ctx.caller.object_id,
             )
             if self._accounts is not None:
                 requested = (request.properties.model_extra or {}).get("storageAccount")
                 storage = await create_default_storage(session, ctx, row, requested=requested, accounts=self._accounts)
-                row.properties = {**row.properties, "storageAccount": storage}
+                resources.write_properties(row, record.model_copy(update={"storage_account": storage}))
             started = await lro.start(
                 session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id, starter=ctx.starter
             )
@@ -137,7 +137,6 @@ class Workspaces:
         ctx: RequestContext,
         row: ResourceRow,
         request: CreateWorkspaceRequest,
-        descriptive: dict[str, Any],
     ) -> WriteResult:
         if ProvisioningState(row.provisioning_state) is not ProvisioningState.SUCCEEDED:
             raise Conflict(
@@ -150,7 +149,9 @@ class Workspaces:
                 code="LocationNotAvailable",
             )
         row.tags = request.tags
-        row.properties = {**row.properties, **descriptive}
+        record = resources.read_properties(row, WorkspaceRecord)
+        sent = request.properties
+        resources.write_properties(row, record.described(friendly_name=sent.friendlyName, description=sent.description))
         resources.touch(row, principal_id=ctx.caller.object_id)
         return WriteResult(self._answer(row), created=False)
 
