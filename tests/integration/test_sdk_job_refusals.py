@@ -15,6 +15,7 @@ import pytest
 
 from tests.integration.helpers import create_group, create_workspace, ws_path
 from tether.domain.ids import parse_resource_id
+from tether.domain.models.computes import AttachedCluster, ComputeRecord, ComputeSpec, ComputeState
 from tether.domain.states import ProvisioningState
 from tether.store import resources
 from tether.testing.server import InProcessServer
@@ -37,11 +38,10 @@ async def workspace(server: InProcessServer, client: httpx2.AsyncClient) -> str:
             location="westeurope",
             tags={},
             identity=None,
-            properties={
-                "computeType": "Kubernetes",
-                "resourceId": cluster,
-                "properties": {"namespace": "default", "instanceTypes": {"defaultinstancetype": {}, "small": {}}},
-            },
+            properties=ComputeRecord(
+                spec=ComputeSpec(resource_id=cluster),
+                state=ComputeState(attached=AttachedCluster(instance_types={"defaultinstancetype": {}, "small": {}})),
+            ),
             state=ProvisioningState.SUCCEEDED,
             principal_id=server.bootstrap.admin_object_id,
         )

@@ -2,7 +2,9 @@
 
 The request is what ``azure-ai-ml`` sends (REFERENCE.md); unknown inner properties are accepted
 and ignored, since the SDK sends fields (``computeLocation``, ``description``...) Tether keeps but
-does not act on.
+does not act on. ``compute_properties`` is the one place a compute's public ARM ``properties`` are
+derived from its stored state (``tether.domain.models.computes.ComputeRecord``): its spec and state,
+never the private part (the identity asked for, the attach body's instance types).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tether.domain.models.computes import DEFAULT_INSTANCE_TYPE, ComputeRecord
 from tether.protocol.arm import StrictModel
 from tether.protocol.workspaces import IdentityRequest
 
@@ -39,3 +42,48 @@ class CreateComputeRequest(StrictModel):
     identity: IdentityRequest | None = None
     sku: dict[str, Any] | None = None
     properties: ComputeProperties
+
+
+#: What a compute offers before an attach has recorded the cluster's instance types.
+DEFAULT_INSTANCE_TYPES = {
+    DEFAULT_INSTANCE_TYPE: {
+        "nodeSelector": None,
+        "resources": {"requests": {"cpu": "100m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
+    }
+}
+
+
+def offered_instance_types(record: ComputeRecord) -> dict[str, Any]:
+    """The instance types the compute answers: those its attach recorded, else the built-in default."""
+    attached = record.state.attached
+    return (attached.instance_types if attached else None) or DEFAULT_INSTANCE_TYPES
+
+
+def compute_properties(
+    record: ComputeRecord, *, location: str | None, provisioning_state: str, created_on: str, modified_on: str
+) -> dict[str, Any]:
+    """The compute's ARM ``properties``; ``location`` (the workspace's) answers when no ``computeLocation`` was sent."""
+    attached = record.state.attached
+    return {
+        "computeType": "Kubernetes",
+        "computeLocation": record.spec.compute_location or location,
+        "description": record.spec.description,
+        "resourceId": record.spec.resource_id,
+        "provisioningState": provisioning_state,
+        "isAttachedCompute": True,
+        "createdOn": created_on,
+        "modifiedOn": modified_on,
+        "provisioningErrors": record.state.provisioning_errors,
+        "disableLocalAuth": False,
+        "properties": {
+            "namespace": record.spec.namespace,
+            "defaultInstanceType": (attached.default_instance_type if attached else None) or DEFAULT_INSTANCE_TYPE,
+            "instanceTypes": offered_instance_types(record),
+            "extensionInstanceReleaseTrain": attached.extension_instance_release_train if attached else "stable",
+            "extensionPrincipalId": attached.extension_principal_id if attached else None,
+            "vcName": None,
+            # Secrets are never returned (REFERENCE.md); Tether has none to return anyway.
+            "relayConnectionString": None,
+            "serviceBusConnectionString": None,
+        },
+    }

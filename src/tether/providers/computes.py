@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id, parse_typed_id
+from tether.domain.models.computes import ComputePrivate, ComputeRecord, ComputeSpec, RequestedIdentity
 from tether.domain.names import validate_kubernetes_namespace, validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.identity.managed import parse_identity_type, user_assigned_principal
-from tether.protocol.computes import CreateComputeRequest
+from tether.protocol.computes import CreateComputeRequest, compute_properties, offered_instance_types
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.compute_grants import Granted, grant_attach_roles
@@ -32,44 +33,19 @@ from tether.providers.workspaces import not_found as workspace_not_found
 from tether.store import Session, principals, resources, role_assignments
 from tether.store.tables import ResourceRow
 
-DEFAULT_INSTANCE_TYPE = "defaultinstancetype"
-DEFAULT_INSTANCE_TYPES = {
-    DEFAULT_INSTANCE_TYPE: {
-        "nodeSelector": None,
-        "resources": {"requests": {"cpu": "100m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
-    }
-}
 GRANTS_HEADER = "x-tether-role-assignments-created"
 
 
 def answer(row: ResourceRow) -> dict[str, Any]:
-    stored = row.properties
-    inner = stored.get("properties", {})
     body = envelope(
         row,
-        properties={
-            "computeType": "Kubernetes",
-            "computeLocation": stored.get("computeLocation") or row.location,
-            "description": stored.get("description"),
-            "resourceId": stored["resourceId"],
-            "provisioningState": row.provisioning_state,
-            "isAttachedCompute": True,
-            "createdOn": rfc3339(row.created_at),
-            "modifiedOn": rfc3339(row.modified_at),
-            "provisioningErrors": stored.get("provisioningErrors"),
-            "disableLocalAuth": False,
-            "properties": {
-                "namespace": inner.get("namespace", "default"),
-                "defaultInstanceType": inner.get("defaultInstanceType") or DEFAULT_INSTANCE_TYPE,
-                "instanceTypes": inner.get("instanceTypes") or DEFAULT_INSTANCE_TYPES,
-                "extensionInstanceReleaseTrain": inner.get("extensionInstanceReleaseTrain", "stable"),
-                "extensionPrincipalId": inner.get("extensionPrincipalId"),
-                "vcName": None,
-                # Secrets are never returned (REFERENCE.md); Tether has none to return anyway.
-                "relayConnectionString": None,
-                "serviceBusConnectionString": None,
-            },
-        },
+        properties=compute_properties(
+            resources.read_properties(row, ComputeRecord),
+            location=row.location,
+            provisioning_state=row.provisioning_state,
+            created_on=rfc3339(row.created_at),
+            modified_on=rfc3339(row.modified_at),
+        ),
     )
     body["identity"] = row.identity or {"type": "None"}
     return body
@@ -177,9 +153,8 @@ class Computes:
         body = answer(row)
         # Say what jobs on this compute would wait for: the ML extension's health, as last checked.
         async with ctx.store.transaction() as session:
-            extensions = await resources.list_children(
-                session, parse_resource_id(row.properties["resourceId"]), rt.EXTENSIONS
-            )
+            cluster_id = resources.read_properties(row, ComputeRecord).spec.resource_id
+            extensions = await resources.list_children(session, parse_resource_id(cluster_id), rt.EXTENSIONS)
         health = extensions[0].properties.get("health") if extensions else None
         if isinstance(health, dict):
             keys = ("status", "reason", "heartbeatAgeSeconds", "checkedAt")
@@ -197,16 +172,13 @@ class Computes:
         attach = validate_attach(resource_id, body)
         request, compute, cluster_id = attach.request, attach.request.properties, attach.cluster_id
         namespace, kind, identity_ids = attach.namespace, attach.identity_kind, attach.identity_ids
-        identity_request: dict[str, Any] = {"type": kind, "ids": identity_ids[:1]}
         requested_types = requested_instance_types(compute.properties)
-        stored = {
-            "resourceId": str(cluster_id),
-            "computeLocation": compute.computeLocation,
-            "description": compute.description,
-            "properties": {"namespace": namespace},
-            "identityRequest": identity_request,
-            "requestedInstanceTypes": requested_types or None,
-        }
+        spec = ComputeSpec(
+            resource_id=str(cluster_id),
+            namespace=namespace,
+            compute_location=compute.computeLocation,
+            description=compute.description,
+        )
         async with ctx.store.transaction() as session:
             workspace = await resources.get(session, resource_id.parent or resource_id)
             if workspace is None:
@@ -216,18 +188,26 @@ class Computes:
                     f"Workspace '{workspace.name}' is {workspace.provisioning_state}.", code="ConflictingOperation"
                 )
             identity = await _identity_block(session, kind, identity_ids)
-            identity_request["block"] = identity if kind == "UserAssigned" else None
+            asked = ComputeRecord(
+                spec=spec,
+                private=ComputePrivate(
+                    identity_request=RequestedIdentity(
+                        type=kind, ids=identity_ids[:1], block=identity if kind == "UserAssigned" else None
+                    ),
+                    requested_instance_types=requested_types or None,
+                ),
+            )
             row = await resources.get(session, resource_id, for_update=True)
             granted = await _grant_if_possible(ctx, session, workspace=workspace, cluster_id=cluster_id)
             if row is not None:
-                return await self._update(ctx, session, row, stored, identity, granted=granted)
+                return await self._update(ctx, session, row, asked, identity, granted=granted)
             row = await resources.insert(
                 session,
                 resource_id,
                 location=workspace.location,
                 tags=request.tags or {},
                 identity=identity,
-                properties=stored,
+                properties=asked,
                 state=ProvisioningState.CREATING,
                 principal_id=ctx.caller.object_id,
             )
@@ -245,17 +225,18 @@ class Computes:
         ctx: RequestContext,
         session: Session,
         row: ResourceRow,
-        stored: dict[str, Any],
+        asked: ComputeRecord,
         identity: dict[str, Any] | None,
         *,
         granted: Sequence[Granted],
     ) -> WriteResult:
-        current = row.properties
+        """A PUT of an existing compute: ``asked`` is the record the PUT would have created."""
+        current = resources.read_properties(row, ComputeRecord)
         changed = [
             what
             for what, old, new in (
-                ("resourceId", current["resourceId"], stored["resourceId"]),
-                ("namespace", current["properties"]["namespace"], stored["properties"]["namespace"]),
+                ("resourceId", current.spec.resource_id, asked.spec.resource_id),
+                ("namespace", current.spec.namespace, asked.spec.namespace),
             )
             if old.lower() != new.lower()
         ]
@@ -275,21 +256,25 @@ class Computes:
                 f"Compute '{row.name}' is {row.provisioning_state}; try again when it has finished.",
                 code="ConflictingOperation",
             )
-        requested = stored["requestedInstanceTypes"]
+        requested = asked.private.requested_instance_types
+        private = current.private.model_copy(update={"identity_request": asked.private.identity_request})
         if row.provisioning_state == ProvisioningState.FAILED.value:
-            current = {**current, "requestedInstanceTypes": requested}  # attached again with what is asked now
-        elif requested and requested != answer(row)["properties"]["properties"]["instanceTypes"]:
+            # attached again with what is asked now
+            private = private.model_copy(update={"requested_instance_types": requested})
+        elif requested and requested != offered_instance_types(current):
             raise Conflict(
                 f"Compute '{row.name}' offers other instance types; they are set when a compute is attached. Send "
                 "them as the compute answers them, leave them out, or detach and attach again with the new ones.",
                 code="ComputeUpdateNotAllowed",
                 target="properties.properties.instanceTypes",
             )
-        row.properties = {
-            **current,
-            "identityRequest": stored["identityRequest"],
-            "description": stored["description"] or current.get("description"),
-        }
+        description = asked.spec.description or current.spec.description
+        resources.write_properties(
+            row,
+            current.model_copy(
+                update={"spec": current.spec.model_copy(update={"description": description}), "private": private}
+            ),
+        )
         headers = {GRANTS_HEADER: json.dumps([g.__dict__ for g in granted])} if granted else {}
         if granted:
             ctx.authz.index.invalidate()

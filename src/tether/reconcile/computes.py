@@ -14,6 +14,7 @@ from typing import Any
 from tether.authz.service import Authorizer
 from tether.domain import resource_types as rt
 from tether.domain.ids import parse_resource_id
+from tether.domain.models.computes import AttachedCluster, ComputeRecord, ComputeState
 from tether.domain.operations import Operation
 from tether.domain.principals import PrincipalKind
 from tether.domain.states import OperationKind, ProvisioningState
@@ -36,7 +37,8 @@ def compute_identity_name(compute: ResourceRow) -> str:
 
 async def _bind_identity(session: Session, row: ResourceRow) -> list[str]:
     """Make the compute's identity what was asked; returns the object ids of principals removed."""
-    wanted = row.properties.get("identityRequest", {}).get("type", "None")
+    asked = resources.read_properties(row, ComputeRecord).private.identity_request
+    wanted = asked.type
     existing = await principals.get_by_resource(session, row.key)
     removed: list[str] = []
     if wanted != "SystemAssigned" and existing is not None:
@@ -57,7 +59,7 @@ async def _bind_identity(session: Session, row: ResourceRow) -> list[str]:
             )
         row.identity = {"type": "SystemAssigned", "principalId": principal.object_id, "tenantId": principal.tenant_id}
     elif wanted == "UserAssigned":
-        row.identity = row.properties["identityRequest"]["block"]  # validated when the request came in
+        row.identity = asked.block  # validated when the request came in
     elif wanted == "None":
         row.identity = None
     return removed
@@ -79,11 +81,12 @@ class ComputeOperations:
             row = await resources.get_by_key(session, operation.resource_key)
             if row is None:
                 return None
+            record = resources.read_properties(row, ComputeRecord)
             target = await load_target(
                 session,
                 compute_id=parse_resource_id(row.id),
-                cluster_id=parse_resource_id(row.properties["resourceId"]),
-                namespace=row.properties["properties"]["namespace"],
+                cluster_id=parse_resource_id(record.spec.resource_id),
+                namespace=record.spec.namespace,
             )
         try:
             return await attach(
@@ -91,7 +94,7 @@ class ComputeOperations:
                 self._access,
                 target=target,
                 deadline_s=self._deadline_s,
-                create_instance_types=row.properties.get("requestedInstanceTypes"),
+                create_instance_types=record.private.requested_instance_types,
             )
         except AttachFailed as e:
             if e.retryable and operation.attempts < _REACH_ATTEMPTS:
@@ -104,21 +107,24 @@ class ComputeOperations:
             return
         await _bind_identity(session, row)
         if isinstance(result, AttachFacts):
-            inner = dict(row.properties.get("properties", {}))
-            inner.update(
-                instanceTypes=result.instance_types or None,
-                defaultInstanceType="defaultinstancetype",
-                extensionPrincipalId=result.extension_principal_id,
-                extensionInstanceReleaseTrain=result.release_train,
+            attached = AttachedCluster(
+                instance_types=result.instance_types or None,
+                extension_principal_id=result.extension_principal_id,
+                extension_instance_release_train=result.release_train,
             )
-            row.properties = {**row.properties, "properties": inner, "provisioningErrors": None}
+            record = resources.read_properties(row, ComputeRecord)
+            state = ComputeState(attached=attached, provisioning_errors=None)
+            resources.write_properties(row, record.model_copy(update={"state": state}))
         resources.set_state(row, ProvisioningState.SUCCEEDED)
 
     async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         row = await resources.get_by_key(session, operation.resource_key)
         if row is None:
             return
-        row.properties = {**row.properties, "provisioningErrors": [{"error": {**error_body(error), "details": []}}]}
+        record = resources.read_properties(row, ComputeRecord)
+        errors = [{"error": {**error_body(error), "details": []}}]
+        state = record.state.model_copy(update={"provisioning_errors": errors})
+        resources.write_properties(row, record.model_copy(update={"state": state}))
         resources.set_state(row, ProvisioningState.FAILED)
 
     async def after_commit(self, operation: Operation) -> None:
