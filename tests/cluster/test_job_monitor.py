@@ -20,7 +20,8 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.types import PatchType
 
 from tether.domain.ids import parse_resource_id
-from tether.domain.jobs import with_event
+from tether.domain.jobs import JobStatus, with_event
+from tether.domain.models.jobs import JobPlacement, JobPrivate, JobRecord, JobSpec, JobState
 from tether.domain.states import ProvisioningState
 from tether.kube import extension_manifests as m
 from tether.kube.access import ClusterAccess
@@ -82,14 +83,11 @@ async def _dispatched(store: Store, namespace: str, name: str) -> str:
     """A job row as the dispatcher leaves it: Queued, Dispatched in the timeline, its TetherJob named."""
     job_id = parse_resource_id(f"{WORKSPACE}/jobs/{name}")
     timeline = with_event(with_event([], "Queued", reason="waiting"), "Dispatched", reason="created")
-    properties = {
-        "status": "Queued",
-        "timeline": timeline,
-        "error": None,
-        "clusterJobName": name,
-        "namespace": namespace,
-        "clusterId": CLUSTER,
-    }
+    record = JobRecord(
+        spec=JobSpec(command=SPEC["command"], computeId=f"{WORKSPACE}/computes/c1"),
+        state=JobState(status=JobStatus.QUEUED, timeline=timeline),
+        private=JobPrivate(placement=JobPlacement(cluster_job_name=name, namespace=namespace, cluster_id=CLUSTER)),
+    )
     async with store.transaction() as session:
         await resources.insert(
             session,
@@ -97,28 +95,26 @@ async def _dispatched(store: Store, namespace: str, name: str) -> str:
             location=None,
             tags={},
             identity=None,
-            properties=properties,
+            properties=record,
             state=ProvisioningState.SUCCEEDED,
             principal_id="00000000-0000-0000-0000-0000000000aa",
         )
     return job_id.key
 
 
-async def _properties(store: Store, key: str) -> dict[str, Any]:
+async def _state(store: Store, key: str) -> JobState:
     async with store.transaction() as session:
         row = await resources.get_by_key(session, key)
         assert row is not None
-        return dict(row.properties)
+        return resources.read_properties(row, JobRecord).state
 
 
-async def _until(
-    store: Store, key: str, check: Callable[[dict[str, Any]], bool], timeout: float = 10
-) -> dict[str, Any]:
+async def _until(store: Store, key: str, check: Callable[[JobState], bool], timeout: float = 10) -> JobState:
     deadline = asyncio.get_running_loop().time() + timeout
-    while not check(properties := await _properties(store, key)):
-        assert asyncio.get_running_loop().time() < deadline, f"not reached: {properties}"
+    while not check(state := await _state(store, key)):
+        assert asyncio.get_running_loop().time() < deadline, f"not reached: {state}"
         await asyncio.sleep(0.05)
-    return properties
+    return state
 
 
 async def _tether_job(client: AsyncClient, namespace: str, name: str) -> None:
@@ -138,13 +134,13 @@ async def test_status_changes_in_the_cluster_reach_the_job_as_they_happen(
     monitor.wake.set()
 
     await _set_status(kube_client, namespace, "watched", phase="Running", reason="PodsRunning", message="1 of 1")
-    running = await _until(store, key, lambda p: p["status"] == "Running")
+    running = await _until(store, key, lambda s: s.status == "Running")
     await _set_status(kube_client, namespace, "watched", phase="Succeeded", reason="PodsSucceeded", message="done")
-    done = await _until(store, key, lambda p: p["status"] == "Completed")
+    done = await _until(store, key, lambda s: s.status == "Completed")
 
-    assert [e["phase"] for e in running["timeline"]][-1] == "Running"
-    assert [e["phase"] for e in done["timeline"]][-1] == "Completed"
-    assert done["error"] is None
+    assert running.timeline[-1].phase == "Running"
+    assert done.timeline[-1].phase == "Completed"
+    assert done.error is None
 
 
 async def test_a_deleted_tether_job_fails_its_job_as_lost(
@@ -153,12 +149,13 @@ async def test_a_deleted_tether_job_fails_its_job_as_lost(
     await _tether_job(kube_client, namespace, "doomed")
     key = await _dispatched(store, namespace, "doomed")
     await _set_status(kube_client, namespace, "doomed", phase="Running", reason="PodsRunning", message="1 of 1")
-    await _until(store, key, lambda p: p["status"] == "Running")
+    await _until(store, key, lambda s: s.status == "Running")
 
     await kube_client.delete(TetherJob, "doomed", namespace=namespace)
-    lost = await _until(store, key, lambda p: p["status"] == "Failed")
+    lost = await _until(store, key, lambda s: s.status == "Failed")
 
-    assert lost["error"]["code"] == "JobLost"
+    assert lost.error is not None
+    assert lost.error.code == "JobLost"
 
 
 async def test_a_tether_job_missing_from_the_watch_but_in_the_cluster_is_not_declared_lost(
@@ -173,8 +170,10 @@ async def test_a_tether_job_missing_from_the_watch_but_in_the_cluster_is_not_dec
     key = await _dispatched(store, namespace, "unseen")
     monitor.wake.set()
     with contextlib.suppress(AssertionError):
-        await _until(store, key, lambda p: p["status"] != "Queued", timeout=1.5)
+        await _until(store, key, lambda s: s.status != "Queued", timeout=1.5)
 
-    assert (await _properties(store, key))["status"] == "Queued"
+    assert (await _state(store, key)).status == "Queued"
     await kube_client.delete(TetherJob, "unseen", namespace=namespace)
-    assert (await _until(store, key, lambda p: p["status"] == "Failed"))["error"]["code"] == "JobLost"
+    lost = await _until(store, key, lambda s: s.status == "Failed")
+    assert lost.error is not None
+    assert lost.error.code == "JobLost"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import parse_resource_id
+from tether.domain.jobs import JobStatus
+from tether.domain.models.jobs import JobRecord, JobSpec, JobState
 from tether.domain.states import ProvisioningState
 from tether.store import Store, resources
 
@@ -13,7 +15,9 @@ WORKSPACE = (
 )
 
 
-async def _job(store: Store, name: str, status: str) -> None:
+async def _job(store: Store, name: str, status: JobStatus) -> None:
+    spec = JobSpec(command="true", computeId=f"{WORKSPACE}/computes/c1")
+    record = JobRecord(spec=spec, state=JobState(status=status))
     async with store.transaction() as session:
         await resources.insert(
             session,
@@ -21,7 +25,7 @@ async def _job(store: Store, name: str, status: str) -> None:
             location=None,
             tags={},
             identity=None,
-            properties={"status": status, "timeline": []},
+            properties=record,
             state=ProvisioningState.SUCCEEDED,
             principal_id="00000000-0000-0000-0000-0000000000aa",
         )
@@ -29,7 +33,7 @@ async def _job(store: Store, name: str, status: str) -> None:
 
 async def test_resources_are_selected_by_a_property_in_the_database(store: Store) -> None:
     for name, status in (("done", "Completed"), ("running", "Running"), ("failed", "Failed"), ("queued", "Queued")):
-        await _job(store, name, status)
+        await _job(store, name, JobStatus(status))
 
     async with store.transaction() as session:
         rows = await resources.list_of_type_where(
@@ -40,12 +44,14 @@ async def test_resources_are_selected_by_a_property_in_the_database(store: Store
 
 
 async def test_a_row_the_transaction_holds_is_read_back_as_written(store: Store) -> None:
-    await _job(store, "seen", "Queued")
+    await _job(store, "seen", JobStatus.QUEUED)
     key = parse_resource_id(f"{WORKSPACE}/jobs/seen").key
     async with store.transaction() as session:
         row = await resources.get_by_key(session, key)
         assert row is not None
-        row.properties = {**row.properties, "status": "Running"}
+        record = resources.read_properties(row, JobRecord)
+        running = record.model_copy(update={"state": record.state.model_copy(update={"status": JobStatus.RUNNING})})
+        resources.write_properties(row, running)
         again = await resources.get_by_key(session, key)
 
         assert again is row
@@ -54,4 +60,4 @@ async def test_a_row_the_transaction_holds_is_read_back_as_written(store: Store)
     async with store.transaction() as session:
         stored = await resources.get_by_key(session, key)
         assert stored is not None
-        assert stored.properties["status"] == "Running"
+        assert resources.read_properties(stored, JobRecord) == running

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from tether.domain.jobs import with_event
+from tether.domain.jobs import JobStatus, with_event
+from tether.domain.models.jobs import JobError, JobState
 from tether.reconcile.job_monitor import job_update
 
 
-def _dispatched() -> dict[str, Any]:
+def _dispatched() -> JobState:
     timeline = with_event([], "Queued", reason="waiting for dispatch to the cluster")
     timeline = with_event(timeline, "Dispatched", reason="TetherJob ns/j created")
-    return {"status": "Queued", "timeline": timeline, "error": None}
+    return JobState(status=JobStatus.QUEUED, timeline=timeline)
 
 
-def _phases(properties: dict[str, Any]) -> list[str]:
-    return [entry["phase"] for entry in properties["timeline"]]
+def _phases(state: JobState) -> list[str]:
+    return [entry.phase for entry in state.timeline]
 
 
 def _later(seconds: int) -> str:
@@ -36,23 +36,23 @@ def test_a_job_that_started_between_two_polls_still_shows_pod_creation_and_start
     updated = job_update(_dispatched(), status)
 
     assert updated is not None
-    assert updated["status"] == "Completed"
+    assert updated.status is JobStatus.COMPLETED
     assert _phases(updated) == ["Queued", "Dispatched", "PodsCreated", "Running", "Completed"]
-    assert updated["timeline"][2]["time"] == status["startTime"]
-    assert updated["timeline"][3]["time"] == status["runningTime"]
+    assert updated.timeline[2].time == status["startTime"]
+    assert updated.timeline[3].time == status["runningTime"]
 
 
 def test_a_backfilled_phase_is_never_placed_before_the_one_it_follows() -> None:
     dispatched = _dispatched()
     # The operator's times have second precision: a start within the dispatch's second reads earlier.
-    earlier = dispatched["timeline"][-1]["time"][:19] + "Z"
+    earlier = dispatched.timeline[-1].time[:19] + "Z"
 
     updated = job_update(dispatched, {"phase": "Running", "reason": "PodsRunning", "startTime": earlier})
 
     assert updated is not None
-    created = updated["timeline"][2]
-    assert created["phase"] == "PodsCreated"
-    assert created["time"] == dispatched["timeline"][-1]["time"]
+    created = updated.timeline[2]
+    assert created.phase == "PodsCreated"
+    assert created.time == dispatched.timeline[-1].time
 
 
 def test_the_same_phase_with_new_detail_refreshes_the_last_entry_instead_of_adding_one() -> None:
@@ -79,7 +79,7 @@ def test_the_same_phase_with_new_detail_refreshes_the_last_entry_instead_of_addi
 
     assert second is not None
     assert _phases(second) == ["Queued", "Dispatched", "PodsCreated"]
-    assert second["timeline"][-1]["reason"] == "PodsStarting: 2 of 2 pods started"
+    assert second.timeline[-1].reason == "PodsStarting: 2 of 2 pods started"
 
 
 def test_a_wait_records_why_it_waits() -> None:
@@ -88,28 +88,26 @@ def test_a_wait_records_why_it_waits() -> None:
     )
 
     assert updated is not None
-    assert updated["status"] == "Queued"
-    assert updated["timeline"][-1] == {
-        **updated["timeline"][-1],
-        "phase": "Waiting",
-        "reason": "WaitingForCapacity: needs 3 pods; room for 1",
-    }
+    assert updated.status is JobStatus.QUEUED
+    assert updated.timeline[-1].phase == "Waiting"
+    assert updated.timeline[-1].reason == "WaitingForCapacity: needs 3 pods; room for 1"
 
 
 def test_a_failure_carries_the_operators_reason_as_the_error() -> None:
     updated = job_update(_dispatched(), {"phase": "Failed", "reason": "PodFailed", "message": "pod j-0 exit code 3"})
 
     assert updated is not None
-    assert updated["status"] == "Failed"
-    assert updated["error"] == {"code": "PodFailed", "message": "pod j-0 exit code 3"}
+    assert updated.status is JobStatus.FAILED
+    assert updated.error == JobError(code="PodFailed", message="pod j-0 exit code 3")
 
 
 def test_a_job_whose_tetherjob_vanished_fails_as_lost() -> None:
     updated = job_update(_dispatched(), None)
 
     assert updated is not None
-    assert updated["status"] == "Failed"
-    assert updated["error"]["code"] == "JobLost"
+    assert updated.status is JobStatus.FAILED
+    assert updated.error is not None
+    assert updated.error.code == "JobLost"
 
 
 def test_nothing_new_changes_nothing() -> None:

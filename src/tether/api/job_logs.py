@@ -16,6 +16,7 @@ from tether.api.services import Services
 from tether.domain import resource_types as rt
 from tether.domain.actions import action_for
 from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.models.jobs import JobRecord
 from tether.domain.principals import Caller
 from tether.errors import Conflict, NotFound
 from tether.kube.jobs import job_pods, stream_logs
@@ -59,14 +60,15 @@ async def job_log_lines(svc: Services, caller: Caller, job_id: ResourceId, *, fo
     if row is None:
         workspace = job_id.parent.name if job_id.parent else "?"
         raise NotFound(f"Job '{job_id.name}' was not found in workspace '{workspace}'.", code="JobNotFound")
-    properties = row.properties
-    if not properties.get("clusterJobName"):
+    record = resources.read_properties(row, JobRecord)
+    placement = record.private.placement
+    if placement is None:
         raise Conflict(
-            f"Job '{job_id.name}' has not reached its cluster yet ({properties['status']}); try again shortly.",
+            f"Job '{job_id.name}' has not reached its cluster yet ({record.state.status}); try again shortly.",
             code="JobNotDispatched",
         )
-    cluster_id = parse_resource_id(properties["clusterId"])
-    namespace, name = properties["namespace"], properties["clusterJobName"]
+    cluster_id = parse_resource_id(placement.cluster_id)
+    namespace, name = placement.namespace, placement.cluster_job_name
 
     async def lines() -> AsyncIterator[str]:
         async with svc.access.connect(

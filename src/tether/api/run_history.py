@@ -28,6 +28,7 @@ from tether.api.services import Services
 from tether.domain import resource_types as rt
 from tether.domain.actions import action_for
 from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.models.jobs import JobRecord
 from tether.domain.principals import Caller
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.store import resources
@@ -64,10 +65,10 @@ async def _job(svc: Services, caller: Caller, job_id: ResourceId) -> ResourceRow
     return row
 
 
-def _times(row: ResourceRow) -> dict[str, Any]:
-    timeline = row.properties.get("timeline") or []
-    started = next((e["time"] for e in timeline if e.get("phase") == "Running"), None)
-    ended = next((e["time"] for e in timeline if e.get("phase") in ("Completed", "Failed", "Canceled")), None)
+def _times(record: JobRecord) -> dict[str, Any]:
+    timeline = record.state.timeline
+    started = next((e.time for e in timeline if e.phase == "Running"), None)
+    ended = next((e.time for e in timeline if e.phase in ("Completed", "Failed", "Canceled")), None)
     return {"startTimeUtc": started, "endTimeUtc": ended}
 
 
@@ -77,22 +78,23 @@ async def run_details(
 ) -> JSONResponse:
     job_id = ResourceId.resource(subscription_id, resource_group, rt.JOBS, workspace, run)
     row = await _job(svc, caller, job_id)
+    record = resources.read_properties(row, JobRecord)
     log_files: dict[str, str] = {}
-    if row.properties.get("clusterJobName"):
+    if record.dispatched:
         token = svc.tokens.mint(caller, audience=_log_audience(job_id), lifetime_s=LOG_URL_LIFETIME_S)
         query = urlencode({"job": row.id, "sig": token["access_token"]})
         log_files[LOG_NAME] = f"{svc.public_url}/history/logs?{query}"
-    error = row.properties.get("error")
+    error = record.state.error
     return JSONResponse(
         {
             "runId": row.name,
-            "target": parse_resource_id(row.properties["computeId"]).name,
-            "status": row.properties.get("status"),
-            **_times(row),
+            "target": parse_resource_id(record.spec.computeId).name,
+            "status": record.state.status.value,
+            **_times(record),
             "logFiles": log_files,
             "warnings": [],
-            "error": {"error": error} if error else None,
-            "properties": row.properties.get("properties") or {},
+            "error": {"error": error.model_dump(mode="json")} if error else None,
+            "properties": record.spec.properties,
             "inputDatasets": [],
             "outputDatasets": [],
         }
@@ -109,14 +111,15 @@ async def run_data(
         raise InvalidRequest('The body needs the run\'s id: {"runId": "<job name>"}.', code="UserError")
     job_id = ResourceId.resource(subscription_id, resource_group, rt.JOBS, workspace, run)
     row = await _job(svc, caller, job_id)
+    record = resources.read_properties(row, JobRecord)
     metadata = {
         "runId": row.name,
-        "status": row.properties.get("status"),
-        "experimentName": row.properties.get("experimentName"),
-        "displayName": row.properties.get("displayName"),
+        "status": record.state.status.value,
+        "experimentName": record.spec.experimentName,
+        "displayName": record.spec.displayName,
         "tags": row.tags or {},
-        "properties": row.properties.get("properties") or {},
-        **_times(row),
+        "properties": record.spec.properties,
+        **_times(record),
         "outputs": {},  # outputs are at their default location (see the module's docstring)
     }
     return JSONResponse({"runMetadata": metadata})

@@ -1,8 +1,9 @@
 """Jobs as Tether sees them: statuses, the timeline (B7), and names in the cluster.
 
 A job's ``status`` follows Azure ML's words (Queued, Starting, Running, Completed, Failed,
-Canceled); its ``timeline`` records every phase with a timestamp and the reason for any wait. The
-cluster-side TetherJob's phase maps onto these.
+Canceled); its ``timeline`` records every phase with a timestamp and the reason for any wait
+(``TimelineEntry``). The cluster-side TetherJob's phase maps onto these. A job's whole stored state is
+``tether.domain.models.jobs.JobRecord``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobStatus(StrEnum):
@@ -53,13 +56,25 @@ def service_account_name(compute_name: str) -> str:
     return f"tether-compute-{compute_name.lower()}"
 
 
-def timeline_entry(phase: str, *, reason: str | None = None, at: dt.datetime | None = None) -> dict[str, Any]:
+class TimelineEntry(BaseModel):
+    """One phase of a job's timeline: when it began, and why (a wait says what it waits for)."""
+
+    model_config = ConfigDict(frozen=True)
+    phase: str
+    #: ISO 8601 UTC (``2026-11-28T10:00:01.123456Z``; the operator's own times have second precision).
+    time: str
+    reason: str | None
+    #: The operator's reason code (``PodsRunning``...), set on entries the job monitor writes.
+    code: str | None = Field(None, exclude_if=lambda code: code is None)
+
+
+def timeline_entry(phase: str, *, reason: str | None = None, at: dt.datetime | None = None) -> TimelineEntry:
     moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    return {"phase": phase, "time": moment.isoformat().replace("+00:00", "Z"), "reason": reason}
+    return TimelineEntry(phase=phase, time=moment.isoformat().replace("+00:00", "Z"), reason=reason)
 
 
-def with_event(timeline: list[dict[str, Any]], phase: str, *, reason: str | None = None) -> list[dict[str, Any]]:
+def with_event(timeline: Sequence[TimelineEntry], phase: str, *, reason: str | None = None) -> list[TimelineEntry]:
     """The timeline plus an entry, unless the last entry already says the same (phase and reason)."""
-    if timeline and timeline[-1].get("phase") == phase and timeline[-1].get("reason") == reason:
-        return timeline
+    if timeline and timeline[-1].phase == phase and timeline[-1].reason == reason:
+        return list(timeline)
     return [*timeline, timeline_entry(phase, reason=reason)]

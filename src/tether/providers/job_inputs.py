@@ -16,12 +16,11 @@ Every refusal is a 400 ``UserError`` (or 404 for a missing asset) naming the fie
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.models.jobs import CodeSnapshot, JobOutput, JobSpec
 from tether.errors import InvalidRequest, NotFound
-from tether.protocol.jobs import JobProperties
 from tether.store import Session, resources
 from tether.store.tables import ResourceRow
 
@@ -86,7 +85,7 @@ async def _asset(session: Session, asset_id: ResourceId, *, kind: str, field: st
     return row
 
 
-async def resolve_image(session: Session, workspace_id: ResourceId, request: JobProperties) -> str:
+async def resolve_image(session: Session, workspace_id: ResourceId, request: JobSpec) -> str:
     if request.environment is not None:
         return request.environment.image
     if request.environmentId is None:
@@ -101,22 +100,21 @@ async def resolve_image(session: Session, workspace_id: ResourceId, request: Job
     return str(row.properties["image"])
 
 
-async def resolve_code(session: Session, workspace_id: ResourceId, request: JobProperties) -> dict[str, str] | None:
+async def resolve_code(session: Session, workspace_id: ResourceId, request: JobSpec) -> CodeSnapshot | None:
     if request.codeId is None:
         return None
     asset_id = _asset_id(workspace_id, request.codeId, kind="code", field="codeId")
     row = await _asset(session, asset_id, kind="code", field="codeId")
-    snapshot: dict[str, str] = row.properties["_snapshot"]
-    return snapshot
+    return CodeSnapshot.model_validate(row.properties["_snapshot"])
 
 
 def output_uri(job_name: str, output: str) -> str:
     return f"azureml://datastores/workspaceblobstore/paths/azureml/{job_name}/{output}/"
 
 
-def resolve_outputs(job_name: str, request: JobProperties) -> dict[str, dict[str, Any]]:
+def resolve_outputs(job_name: str, request: JobSpec) -> dict[str, JobOutput]:
     """The outputs as stored (default locations filled in); refuses names and types Tether cannot deliver."""
-    resolved: dict[str, dict[str, Any]] = {}
+    resolved: dict[str, JobOutput] = {}
     for name, output in request.outputs.items():
         if not _OUTPUT_NAME.fullmatch(name):
             raise InvalidRequest(
@@ -124,7 +122,6 @@ def resolve_outputs(job_name: str, request: JobProperties) -> dict[str, dict[str
                 code="UserError",
                 target=f"properties.outputs.{name}",
             )
-        body = output.model_dump(exclude_none=True)
         if output.jobOutputType.lower() in _FOLDER_OUTPUTS:
             if output.uri and output.uri != output_uri(job_name, name):
                 raise InvalidRequest(
@@ -133,13 +130,14 @@ def resolve_outputs(job_name: str, request: JobProperties) -> dict[str, dict[str
                     code="UserError",
                     target=f"properties.outputs.{name}.uri",
                 )
-            body["uri"] = output_uri(job_name, name)
-            body.setdefault("mode", "ReadWriteMount")
-        resolved[name] = body
+            output = output.model_copy(
+                update={"uri": output_uri(job_name, name), "mode": output.mode or "ReadWriteMount"}
+            )
+        resolved[name] = output
     return resolved
 
 
-def command_for_pods(request: JobProperties) -> str:
+def command_for_pods(request: JobSpec) -> str:
     """The command with ``${{outputs.<name>}}`` and literal ``${{inputs.<name>}}`` filled in, as Azure ML does."""
 
     def fill(match: re.Match[str]) -> str:
@@ -165,7 +163,7 @@ def command_for_pods(request: JobProperties) -> str:
     return _REFERENCE.sub(fill, request.command)
 
 
-def timeout_seconds(request: JobProperties) -> int | None:
+def timeout_seconds(request: JobSpec) -> int | None:
     text = request.limits.timeout if request.limits else None
     if not text:
         return None
@@ -185,7 +183,7 @@ def timeout_seconds(request: JobProperties) -> int | None:
     return total
 
 
-def check_identity(request: JobProperties, compute: ResourceRow) -> None:
+def check_identity(request: JobSpec, compute: ResourceRow) -> None:
     identity = request.identity
     if identity is None or identity.identityType.lower() == "managed":
         if identity is not None and (identity.clientId or identity.objectId or identity.resourceId):
@@ -204,7 +202,7 @@ def check_identity(request: JobProperties, compute: ResourceRow) -> None:
     )
 
 
-def check_instance_type(request: JobProperties, compute: ResourceRow, known: set[str]) -> None:
+def check_instance_type(request: JobSpec, compute: ResourceRow, known: set[str]) -> None:
     """Refuse an instance type the compute's cluster does not have (``known`` empty: not reported yet)."""
     wanted = request.resources.instanceType
     if not wanted or not known or wanted.lower() in {k.lower() for k in known}:

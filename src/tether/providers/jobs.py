@@ -14,10 +14,11 @@ from typing import Any, ClassVar
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.jobs import JobStatus, with_event
+from tether.domain.models.jobs import MUTABLE_SPEC_FIELDS, JobPrivate, JobRecord, JobRun, JobSpec, JobState
 from tether.domain.names import validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
-from tether.protocol.jobs import OUTPUT_FIELDS, CreateJobRequest, JobProperties
+from tether.protocol.jobs import OUTPUT_FIELDS, CreateJobRequest, job_properties
 from tether.providers import job_inputs
 from tether.providers.base import DeleteResult, Page, RequestContext, StartedOperation, WriteResult
 from tether.providers.envelope import envelope, parse_body
@@ -26,24 +27,18 @@ from tether.providers.workspaces import not_found as workspace_not_found
 from tether.store import Session, resources
 from tether.store.tables import ResourceRow
 
-_HIDDEN = ("clusterJobName", "namespace", "clusterId")
-#: What a PUT of an existing job may change (``jobs.archive`` PUTs the job back with ``isArchived``).
-_MUTABLE = ("isArchived", "tags", "description", "displayName", "properties")
-
 
 def answer(row: ResourceRow, *, public_url: str | None = None) -> dict[str, Any]:
     """The job as ARM answers it; with ``public_url``, ``services.Studio`` links to the job's Studio page."""
-    properties = {k: v for k, v in row.properties.items() if k not in _HIDDEN and not k.startswith("_")}
-    properties.setdefault("properties", {})
+    studio_endpoint = None
     if public_url is not None:
         job_id = parse_resource_id(row.id)
         workspace = job_id.parent
         assert workspace is not None
         page = f"{public_url}/studio/workspaces/{job_id.subscription_id}/{job_id.resource_group}/{workspace.name}"
-        properties["services"] = {
-            "Studio": {"jobServiceType": "Studio", "endpoint": f"{page}/jobs/{row.name}", "status": None}
-        }
-    return envelope(row, properties=properties)
+        studio_endpoint = f"{page}/jobs/{row.name}"
+    record = resources.read_properties(row, JobRecord)
+    return envelope(row, properties=job_properties(record, studio_endpoint=studio_endpoint))
 
 
 def without_output_fields(body: Any) -> Any:
@@ -54,20 +49,16 @@ def without_output_fields(body: Any) -> Any:
     return body
 
 
-def _update(
-    ctx: RequestContext,
-    row: ResourceRow,
-    request: JobProperties,
-    compute_id: ResourceId,
-    outputs: dict[str, Any],
-) -> None:
-    """A PUT of an existing job: the same spec with other ``_MUTABLE`` fields (archive, tags...), else 409."""
-    sent = {**request.model_dump(exclude_none=True), "outputs": outputs, "computeId": str(compute_id)}
-    stored = row.properties
+def _update(ctx: RequestContext, row: ResourceRow, request: JobSpec) -> None:
+    """A PUT of an existing job: the same spec with other ``MUTABLE_SPEC_FIELDS`` (archive, tags...), else 409.
+
+    ``request`` is the spec as it would be stored (outputs resolved, the full compute id)."""
+    record = resources.read_properties(row, JobRecord)
+    sent, stored = request.stored(), record.spec.stored()
     changed = sorted(
         k
-        for k in set(sent) | {k for k in stored if k in JobProperties.model_fields}
-        if k not in _MUTABLE
+        for k in set(sent) | set(stored)
+        if k not in MUTABLE_SPEC_FIELDS
         and sent.get(k) != stored.get(k)
         and not (k == "computeId" and _same_id(sent[k], stored[k]))
     )
@@ -77,7 +68,9 @@ def _update(
             "changes: only isArchived, tags, description, displayName and properties can be updated.",
             code="JobAlreadyExists",
         )
-    row.properties = {**stored, **{k: v for k, v in sent.items() if k in _MUTABLE}}
+    # A field the PUT leaves out (a description...) keeps its value.
+    update = {k: getattr(request, k) for k in MUTABLE_SPEC_FIELDS if k in sent}
+    resources.write_properties(row, record.model_copy(update={"spec": record.spec.model_copy(update=update)}))
     row.tags = request.tags
     resources.touch(row, principal_id=ctx.caller.object_id)
 
@@ -113,11 +106,11 @@ async def active_jobs_on(session: Session, compute_id: ResourceId) -> list[str]:
     workspace_id = compute_id.parent
     assert workspace_id is not None
     jobs = await resources.list_children(session, workspace_id, rt.JOBS)
+    records = ((j.name, resources.read_properties(j, JobRecord)) for j in jobs)
     return [
-        j.name
-        for j in jobs
-        if j.properties.get("computeId", "").lower() == str(compute_id).lower()
-        and not JobStatus(j.properties.get("status", "Queued")).is_terminal
+        name
+        for name, record in records
+        if _same_id(record.spec.computeId, str(compute_id)) and not record.state.status.is_terminal
     ]
 
 
@@ -151,7 +144,7 @@ class Jobs:
         if view not in ("activeonly", "archivedonly"):
             return page
         archived = view == "archivedonly"
-        return Page([j for j in page.items if bool(j["properties"].get("isArchived")) == archived], page.more)
+        return Page([j for j in page.items if j["properties"]["isArchived"] == archived], page.more)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         request = parse_body(CreateJobRequest, without_output_fields(body)).properties
@@ -168,10 +161,11 @@ class Jobs:
         outputs = job_inputs.resolve_outputs(resource_id.name, request)
         command = job_inputs.command_for_pods(request)
         timeout = job_inputs.timeout_seconds(request)
+        spec = request.model_copy(update={"outputs": outputs, "computeId": str(compute_id)})
         async with ctx.store.transaction() as session:
             existing = await resources.get(session, resource_id, for_update=True)
             if existing is not None:
-                _update(ctx, existing, request, compute_id, outputs)
+                _update(ctx, existing, spec)
                 return WriteResult(self._answer(existing), created=False)
             # The compute first: a compute's workspace exists (deletes take children along), so the
             # workspace is read only to say which of the two is missing.
@@ -194,23 +188,21 @@ class Jobs:
             job_inputs.check_instance_type(request, compute, await job_inputs.known_instance_types(session, compute))
             image = await job_inputs.resolve_image(session, workspace_id, request)
             snapshot = await job_inputs.resolve_code(session, workspace_id, request)
-            properties = {
-                **request.model_dump(exclude_none=True),
-                "outputs": outputs,
-                "computeId": str(compute_id),
-                "status": JobStatus.QUEUED.value,
-                "timeline": with_event([], JobStatus.QUEUED.value, reason="waiting for dispatch to the cluster"),
-                "error": None,
-                "cancelRequested": False,
-                "_run": {"image": image, "command": command, "code": snapshot, "timeoutSeconds": timeout},
-            }
+            record = JobRecord(
+                spec=spec,
+                state=JobState(
+                    status=JobStatus.QUEUED,
+                    timeline=with_event([], JobStatus.QUEUED.value, reason="waiting for dispatch to the cluster"),
+                ),
+                private=JobPrivate(run=JobRun(image=image, command=command, code=snapshot, timeout_seconds=timeout)),
+            )
             row = await resources.insert(
                 session,
                 resource_id,
                 location=compute.location,
                 tags=request.tags,
                 identity=None,
-                properties=properties,
+                properties=record,
                 state=ProvisioningState.SUCCEEDED,
                 principal_id=ctx.caller.object_id,
             )
@@ -226,14 +218,13 @@ class Jobs:
             row = await resources.get(session, resource_id, for_update=True)
             if row is None:
                 raise not_found(resource_id)
-            if not JobStatus(row.properties["status"]).is_terminal and not row.properties.get("cancelRequested"):
-                row.properties = {
-                    **row.properties,
-                    "cancelRequested": True,
-                    "timeline": with_event(
-                        row.properties["timeline"], "CancelRequested", reason=f"requested by {ctx.caller.object_id}"
-                    ),
-                }
+            record = resources.read_properties(row, JobRecord)
+            state = record.state
+            if not state.status.is_terminal and not state.cancel_requested:
+                reason = f"requested by {ctx.caller.object_id}"
+                timeline = with_event(state.timeline, "CancelRequested", reason=reason)
+                state = state.model_copy(update={"cancel_requested": True, "timeline": timeline})
+                resources.write_properties(row, record.model_copy(update={"state": state}))
                 resources.touch(row, principal_id=ctx.caller.object_id)
                 started = await ctx.starter.start(session, row, OperationKind.UPDATE)
         if started is not None:
@@ -245,10 +236,10 @@ class Jobs:
             row = await resources.get(session, resource_id, for_update=True)
             if row is None:
                 return DeleteResult(existed=False)
-            if not JobStatus(row.properties["status"]).is_terminal:
+            status = resources.read_properties(row, JobRecord).state.status
+            if not status.is_terminal:
                 raise Conflict(
-                    f"Job '{row.name}' is {row.properties['status']}; cancel it first "
-                    f"(tether ml job cancel -n {row.name} ...).",
+                    f"Job '{row.name}' is {status}; cancel it first (tether ml job cancel -n {row.name} ...).",
                     code="JobNotTerminal",
                 )
             await resources.delete_tree_by_key(session, row.key)

@@ -17,6 +17,7 @@ from typing import Any
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.jobs import SIMULATION_TAG_PREFIX, cluster_job_name, service_account_name
+from tether.domain.models.jobs import JobRecord
 from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
 from tether.errors import NotFound
 from tether.recent import Recent
@@ -100,36 +101,41 @@ def _identity_of(compute: ResourceRow) -> str | None:
     return None
 
 
-def _spec(job: ResourceRow, compute: ResourceRow, compute_id: ResourceId) -> dict[str, Any]:
-    properties = job.properties
-    run = properties.get("_run") or {}  # resolved at creation (providers.job_inputs); older jobs have none
+def _image(record: JobRecord) -> str:
+    if record.private.run is not None:
+        return record.private.run.image
+    if record.spec.environment is None:  # older jobs (no resolved run) named their image only this way
+        raise NotFound(
+            "The job names no image: it was stored before environments were resolved; submit it again.",
+            code="ImageNotFound",
+        )
+    return record.spec.environment.image
+
+
+def _spec(job_name: str, record: JobRecord, compute: ResourceRow, compute_id: ResourceId) -> dict[str, Any]:
+    run = record.private.run  # resolved at creation (providers.job_inputs); older jobs have none
     spec: dict[str, Any] = {
-        "jobName": job.name,
-        "command": run.get("command") or properties["command"],
-        "image": run.get("image") or properties["environment"]["image"],
-        "instanceCount": properties.get("resources", {}).get("instanceCount", 1),
-        "environmentVariables": properties.get("environmentVariables", {}),
+        "jobName": job_name,
+        "command": run.command if run is not None else record.spec.command,
+        "image": _image(record),
+        "instanceCount": record.spec.resources.instanceCount,
+        "environmentVariables": record.spec.environmentVariables,
         "computeName": compute.name,
         "workspaceId": str(compute_id.parent),
-        "podAnnotations": {
-            k: v for k, v in (properties.get("tags") or {}).items() if k.startswith(SIMULATION_TAG_PREFIX)
-        },
+        "podAnnotations": {k: v for k, v in record.spec.tags.items() if k.startswith(SIMULATION_TAG_PREFIX)},
     }
-    instance_type = properties.get("resources", {}).get("instanceType")
-    if instance_type:
-        spec["instanceType"] = instance_type
-    if run.get("timeoutSeconds"):
-        spec["timeoutSeconds"] = run["timeoutSeconds"]
+    if record.spec.resources.instanceType:
+        spec["instanceType"] = record.spec.resources.instanceType
+    if run is not None and run.timeout_seconds:
+        spec["timeoutSeconds"] = run.timeout_seconds
     return spec
 
 
-async def _delivery(session: Session, job: ResourceRow, workspace_id: ResourceId) -> Delivery | None:
+async def _delivery(session: Session, job_name: str, record: JobRecord, workspace_id: ResourceId) -> Delivery | None:
     """The job's code and the outputs' places in the workspace's default datastore (None: nothing to move)."""
-    run = job.properties.get("_run") or {}
-    code = BlobPlace(**run["code"]) if run.get("code") else None
-    names = [
-        n for n, o in (job.properties.get("outputs") or {}).items() if str(o.get("uri", "")).startswith("azureml:")
-    ]
+    snapshot = record.private.run.code if record.private.run is not None else None
+    code = BlobPlace(snapshot.account, snapshot.container, snapshot.prefix) if snapshot is not None else None
+    names = [n for n, o in record.spec.outputs.items() if (o.uri or "").startswith("azureml:")]
     if code is None and not names:
         return None
     outputs: list[tuple[str, BlobPlace]] = []
@@ -139,7 +145,7 @@ async def _delivery(session: Session, job: ResourceRow, workspace_id: ResourceId
         if default is None:
             raise NotFound(f"Workspace '{workspace_id.name}' has no default datastore for the job's outputs.")
         account, container = default.properties["accountName"], default.properties["containerName"]
-        outputs = [(n, BlobPlace(account, container, f"azureml/{job.name}/{n}")) for n in names]
+        outputs = [(n, BlobPlace(account, container, f"azureml/{job_name}/{n}")) for n in names]
     return Delivery(code=code, outputs=tuple(outputs))
 
 
@@ -166,14 +172,15 @@ class Planner:
         self._trusted: Recent[tuple[str, str], bool] = Recent(cache_s)
 
     async def plan(self, session: Session, job: ResourceRow) -> Dispatch:
-        compute_id = parse_resource_id(job.properties["computeId"])
+        record = resources.read_properties(job, JobRecord)
+        compute_id = parse_resource_id(record.spec.computeId)
         compute = await resources.get(session, compute_id)
         if compute is None:
             raise NotFound(f"The job's compute '{compute_id.name}' no longer exists.", code="ComputeNotFound")
         cluster_id = parse_resource_id(compute.properties["resourceId"])
         cluster = await self._cluster(session, cluster_id)
         namespace = compute.properties["properties"]["namespace"]
-        spec = _spec(job, compute, compute_id)
+        spec = _spec(job.name, record, compute, compute_id)
         object_id = _identity_of(compute)
         identity = await self._identity(session, object_id) if object_id is not None else None
         if identity is not None and cluster.issuer:
@@ -199,8 +206,8 @@ class Planner:
             spec=spec,
             training_enabled=cluster.training_enabled,
             operator_note=cluster.operator_note,
-            dispatched=bool(job.properties.get("clusterJobName")),
-            delivery=await _delivery(session, job, compute_id.parent) if compute_id.parent else None,
+            dispatched=record.dispatched,
+            delivery=await _delivery(session, job.name, record, compute_id.parent) if compute_id.parent else None,
             image_pull=image_pull,
         )
 

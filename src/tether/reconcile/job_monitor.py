@@ -27,14 +27,14 @@ from typing import Any
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import parse_resource_id
-from tether.domain.jobs import PHASE_TO_STATUS, JobStatus, with_event
+from tether.domain.jobs import PHASE_TO_STATUS, JobStatus, TimelineEntry, with_event
+from tether.domain.models.jobs import JobError, JobRecord, JobState
 from tether.errors import NotFound, TetherError
 from tether.kube.access import ClusterAccess
 from tether.kube.informer import Informer
 from tether.kube.jobs import follow_jobs, job_status, read_status, watch_jobs
 from tether.reconcile.stopping import cancel_until_done
 from tether.store import Store, resources
-from tether.store.tables import ResourceRow
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,12 @@ def _instant(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _backfill(timeline: list[dict[str, Any]], status: dict[str, Any], *, phase: str) -> list[dict[str, Any]]:
+def _backfill(timeline: list[TimelineEntry], status: dict[str, Any], *, phase: str) -> list[TimelineEntry]:
     """Phases the monitor did not see (they passed between two polls), at the times the operator recorded.
 
     B7 promises every job's timeline shows its pods' creation and start, however quickly they happen.
     """
-    seen = {entry.get("phase") for entry in timeline}
+    seen = {entry.phase for entry in timeline}
     later = {"Running": ("Starting",), "Succeeded": ("Starting", "Running"), "Failed": ("Starting", "Running")}
     for missed, at, reason in (
         ("Starting", status.get("startTime"), "PodsStarting: pods created"),
@@ -67,42 +67,39 @@ def _backfill(timeline: list[dict[str, Any]], status: dict[str, Any], *, phase: 
         word = _TIMELINE_PHASE[missed]
         if missed in later.get(phase, ()) and at and word not in seen:
             # The operator's times have second precision: never place an entry before the one it follows.
-            previous = timeline[-1]["time"] if timeline else at
+            previous = timeline[-1].time if timeline else at
             time = max(at, previous, key=_instant)
-            timeline.append({"phase": word, "time": time, "reason": reason, "code": reason.split(":")[0]})
+            timeline.append(TimelineEntry(phase=word, time=time, reason=reason, code=reason.split(":")[0]))
     return timeline
 
 
-def job_update(properties: dict[str, Any], status: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The job's new properties given its TetherJob's ``status`` (None: the TetherJob is gone), or None."""
+def job_update(state: JobState, status: dict[str, Any] | None) -> JobState | None:
+    """The job's new state given its TetherJob's ``status`` (None: the TetherJob is gone), or None."""
     if status is None:
-        error = {
-            "code": "JobLost",
-            "message": "The job's TetherJob disappeared from the cluster (deleted, or its namespace was deleted).",
-        }
-        return {
-            **properties,
-            "status": JobStatus.FAILED.value,
-            "error": error,
-            "timeline": with_event(properties["timeline"], JobStatus.FAILED.value, reason=error["message"]),
-        }
+        error = JobError(
+            code="JobLost",
+            message="The job's TetherJob disappeared from the cluster (deleted, or its namespace was deleted).",
+        )
+        timeline = with_event(state.timeline, JobStatus.FAILED.value, reason=error.message)
+        return state.model_copy(update={"status": JobStatus.FAILED, "error": error, "timeline": timeline})
     phase = status.get("phase")
     if phase not in PHASE_TO_STATUS:
         return None
     reason = ": ".join(str(x) for x in (status.get("reason"), status.get("message")) if x) or None
     new_status = PHASE_TO_STATUS[phase]
-    timeline = _backfill(list(properties["timeline"]), status, phase=phase)
-    last = timeline[-1] if timeline else {}
-    if last.get("phase") == _TIMELINE_PHASE[phase] and last.get("code") == status.get("reason"):
+    timeline = _backfill(list(state.timeline), status, phase=phase)
+    last = timeline[-1] if timeline else None
+    if last is not None and last.phase == _TIMELINE_PHASE[phase] and last.code == status.get("reason"):
         # Same phase, same cause, new detail ("1 of 2 pods started" → "2 of 2"): refresh, don't append.
-        timeline[-1] = {**last, "reason": reason}
+        timeline[-1] = last.model_copy(update={"reason": reason})
     else:
         timeline = with_event(timeline, _TIMELINE_PHASE[phase], reason=reason)
-        timeline[-1] = {**timeline[-1], "code": status.get("reason")}
-    updated = {**properties, "status": new_status.value, "timeline": timeline, "pods": status.get("pods", [])}
+        timeline[-1] = timeline[-1].model_copy(update={"code": status.get("reason")})
+    update: dict[str, Any] = {"status": new_status, "timeline": timeline, "pods": status.get("pods", [])}
     if new_status is JobStatus.FAILED:
-        updated["error"] = {"code": status.get("reason") or "JobFailed", "message": status.get("message") or "failed"}
-    return None if updated == properties else updated
+        update["error"] = JobError(code=status.get("reason") or "JobFailed", message=status.get("message") or "failed")
+    updated = state.model_copy(update=update)
+    return None if updated == state else updated
 
 
 Place = tuple[str, str]
@@ -111,6 +108,15 @@ Place = tuple[str, str]
 MAX_BACKOFF_S = 30.0
 BATCH_S = 0.25
 _UNFINISHED = [s.value for s in JobStatus if not s.is_terminal]
+
+
+@dataclass(frozen=True)
+class _Dispatched:
+    """An unfinished job whose TetherJob is ``name`` (in its place), with its state as last written."""
+
+    key: str
+    name: str
+    state: JobState
 
 
 @dataclass
@@ -169,9 +175,9 @@ class JobMonitor:
         unfinished = await self._unfinished()
         self._watch_only(set(unfinished))
         updates: dict[str, dict[str, Any] | None] = {}
-        for (cluster, namespace), rows in unfinished.items():
+        for (cluster, namespace), jobs in unfinished.items():
             watch = self._watches[(cluster, namespace)]
-            cached = watch.statuses(namespace, [row.properties["clusterJobName"] for row in rows])
+            cached = watch.statuses(namespace, [job.name for job in jobs])
             if cached is None:
                 continue
             known: dict[str, dict[str, Any] | None] = {n: s for n, s in cached.items() if s is not None}
@@ -180,22 +186,22 @@ class JobMonitor:
                 known.update(
                     dict.fromkeys(missing) if watch.crd_gone else await self._confirm(cluster, namespace, missing)
                 )
-            for row in rows:
-                name = row.properties["clusterJobName"]
-                if name in known and job_update(row.properties, known[name]) is not None:
-                    updates[row.key] = known[name]
+            for job in jobs:
+                if job.name in known and job_update(job.state, known[job.name]) is not None:
+                    updates[job.key] = known[job.name]
         if updates:
             await self._write(updates)
 
-    async def _unfinished(self) -> dict[Place, list[ResourceRow]]:
+    async def _unfinished(self) -> dict[Place, list[_Dispatched]]:
         """The unfinished jobs that have been dispatched, by where their TetherJobs are."""
         async with self._store.transaction() as session:
             rows = await resources.list_of_type_where(session, rt.JOBS, property_name="status", values=_UNFINISHED)
-        by_place: dict[Place, list[ResourceRow]] = defaultdict(list)
+        by_place: dict[Place, list[_Dispatched]] = defaultdict(list)
         for row in rows:
-            props = row.properties
-            if props.get("clusterJobName"):
-                by_place[(props["clusterId"], props["namespace"])].append(row)
+            record = resources.read_properties(row, JobRecord)
+            if (placement := record.private.placement) is not None:
+                job = _Dispatched(row.key, placement.cluster_job_name, record.state)
+                by_place[(placement.cluster_id, placement.namespace)].append(job)
         return by_place
 
     async def _confirm(self, cluster: str, namespace: str, names: list[str]) -> dict[str, dict[str, Any] | None]:
@@ -216,11 +222,14 @@ class JobMonitor:
         async with self._store.transaction() as session:
             for key, status in updates.items():
                 row = await resources.get_by_key(session, key, for_update=True)
-                if row is None or JobStatus(row.properties["status"]).is_terminal:
-                    continue  # deleted or finished meanwhile (a cancel)
-                updated = job_update(row.properties, status)
+                if row is None:
+                    continue  # deleted meanwhile
+                record = resources.read_properties(row, JobRecord)
+                if record.state.status.is_terminal:
+                    continue  # finished meanwhile (a cancel)
+                updated = job_update(record.state, status)
                 if updated is not None:
-                    row.properties = updated
+                    resources.write_properties(row, record.model_copy(update={"state": updated}))
 
     def _watch_only(self, places: set[Place]) -> None:
         for place in set(self._watches) - places:

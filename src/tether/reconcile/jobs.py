@@ -21,6 +21,7 @@ from typing import Any
 from tether.authz.service import Authorizer
 from tether.domain import resource_types as rt
 from tether.domain.jobs import JobStatus, with_event
+from tether.domain.models.jobs import JobError, JobPlacement, JobRecord
 from tether.domain.operations import Operation
 from tether.domain.principals import Caller, PrincipalKind
 from tether.domain.registry_scopes import PULL_ACTION
@@ -141,26 +142,35 @@ class JobOperations:
         if job is None or result is None:
             return
         plan, outcome = result
-        properties = dict(job.properties)
-        properties["timeline"] = with_event(properties["timeline"], outcome.phase, reason=outcome.reason)
+        record = resources.read_properties(job, JobRecord)
+        state = record.state.model_copy(
+            update={"timeline": with_event(record.state.timeline, outcome.phase, reason=outcome.reason)}
+        )
+        private = record.private
         if outcome.phase == "Dispatched":
-            properties.update(clusterJobName=plan.name, namespace=plan.namespace, clusterId=str(plan.cluster_id))
+            placement = JobPlacement(
+                cluster_job_name=plan.name, namespace=plan.namespace, cluster_id=str(plan.cluster_id)
+            )
+            private = private.model_copy(update={"placement": placement})
         if outcome.phase == JobStatus.CANCELED.value:
-            properties["status"] = JobStatus.CANCELED.value
-        job.properties = properties
+            state = state.model_copy(update={"status": JobStatus.CANCELED})
+        resources.write_properties(job, record.model_copy(update={"state": state, "private": private}))
 
     async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         job = await resources.get_by_key(session, operation.resource_key)
         if job is None:
             return
-        job.properties = {
-            **job.properties,
-            "status": JobStatus.FAILED.value,
-            "error": error_body(error),
-            "timeline": with_event(
-                job.properties["timeline"], JobStatus.FAILED.value, reason=f"{error.code}: {error.message}"
-            ),
-        }
+        record = resources.read_properties(job, JobRecord)
+        state = record.state.model_copy(
+            update={
+                "status": JobStatus.FAILED,
+                "error": JobError.model_validate(error_body(error)),
+                "timeline": with_event(
+                    record.state.timeline, JobStatus.FAILED.value, reason=f"{error.code}: {error.message}"
+                ),
+            }
+        )
+        resources.write_properties(job, record.model_copy(update={"state": state}))
 
     async def after_commit(self, operation: Operation) -> None:
         if self._on_dispatched is not None:

@@ -2,20 +2,25 @@
 
 Every provisioning-state change goes through ``set_state``, which checks the declared transition
 table (``tether.domain.states``). Lookups use the lower-case key, so ids compare case-insensitively.
+A type with a stored model (``tether.domain.models``) is read with ``read_properties`` and written whole
+with ``insert(properties=model)`` or ``write_properties``: its JSON is never indexed outside the model.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.domain.ids import ResourceId
+from tether.domain.models.stored import StoredModel
 from tether.domain.states import ProvisioningState, check_transition
 from tether.store.tables import ResourceRow
+
+Model = TypeVar("Model", bound=StoredModel)
 
 
 def _now() -> dt.datetime:
@@ -128,11 +133,13 @@ async def insert(
     location: str | None,
     tags: dict[str, str],
     identity: dict[str, Any] | None,
-    properties: dict[str, Any],
+    properties: dict[str, Any] | StoredModel,
     state: ProvisioningState,
     principal_id: str,
 ) -> ResourceRow:
     now = _now()
+    if isinstance(properties, StoredModel):
+        properties = properties.to_stored()
     row = ResourceRow(
         key=resource_id.key,
         id=str(resource_id),
@@ -155,6 +162,16 @@ async def insert(
     session.add(row)
     await session.flush()
     return row
+
+
+def read_properties(row: ResourceRow, model: type[Model]) -> Model:
+    """The row's ``properties`` as its type's stored model (validated: a row that does not fit is an error)."""
+    return model.from_stored(row.properties)
+
+
+def write_properties(row: ResourceRow, model: StoredModel) -> None:
+    """Replace the row's ``properties`` with the model's stored JSON, whole (the column sees no in-place change)."""
+    row.properties = model.to_stored()
 
 
 def touch(row: ResourceRow, *, principal_id: str) -> None:
