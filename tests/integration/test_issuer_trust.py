@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from tether.domain.ids import parse_resource_id
+from tether.domain.models.clusters import ConnectedClusterRecord
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict
 from tether.store import Store, federated_credentials, resources, tenancy
@@ -39,7 +40,7 @@ async def _tenant_with_clusters(store: Store, *names: str) -> tuple[str, list[st
                 location="local",
                 tags={},
                 identity=None,
-                properties={},
+                properties=ConnectedClusterRecord(relay_endpoint="wss://127.0.0.1:1/relay/connect"),
                 state=ProvisioningState.SUCCEEDED,
                 principal_id="tester",
             )

@@ -1,5 +1,6 @@
 """Wire models of clusters: managed (``Microsoft.ContainerService/managedClusters``) and connected
-(``Microsoft.Kubernetes/connectedClusters``)."""
+(``Microsoft.Kubernetes/connectedClusters``), and the ``properties`` ARM answers for each, derived from
+their stored models (``tether.domain.models.clusters``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tether.domain.models.clusters import ConnectedClusterRecord, ManagedClusterRecord
 from tether.protocol.arm import StrictModel
 
 
@@ -44,3 +46,10 @@ class CreateConnectedClusterRequest(StrictModel):
     identity: dict[str, Any] | None = None
     kind: str | None = None
     properties: ConnectedClusterProperties = Field(default_factory=ConnectedClusterProperties)
+
+
+def cluster_properties(
+    record: ManagedClusterRecord | ConnectedClusterRecord, *, provisioning_state: str
+) -> dict[str, Any]:
+    """A managed or connected cluster's ARM ``properties``: all it stores (no private part), with its state."""
+    return {**record.to_stored(), "provisioningState": provisioning_state}

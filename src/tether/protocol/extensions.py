@@ -1,4 +1,5 @@
-"""Wire models of cluster extensions (``Microsoft.KubernetesConfiguration/extensions``)."""
+"""Wire models of cluster extensions (``Microsoft.KubernetesConfiguration/extensions``), and the ``properties``
+ARM answers, derived from the stored model (``tether.domain.models.extensions``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from tether.domain.models.extensions import ClusterExtensionRecord
 from tether.protocol.arm import StrictModel
 
 
@@ -38,3 +40,11 @@ class ExtensionProperties(StrictModel):
 class CreateExtensionRequest(StrictModel):
     identity: dict[str, Any] | None = None
     properties: ExtensionProperties
+
+
+def extension_properties(record: ClusterExtensionRecord, *, provisioning_state: str) -> dict[str, Any]:
+    """The extension's ARM ``properties``: spec and state, never the private part. Protected settings are
+    write-only: their names show, never their values."""
+    spec = record.spec.to_stored()
+    spec["configurationProtectedSettings"] = {name: "" for name in record.spec.configuration_protected_settings}
+    return {**spec, **record.state.to_stored(), "provisioningState": provisioning_state}

@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
+from tether.domain.models.clusters import ConnectedClusterRecord, ManagedClusterRecord
 from tether.errors import Conflict, NotFound
+from tether.protocol.clusters import cluster_properties
 from tether.providers.base import DeleteResult, Page, RequestContext
 from tether.providers.envelope import envelope
 from tether.providers.reads import read_page, read_row
@@ -21,9 +24,13 @@ COMPUTES = "Microsoft.MachineLearningServices/workspaces/computes"
 
 
 def answer(row: ResourceRow) -> dict[str, Any]:
-    properties = {k: v for k, v in row.properties.items() if not k.startswith("_")}
-    properties["provisioningState"] = row.provisioning_state
-    return envelope(row, properties=properties)
+    """The cluster (managed or connected, by its row's type) as ARM answers it."""
+    record: ConnectedClusterRecord | ManagedClusterRecord
+    if row.type == rt.CONNECTED_CLUSTERS:
+        record = resources.read_properties(row, ConnectedClusterRecord)
+    else:
+        record = resources.read_properties(row, ManagedClusterRecord)
+    return envelope(row, properties=cluster_properties(record, provisioning_state=row.provisioning_state))
 
 
 class ClusterProvider:

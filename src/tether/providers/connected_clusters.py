@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from tether.crypto import hash_secret
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
+from tether.domain.models.clusters import ConnectedClusterRecord
 from tether.domain.names import validate_name
 from tether.domain.principals import PrincipalKind
 from tether.domain.states import ProvisioningState
@@ -63,16 +64,11 @@ class ConnectedClusters(ClusterProvider):
                     "principalId": principal.object_id,
                     "tenantId": principal.tenant_id,
                 },
-                properties={
-                    "connectivityStatus": "Connecting",
-                    "lastConnectivityTime": None,
-                    "distribution": request.properties.distribution or "generic",
-                    "infrastructure": request.properties.infrastructure or "generic",
-                    "agentVersion": None,
-                    "kubernetesVersion": None,
-                    "totalNodeCount": None,
-                    "relayEndpoint": self._relay_url,
-                },
+                properties=ConnectedClusterRecord(
+                    distribution=request.properties.distribution or "generic",
+                    infrastructure=request.properties.infrastructure or "generic",
+                    relay_endpoint=self._relay_url,
+                ),
                 state=ProvisioningState.SUCCEEDED,
                 principal_id=ctx.caller.object_id,
             )

@@ -15,12 +15,19 @@ from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
+from tether.domain.models.extensions import (
+    ClusterExtensionRecord,
+    ClusterScope,
+    ExtensionPrivate,
+    ExtensionScope,
+    ExtensionSpec,
+)
 from tether.domain.names import validate_name
 from tether.domain.principals import PrincipalKind
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.kube.extension_manifests import ExtensionConfig
-from tether.protocol.extensions import CreateExtensionRequest, ExtensionProperties
+from tether.protocol.extensions import CreateExtensionRequest, ExtensionProperties, extension_properties
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body
@@ -35,20 +42,16 @@ _CLUSTER_TYPES = {rt.MANAGED_CLUSTERS.lower(), rt.CONNECTED_CLUSTERS.lower()}
 
 
 def answer(row: ResourceRow) -> dict[str, Any]:
-    properties = dict(row.properties)
-    # Protected settings are write-only: their names show, never their values.
-    properties["configurationProtectedSettings"] = {k: "" for k in properties.get("configurationProtectedSettings", {})}
-    properties["provisioningState"] = row.provisioning_state
-    return envelope(row, properties=properties)
+    record = resources.read_properties(row, ClusterExtensionRecord)
+    return envelope(row, properties=extension_properties(record, provisioning_state=row.provisioning_state))
 
 
-def config_of(row: ResourceRow) -> ExtensionConfig:
-    """How the extension described by ``row`` is installed in its cluster."""
-    properties = row.properties
-    settings: dict[str, str] = properties.get("configurationSettings", {})
+def config_of(spec: ExtensionSpec) -> ExtensionConfig:
+    """How the extension ``spec`` describes is installed in its cluster."""
+    settings = spec.configuration_settings
     return ExtensionConfig.from_configuration_settings(
         settings,
-        release_train=properties.get("releaseTrain") or "stable",
+        release_train=spec.release_train or "stable",
         namespace=RELEASE_NAMESPACE,
         in_cluster=settings.get(OPERATOR_MODE_SETTING, "deployment").lower() != "process",
     )
@@ -132,15 +135,15 @@ class Extensions:
         properties = parse_body(CreateExtensionRequest, body).properties
         validate_name(self.full_type, resource_id.name)
         _validate(properties)
-        stored = {
-            "extensionType": AZUREML_EXTENSION_TYPE,
-            "autoUpgradeMinorVersion": properties.autoUpgradeMinorVersion is not False,
-            "releaseTrain": properties.releaseTrain or "stable",
-            "version": properties.version,
-            "scope": {"cluster": {"releaseNamespace": RELEASE_NAMESPACE}},
-            "configurationSettings": properties.configurationSettings,
-            "configurationProtectedSettings": properties.configurationProtectedSettings,
-        }
+        spec = ExtensionSpec(
+            extension_type=AZUREML_EXTENSION_TYPE,
+            auto_upgrade_minor_version=properties.autoUpgradeMinorVersion is not False,
+            release_train=properties.releaseTrain or "stable",
+            version=properties.version,
+            scope=ExtensionScope(cluster=ClusterScope(release_namespace=RELEASE_NAMESPACE)),
+            configuration_settings=properties.configurationSettings,
+            configuration_protected_settings=properties.configurationProtectedSettings,
+        )
         async with ctx.store.transaction() as session:
             cluster = await _cluster(session, resource_id)
             siblings = await resources.list_children(session, resource_id.parent or resource_id, self.full_type)
@@ -160,7 +163,7 @@ class Extensions:
                     location=cluster.location,
                     tags={},
                     identity=None,
-                    properties=stored,
+                    properties=ClusterExtensionRecord(spec=spec),
                     state=ProvisioningState.CREATING,
                     principal_id=ctx.caller.object_id,
                 )
@@ -185,7 +188,8 @@ class Extensions:
                         f"Extension '{row.name}' is {row.provisioning_state}; try again when it has finished.",
                         code="ConflictingOperation",
                     )
-                row.properties = {**row.properties, **stored}
+                record = resources.read_properties(row, ClusterExtensionRecord)
+                resources.write_properties(row, record.model_copy(update={"spec": spec}))
             kind = OperationKind.CREATE if created else OperationKind.UPDATE
             started = await lro.start(session, row, kind, principal_id=ctx.caller.object_id, starter=ctx.starter)
         ctx.starter.run(started)
@@ -199,7 +203,9 @@ class Extensions:
             if row.provisioning_state == ProvisioningState.DELETING:
                 raise Conflict(f"Extension '{row.name}' is already being deleted.", code="ConflictingOperation")
             if params.get("forceDelete", "").lower() == "true":
-                row.properties = {**row.properties, "_forceDelete": True}
+                record = resources.read_properties(row, ClusterExtensionRecord)
+                forced = record.model_copy(update={"private": ExtensionPrivate(force_delete=True)})
+                resources.write_properties(row, forced)
             started = await lro.start(
                 session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id, starter=ctx.starter
             )

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from tether.crypto import SecretBox
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
+from tether.domain.models.clusters import ManagedClusterRecord
 from tether.domain.names import validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
@@ -68,14 +69,16 @@ class ManagedClusters(ClusterProvider):
                     location=location,
                     tags=request.tags,
                     identity=None,
-                    properties={"fqdn": server, "kubeconfigContext": context},
+                    properties=ManagedClusterRecord(fqdn=server, kubeconfig_context=context),
                     state=ProvisioningState.CREATING,
                     principal_id=ctx.caller.object_id,
                 )
             else:
                 row.tags = request.tags
                 if server is not None:
-                    row.properties = {**row.properties, "fqdn": server, "kubeconfigContext": context}
+                    record = resources.read_properties(row, ManagedClusterRecord)
+                    changed = record.model_copy(update={"fqdn": server, "kubeconfig_context": context})
+                    resources.write_properties(row, changed)
             started = None
             if kubeconfig is not None:
                 await cluster_secrets.put(

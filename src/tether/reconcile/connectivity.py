@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable
 
 from tether.domain import resource_types as rt
+from tether.domain.models.clusters import ConnectedClusterRecord, ConnectivityStatus, OidcIssuerProfile
 from tether.errors import Conflict, TetherError
 from tether.identity.secret_checks import SecretChecks
 from tether.kube.access import ClusterAccess
@@ -62,13 +63,20 @@ class ConnectivityRecorder:
             await relay_tunnels.sweep(session)
             live = await relay_tunnels.live_clusters(session)
             rows = await resources.list_all_of_type(session, rt.CONNECTED_CLUSTERS)
-            stale = [r.key for r in rows if r.properties.get("connectivityStatus") == "Connected" and r.key not in live]
+            stale = [
+                r.key
+                for r in rows
+                if r.key not in live and resources.read_properties(r, ConnectedClusterRecord).connected
+            ]
         for key in stale:  # each locked and checked again alone: an agent may have connected meanwhile
             async with self._store.transaction() as session:
                 row = await resources.get_by_key(session, key, for_update=True)
-                connected = row is not None and row.properties.get("connectivityStatus") == "Connected"
-                if row is not None and connected and await relay_tunnels.locate(session, key) is None:
-                    row.properties = {**row.properties, "connectivityStatus": "Offline"}
+                if row is None:
+                    continue
+                record = resources.read_properties(row, ConnectedClusterRecord)
+                if record.connected and await relay_tunnels.locate(session, key) is None:
+                    offline = record.model_copy(update={"connectivity_status": ConnectivityStatus.OFFLINE})
+                    resources.write_properties(row, offline)
 
     def start(self, held: Callable[[], list[str]]) -> None:
         """Keep the records of the tunnels ``held()`` names alive, and sweep lapsed ones, until ``close``."""
@@ -117,8 +125,11 @@ class ConnectivityRecorder:
             row = await resources.get_by_key(session, key, for_update=True)
             if row is None:
                 return
-            update = {"connectivityStatus": "Connected" if connected else "Offline", "lastConnectivityTime": now}
-            row.properties = {**row.properties, **update}
+            status = ConnectivityStatus.CONNECTED if connected else ConnectivityStatus.OFFLINE
+            update = {"connectivity_status": status, "last_connectivity_time": now}
+            resources.write_properties(
+                row, resources.read_properties(row, ConnectedClusterRecord).model_copy(update=update)
+            )
         if connected:
             self.fresh_tunnels.put_nowait(key)
 
@@ -165,14 +176,16 @@ class TunnelProbes:
         async with self._store.transaction() as session:
             row = await resources.get_by_key(session, cluster_key, for_update=True)
             if row is not None:
-                row.properties = {
-                    **row.properties,
-                    "kubernetesVersion": facts.kubernetes_version,
-                    "totalNodeCount": facts.node_count,
-                    "gpuNodeCount": facts.gpu_node_count,
-                    "agentVersion": "tether-connect/1",
-                    "oidcIssuerProfile": {"enabled": facts.issuer is not None, "issuerURL": facts.issuer},
+                update = {
+                    "kubernetes_version": facts.kubernetes_version,
+                    "total_node_count": facts.node_count,
+                    "gpu_node_count": facts.gpu_node_count,
+                    "agent_version": "tether-connect/1",
+                    "oidc_issuer_profile": OidcIssuerProfile(enabled=facts.issuer is not None, issuer_url=facts.issuer),
                 }
+                resources.write_properties(
+                    row, resources.read_properties(row, ConnectedClusterRecord).model_copy(update=update)
+                )
                 subscription = await tenancy.get_subscription(session, row.subscription_id)
                 if facts.issuer and ca_pem and subscription is not None:
                     # Workload identity: the token service fetches this issuer's keys over TLS it must trust.

@@ -13,6 +13,7 @@ from typing import Any
 from tether.authz.service import AssignmentIndex
 from tether.domain import resource_types as rt
 from tether.domain.ids import parse_resource_id
+from tether.domain.models.extensions import ClusterExtensionRecord, ExtensionHealthReport, HealthStatus
 from tether.domain.operations import Operation
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import NotFound, TetherError, Unavailable
@@ -50,8 +51,9 @@ class ExtensionOperations:
         cluster_id = parse_resource_id(row.id).parent
         assert cluster_id is not None
         connected = cluster_id.full_type == rt.CONNECTED_CLUSTERS
-        config = config_of(row)
-        if operation.kind is OperationKind.DELETE and row.properties.get("_forceDelete"):
+        record = resources.read_properties(row, ClusterExtensionRecord)
+        config = config_of(record.spec)
+        if operation.kind is OperationKind.DELETE and record.private.force_delete:
             return InstallOutcome(None, None, None)
         try:
             async with self._access.connect(cluster_id.key, connected=connected, timeout_s=30) as connection:
@@ -85,19 +87,20 @@ class ExtensionOperations:
             return
         if cluster is None:
             raise NotFound(f"The cluster of extension {row.id} no longer exists.", code="ClusterNotFound")
-        settings = dict(row.properties.get("configurationSettings", {}))
+        record = resources.read_properties(row, ClusterExtensionRecord)
+        settings = dict(record.spec.configuration_settings)
         if cluster.type == rt.CONNECTED_CLUSTERS:
             connection = await ensure_relay(session, cluster, principal_id=row.created_by)
             settings["relayserver.hybridConnectionResourceID"] = str(connection)
             settings["relayserver.hybridConnectionName"] = connection.name
         assert isinstance(result, InstallOutcome)
-        row.properties = {
-            **row.properties,
-            "configurationSettings": settings,
-            "installedVersion": result.version,
-            "operatorMode": result.operator_mode,
-            "health": {"status": "Unknown", "reason": "waiting for the operator's first heartbeat"},
-        }
+        waiting = ExtensionHealthReport(
+            status=HealthStatus.UNKNOWN, reason="waiting for the operator's first heartbeat"
+        )
+        state = {"installed_version": result.version, "operator_mode": result.operator_mode, "health": waiting}
+        spec = record.spec.model_copy(update={"configuration_settings": settings})
+        installed = record.model_copy(update={"spec": spec, "state": record.state.model_copy(update=state)})
+        resources.write_properties(row, installed)
         resources.set_state(row, ProvisioningState.SUCCEEDED)
 
     async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import parse_resource_id
+from tether.domain.models.extensions import ClusterExtensionRecord, ExtensionHealthReport, HealthCheck, HealthStatus
 from tether.domain.states import ProvisioningState
 from tether.errors import TetherError
 from tether.kube.access import ClusterAccess
@@ -25,20 +26,19 @@ from tether.store import Store, resources
 log = logging.getLogger(__name__)
 
 
-def health_properties(health: ExtensionHealth) -> dict[str, Any]:
+def health_update(health: ExtensionHealth) -> dict[str, Any]:
+    """The extension state's changes (``ExtensionState`` fields) for the operator's verdict ``health``."""
     status = health.status
-    return {
-        "health": {
-            "status": "Healthy" if health.healthy else "Unhealthy",
-            "reason": health.reason,
-            "heartbeatAgeSeconds": None if health.heartbeat_age_s is None else round(health.heartbeat_age_s, 1),
-            "operator": health.holder,
-            "trainingEnabled": health.training_enabled,
-            "checks": [{"name": c.name, "ok": c.ok, "message": c.message} for c in status.checks] if status else [],
-            "checkedAt": rfc3339(dt.datetime.now(dt.UTC)),
-        },
-        "instanceTypes": {t.name: t.to_arm() for t in health.instance_types},
-    }
+    report = ExtensionHealthReport(
+        status=HealthStatus.HEALTHY if health.healthy else HealthStatus.UNHEALTHY,
+        reason=health.reason,
+        heartbeat_age_seconds=None if health.heartbeat_age_s is None else round(health.heartbeat_age_s, 1),
+        operator=health.holder,
+        training_enabled=health.training_enabled,
+        checks=[HealthCheck(name=c.name, ok=c.ok, message=c.message) for c in status.checks] if status else [],
+        checked_at=rfc3339(dt.datetime.now(dt.UTC)),
+    )
+    return {"health": report, "instance_types": {t.name: t.to_arm() for t in health.instance_types}}
 
 
 class HealthMonitor:
@@ -75,16 +75,17 @@ class HealthMonitor:
             async with self._access.connect(
                 cluster_id.key, connected=cluster_id.full_type == rt.CONNECTED_CLUSTERS, timeout_s=5
             ) as connection:
-                update = health_properties(await read_health(connection.kube))
+                update = health_update(await read_health(connection.kube))
         except TetherError as e:
-            update = {
-                "health": {
-                    "status": "Unknown",
-                    "reason": f"cannot reach the cluster: {e.message}",
-                    "checkedAt": rfc3339(dt.datetime.now(dt.UTC)),
-                }
-            }
+            unreachable = ExtensionHealthReport(
+                status=HealthStatus.UNKNOWN,
+                reason=f"cannot reach the cluster: {e.message}",
+                checked_at=rfc3339(dt.datetime.now(dt.UTC)),
+            )
+            update = {"health": unreachable}
         async with self._store.transaction() as session:
             row = await resources.get_by_key(session, extension_key, for_update=True)
             if row is not None and row.provisioning_state == ProvisioningState.SUCCEEDED.value:
-                row.properties = {**row.properties, **update}
+                record = resources.read_properties(row, ClusterExtensionRecord)
+                checked = record.model_copy(update={"state": record.state.model_copy(update=update)})
+                resources.write_properties(row, checked)

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from tether.domain import resource_types as rt
+from tether.domain.models.clusters import AgentPoolProfile, ManagedClusterRecord, OidcIssuerProfile, PowerState
 from tether.domain.operations import Operation
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, TetherError, Unavailable
@@ -21,14 +22,18 @@ _ATTEMPTS = 3
 log = logging.getLogger(__name__)
 
 
-def cluster_properties(facts: ClusterFacts) -> dict[str, Any]:
-    return {
-        "kubernetesVersion": facts.kubernetes_version,
-        "currentKubernetesVersion": facts.kubernetes_version,
-        "agentPoolProfiles": [{"name": "nodepool1", "count": facts.node_count, "gpuNodeCount": facts.gpu_node_count}],
-        "oidcIssuerProfile": {"enabled": facts.issuer is not None, "issuerURL": facts.issuer},
-        "powerState": {"code": "Running"},
-    }
+def probed(record: ManagedClusterRecord, facts: ClusterFacts) -> ManagedClusterRecord:
+    """The cluster's record with what the registration's probe found."""
+    pool = AgentPoolProfile(name="nodepool1", count=facts.node_count, gpu_node_count=facts.gpu_node_count)
+    return record.model_copy(
+        update={
+            "kubernetes_version": facts.kubernetes_version,
+            "current_kubernetes_version": facts.kubernetes_version,
+            "agent_pool_profiles": [pool],
+            "oidc_issuer_profile": OidcIssuerProfile(enabled=facts.issuer is not None, issuer_url=facts.issuer),
+            "power_state": PowerState(code="Running"),
+        }
+    )
 
 
 class ManagedClusterOperations:
@@ -54,7 +59,7 @@ class ManagedClusterOperations:
         row = await resources.get_by_key(session, operation.resource_key)
         if row is None:
             return
-        row.properties = {**row.properties, **cluster_properties(facts)}
+        resources.write_properties(row, probed(resources.read_properties(row, ManagedClusterRecord), facts))
         if facts.issuer and ca_pem:
             subscription = await tenancy.get_subscription(session, row.subscription_id)
             if subscription is not None:
