@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
-from tether.domain.models.clusters import ConnectedClusterRecord, ManagedClusterRecord
+from tether.domain.models.clusters import ClusterRecord, record_type
 from tether.errors import Conflict, NotFound
 from tether.protocol.clusters import cluster_properties
 from tether.providers.base import DeleteResult, Page, RequestContext
@@ -25,11 +24,7 @@ COMPUTES = "Microsoft.MachineLearningServices/workspaces/computes"
 
 def answer(row: ResourceRow) -> dict[str, Any]:
     """The cluster (managed or connected, by its row's type) as ARM answers it."""
-    record: ConnectedClusterRecord | ManagedClusterRecord
-    if row.type == rt.CONNECTED_CLUSTERS:
-        record = resources.read_properties(row, ConnectedClusterRecord)
-    else:
-        record = resources.read_properties(row, ManagedClusterRecord)
+    record: ClusterRecord = resources.read_properties(row, record_type(row.type))
     return envelope(row, properties=cluster_properties(record, provisioning_state=row.provisioning_state))
 
 

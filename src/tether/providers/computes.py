@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id, parse_typed_id
 from tether.domain.models.computes import ComputePrivate, ComputeRecord, ComputeSpec, RequestedIdentity
+from tether.domain.models.extensions import ClusterExtensionRecord
 from tether.domain.names import validate_kubernetes_namespace, validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
@@ -155,10 +156,11 @@ class Computes:
         async with ctx.store.transaction() as session:
             cluster_id = resources.read_properties(row, ComputeRecord).spec.resource_id
             extensions = await resources.list_children(session, parse_resource_id(cluster_id), rt.EXTENSIONS)
-        health = extensions[0].properties.get("health") if extensions else None
-        if isinstance(health, dict):
+        health = resources.read_properties(extensions[0], ClusterExtensionRecord).state.health if extensions else None
+        if health is not None:
+            reported = health.model_dump(mode="json", by_alias=True)
             keys = ("status", "reason", "heartbeatAgeSeconds", "checkedAt")
-            body["properties"]["properties"]["extensionHealth"] = {k: health.get(k) for k in keys}
+            body["properties"]["properties"]["extensionHealth"] = {k: reported.get(k) for k in keys}
         return body
 
     async def list(

@@ -19,6 +19,8 @@ import re
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.models.computes import ComputeRecord
+from tether.domain.models.extensions import ClusterExtensionRecord
 from tether.domain.models.jobs import CodeSnapshot, JobOutput, JobSpec
 from tether.errors import InvalidRequest, NotFound
 from tether.store import Session, resources
@@ -217,9 +219,9 @@ def check_instance_type(request: JobSpec, compute: ResourceRow, known: set[str])
 
 async def known_instance_types(session: Session, compute: ResourceRow) -> set[str]:
     """The compute's instance types: what attach recorded, plus what the cluster's ML extension reports now."""
-    known = set((compute.properties.get("properties", {}).get("instanceTypes") or {}).keys())
-    cluster_id = compute.properties.get("resourceId")
-    if cluster_id:
-        for extension in await resources.list_children(session, parse_resource_id(cluster_id), rt.EXTENSIONS):
-            known |= set((extension.properties.get("instanceTypes") or {}).keys())
+    record = resources.read_properties(compute, ComputeRecord)
+    known = set((record.state.attached.instance_types or {}) if record.state.attached else {})
+    cluster_id = parse_resource_id(record.spec.resource_id)
+    for extension in await resources.list_children(session, cluster_id, rt.EXTENSIONS):
+        known |= set(resources.read_properties(extension, ClusterExtensionRecord).state.instance_types or {})
     return known

@@ -48,6 +48,7 @@ from tether.domain.attach import (
     relay_ids,
 )
 from tether.domain.ids import ResourceId
+from tether.domain.models.extensions import ClusterExtensionRecord
 from tether.domain.principals import Caller
 from tether.domain.states import ProvisioningState
 from tether.errors import DeadlineExceeded, NotFound, TetherError, Unavailable
@@ -214,10 +215,11 @@ async def load_target(
             name=e.name,
             provisioning_state=e.provisioning_state,
             principal_id=(e.identity or {}).get("principalId"),
-            release_train=e.properties.get("releaseTrain") or "stable",
+            release_train=spec.release_train or "stable",
         )
         for e in extensions
-        if e.properties.get("extensionType", "").lower() == AZUREML_EXTENSION_TYPE.lower()
+        if (spec := resources.read_properties(e, ClusterExtensionRecord).spec).extension_type.lower()
+        == AZUREML_EXTENSION_TYPE.lower()
     ]
     relay_exists = False
     if is_connected(cluster_id):

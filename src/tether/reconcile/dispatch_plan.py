@@ -17,6 +17,9 @@ from typing import Any
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.jobs import SIMULATION_TAG_PREFIX, cluster_job_name, service_account_name
+from tether.domain.models.clusters import ClusterRecord, record_type
+from tether.domain.models.computes import ComputeRecord
+from tether.domain.models.extensions import ClusterExtensionRecord, ExtensionHealthReport, HealthStatus
 from tether.domain.models.jobs import JobRecord
 from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
 from tether.errors import NotFound
@@ -149,15 +152,15 @@ async def _delivery(session: Session, job_name: str, record: JobRecord, workspac
     return Delivery(code=code, outputs=tuple(outputs))
 
 
-def _operator_note(cluster_id: ResourceId, health: Any) -> str | None:
+def _operator_note(cluster_id: ResourceId, health: ExtensionHealthReport | None) -> str | None:
     """What a job waits for when the extension's last health check (reconcile/health.py) was not Healthy."""
-    if not isinstance(health, dict) or health.get("status") in (None, "Healthy"):
+    if health is None or health.status is HealthStatus.HEALTHY:
         return None
-    age = health.get("heartbeatAgeSeconds")
+    age = health.heartbeat_age_seconds
     last = "no heartbeat ever" if age is None else f"last heartbeat {age:.0f} s ago"
     return (
         f"waiting for the ML extension's operator on cluster '{cluster_id.name}' to pick it up, but the "
-        f"extension is {health.get('status')} ({last}): {health.get('reason')}"
+        f"extension is {health.status.value} ({last}): {health.reason}"
     )
 
 
@@ -177,9 +180,10 @@ class Planner:
         compute = await resources.get(session, compute_id)
         if compute is None:
             raise NotFound(f"The job's compute '{compute_id.name}' no longer exists.", code="ComputeNotFound")
-        cluster_id = parse_resource_id(compute.properties["resourceId"])
+        compute_spec = resources.read_properties(compute, ComputeRecord).spec
+        cluster_id = parse_resource_id(compute_spec.resource_id)
         cluster = await self._cluster(session, cluster_id)
-        namespace = compute.properties["properties"]["namespace"]
+        namespace = compute_spec.namespace
         spec = _spec(job.name, record, compute, compute_id)
         object_id = _identity_of(compute)
         identity = await self._identity(session, object_id) if object_id is not None else None
@@ -230,11 +234,13 @@ class Planner:
         if cluster is None:
             raise NotFound(f"The compute's cluster '{cluster_id}' no longer exists.", code="ClusterNotFound")
         extensions = await resources.list_children(session, cluster_id, rt.EXTENSIONS)
-        settings = extensions[0].properties.get("configurationSettings", {}) if extensions else {}
+        extension = resources.read_properties(extensions[0], ClusterExtensionRecord) if extensions else None
+        settings = extension.spec.configuration_settings if extension is not None else {}
+        record: ClusterRecord = resources.read_properties(cluster, record_type(cluster.type))
         facts = ClusterFacts(
-            issuer=(cluster.properties.get("oidcIssuerProfile") or {}).get("issuerURL"),
+            issuer=record.oidc_issuer_profile.issuer_url if record.oidc_issuer_profile is not None else None,
             training_enabled=str(settings.get("enableTraining", "false")).lower() == "true",
-            operator_note=_operator_note(cluster_id, extensions[0].properties.get("health") if extensions else None),
+            operator_note=_operator_note(cluster_id, extension.state.health if extension is not None else None),
         )
         return self._clusters.put(cluster_id.key, facts)
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from tether.domain import resource_types as rt
 from tether.domain.models.stored import StoredModel
 
 
@@ -82,3 +83,11 @@ class ConnectedClusterRecord(StoredModel):
     @property
     def connected(self) -> bool:
         return self.connectivity_status is ConnectivityStatus.CONNECTED
+
+
+ClusterRecord = ManagedClusterRecord | ConnectedClusterRecord
+
+
+def record_type(full_type: str) -> type[ManagedClusterRecord] | type[ConnectedClusterRecord]:
+    """The stored model of a cluster resource type (managed or connected)."""
+    return ConnectedClusterRecord if full_type.lower() == rt.CONNECTED_CLUSTERS.lower() else ManagedClusterRecord
