@@ -10,7 +10,7 @@ the cluster and the other computes on it are untouched.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,7 +24,7 @@ from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.identity.managed import parse_identity_type, user_assigned_principal
 from tether.protocol.computes import CreateComputeRequest, compute_properties, offered_instance_types
 from tether.providers import lro
-from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
+from tether.providers.base import DeleteResult, Page, RequestContext, StartedOperation, WriteResult
 from tether.providers.compute_grants import Granted, grant_attach_roles
 from tether.providers.compute_instance_types import requested_instance_types
 from tether.providers.envelope import envelope, parse_body, rfc3339
@@ -201,26 +201,32 @@ class Computes:
             )
             row = await resources.get(session, resource_id, for_update=True)
             granted = await _grant_if_possible(ctx, session, workspace=workspace, cluster_id=cluster_id)
+            created = row is None
+            started: StartedOperation | None
             if row is not None:
-                return await self._update(ctx, session, row, asked, identity, granted=granted)
-            row = await resources.insert(
-                session,
-                resource_id,
-                location=workspace.location,
-                tags=request.tags or {},
-                identity=identity,
-                properties=asked,
-                state=ProvisioningState.CREATING,
-                principal_id=ctx.caller.object_id,
-            )
-            started = await lro.start(
-                session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id, starter=ctx.starter
-            )
+                started = await self._update(ctx, session, row, asked, identity)
+            else:
+                row = await resources.insert(
+                    session,
+                    resource_id,
+                    location=workspace.location,
+                    tags=request.tags or {},
+                    identity=identity,
+                    properties=asked,
+                    state=ProvisioningState.CREATING,
+                    principal_id=ctx.caller.object_id,
+                )
+                started = await lro.start(
+                    session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id, starter=ctx.starter
+                )
+        # After the commit: a reader must not cache the grants before they exist, nor a reconciler look too early.
         if granted:
             ctx.authz.index.invalidate()
-        ctx.starter.run(started)
+        if started is not None:
+            ctx.starter.run(started)
         headers = {GRANTS_HEADER: json.dumps([g.__dict__ for g in granted])} if granted else {}
-        return WriteResult(answer(row), created=True, operation_id=started.operation.id, headers=headers)
+        operation_id = started.operation.id if started is not None else None
+        return WriteResult(answer(row), created=created, operation_id=operation_id, headers=headers)
 
     async def _update(
         self,
@@ -229,10 +235,9 @@ class Computes:
         row: ResourceRow,
         asked: ComputeRecord,
         identity: dict[str, Any] | None,
-        *,
-        granted: Sequence[Granted],
-    ) -> WriteResult:
-        """A PUT of an existing compute: ``asked`` is the record the PUT would have created."""
+    ) -> StartedOperation | None:
+        """A PUT of an existing compute (``asked``: the record the PUT would have created); the operation it
+        started, for the caller to run after the commit, or None when only the description changed."""
         current = resources.read_properties(row, ComputeRecord)
         changed = [
             what
@@ -277,25 +282,17 @@ class Computes:
                 update={"spec": current.spec.model_copy(update={"description": description}), "private": private}
             ),
         )
-        headers = {GRANTS_HEADER: json.dumps([g.__dict__ for g in granted])} if granted else {}
-        if granted:
-            ctx.authz.index.invalidate()
         if row.provisioning_state == ProvisioningState.FAILED.value:
             # A failed attach PUT again is attached again: the whole pipeline runs, its checks included.
-            started = await lro.start(
-                session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id, starter=ctx.starter
-            )
+            kind = OperationKind.CREATE
         elif _kind(identity) == _kind(row.identity) and (identity or {}).get("userAssignedIdentities") == (
             row.identity or {}
         ).get("userAssignedIdentities"):
             resources.touch(row, principal_id=ctx.caller.object_id)
-            return WriteResult(answer(row), created=False, headers=headers)
+            return None
         else:
-            started = await lro.start(
-                session, row, OperationKind.UPDATE, principal_id=ctx.caller.object_id, starter=ctx.starter
-            )
-        ctx.starter.run(started)
-        return WriteResult(answer(row), created=False, operation_id=started.operation.id, headers=headers)
+            kind = OperationKind.UPDATE
+        return await lro.start(session, row, kind, principal_id=ctx.caller.object_id, starter=ctx.starter)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         action = params.get("underlyingResourceAction", "Detach")
