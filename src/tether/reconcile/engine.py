@@ -104,36 +104,38 @@ class Reconciler:
         await self._process(operation, None, lease=lease)
         return True
 
-    async def _process(self, view: Operation, prepared: object | None, *, lease: dt.timedelta) -> None:
-        token = view.lease_token or ""
+    async def _process(self, operation: Operation, prepared: object | None, *, lease: dt.timedelta) -> None:
+        token = operation.lease_token or ""
         outcome: Any = None
         failure: TetherError | None = None
         delay: float | None = None
         try:
-            outcome = await self._execute_leased(view, prepared, lease=lease)
+            outcome = await self._execute_leased(operation, prepared, lease=lease)
         except _LeaseLost:
-            log.warning("operation %s on %s lost its lease while running; step abandoned", view.id, view.resource_key)
+            log.warning(
+                "operation %s on %s lost its lease while running; step abandoned", operation.id, operation.resource_key
+            )
             return
         except TemporaryError as e:
-            log.info("operation %s on %s will retry in %.1fs: %s", view.id, view.resource_key, e.delay_s, e)
+            log.info("operation %s on %s will retry in %.1fs: %s", operation.id, operation.resource_key, e.delay_s, e)
             delay = e.delay_s
         except PermanentError as e:
             failure = e.error
         except TimeoutError:
             failure = DeadlineExceeded(
-                f"The {view.kind.value} of {view.resource_key} did not finish within "
+                f"The {operation.kind.value} of {operation.resource_key} did not finish within "
                 f"{self._settings.step_deadline_s:.0f} s.",
             )
         except TetherError as e:
             failure = e
         except Exception as e:  # a bug: fail loudly instead of retrying forever
-            log.exception("operation %s on %s crashed", view.id, view.resource_key)
+            log.exception("operation %s on %s crashed", operation.id, operation.resource_key)
             failure = TetherError(f"Tether failed unexpectedly: {type(e).__name__}: {e}")
 
         async with self._store.transaction() as session:
-            held = await operations.held(session, view.id, token)
+            held = await operations.held(session, operation.id, token)
             if held is None:
-                log.info("operation %s lost its lease; leaving it to its new owner", view.id)
+                log.info("operation %s lost its lease; leaving it to its new owner", operation.id)
                 return
             if delay is not None:
                 await operations.retry_later(session, held.id, delay=dt.timedelta(seconds=delay))
@@ -143,14 +145,14 @@ class Reconciler:
             else:
                 await self._handler.apply(session, held, outcome)
                 await operations.finish(session, held.id, OperationStatus.SUCCEEDED)
-        await self._handler.after_commit(view)
+        await self._handler.after_commit(operation)
 
-    async def _execute_leased(self, view: Operation, prepared: object | None, *, lease: dt.timedelta) -> Any:
+    async def _execute_leased(self, operation: Operation, prepared: object | None, *, lease: dt.timedelta) -> Any:
         """``execute`` under the step deadline, renewing the lease meanwhile; ``_LeaseLost`` if it went."""
-        token = view.lease_token or ""
-        step = self._handler.execute(view, prepared)
+        token = operation.lease_token or ""
+        step = self._handler.execute(operation, prepared)
         work = asyncio.ensure_future(asyncio.wait_for(step, self._settings.step_deadline_s))
-        heartbeat = asyncio.ensure_future(self._renew_until_lost(view.id, token, lease=lease))
+        heartbeat = asyncio.ensure_future(self._renew_until_lost(operation.id, token, lease=lease))
         try:
             await asyncio.wait({work, heartbeat}, return_when=asyncio.FIRST_COMPLETED)
         finally:
