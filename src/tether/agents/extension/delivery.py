@@ -25,6 +25,8 @@ CODE_DIR = f"{WORK_DIR}/code"
 OUTPUT_DIR = f"{WORK_DIR}/outputs"
 FETCH_CONTAINER = "fetch-code"
 
+# The scripts below are program text run by ``python3 -c`` inside the job's pod, never in Tether: their
+# print() writes to the container's stdout, which is the job's log (what the user reads), not Tether's.
 FETCH_SCRIPT = r"""
 import os, shutil, ssl, sys, urllib.parse, urllib.request, xml.etree.ElementTree as ET
 base, _, sas = os.environ["TETHER_CODE_URL"].partition("?")
