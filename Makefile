@@ -130,7 +130,7 @@ bench: venv kube azurite registry
 	$(BIN)/python bench/attach.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/dispatch.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/studio.py --json-out $(BENCH_RESULTS)
-	$(BIN)/python bench/dispatch_real.py
+	$(BIN)/python bench/dispatch_real.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/blob.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/registry.py --json-out $(BENCH_RESULTS)
 	$(BIN)/python bench/report.py $(BENCH_RESULTS)

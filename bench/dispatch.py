@@ -422,6 +422,15 @@ def report(series: Series, *, burst: int, concurrency: int, results: Results) ->
     results.add("batch/v1 Job create -> pod created, p50", p50["batch"], "ms", samples=ms["batch"])
     results.add("bare pod create -> seen, p50", p50["pod"], "ms", samples=ms["pod"])
     results.add("TetherJob created directly -> pod, p50", p50["direct"], "ms", samples=ms["direct"])
+    results.add(
+        "the server's share: Tether - TetherJob created directly, p50",
+        p50["tether"] - p50["direct"],
+        "ms",
+        note=(
+            f"the PUT's answer {percentile(series.put_ms, 0.5):.1f} ms, "
+            f"Queued -> Dispatched {percentile(series.shares_ms, 0.5):.1f} ms (p50, server clock)"
+        ),
+    )
     results.add("dispatch Tether / batch Job, p50", ratio, "x", goal=GOAL_RATIO)
     results.add("dispatch Tether / bare pod (the limit), p50", p50["tether"] / p50["pod"], "x")
     results.add(

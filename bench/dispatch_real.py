@@ -9,7 +9,7 @@ before its PUT until its container runs, and a ``batch/v1`` Job with the same im
 resources, node selector and toleration created directly, timed the same way. Prints p50/p99 of both
 and their ratio (goal: at most 1.3x).
 
-    .venv/bin/python bench/dispatch_real.py [-n 10]
+    .venv/bin/python bench/dispatch_real.py [-n 10] [--json-out FILE]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from lightkube.codecs import from_dict
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Pod
 
-from _common import percentile, summary
+from _common import Results, add_json_out, percentile, summary
 from dispatch import tether_with_compute, wait_instance_type_reported
 from tether.client import TetherClient
 from tether.client.profile import profile_from_bootstrap
@@ -107,7 +107,14 @@ def batch_job(name: str, image: str) -> Any:
 
 
 async def measure(
-    kubeconfig: Path, workspace_id: str, http: httpx2.AsyncClient, *, server: ServerProcess, image: str, rounds: int
+    kubeconfig: Path,
+    workspace_id: str,
+    http: httpx2.AsyncClient,
+    *,
+    server: ServerProcess,
+    image: str,
+    rounds: int,
+    results: Results,
 ) -> None:
     async with AsyncClient(KubeConfig.from_file(kubeconfig), trust_env=False) as kube:
         spec = {"nodeSelector": {POD_NETWORK_LABEL: POD_NETWORK_HOST}, "resources": RESOURCES}
@@ -142,14 +149,21 @@ async def measure(
             watcher.cancel()
     print(summary("tether ml job → container running", tether_ms))
     print(summary("batch/v1 Job → container running", floor_ms))
-    ratio = percentile(tether_ms, 0.5) / percentile(floor_ms, 0.5)
-    print(f"ratio p50 {ratio:.2f}x (goal ≤ {GOAL_RATIO}x)")
+    tether_p50, batch_p50 = percentile(tether_ms, 0.5), percentile(floor_ms, 0.5)
+    ratio = tether_p50 / batch_p50
+    verdict = "met" if ratio <= GOAL_RATIO else "MISSED"
+    print(f"Tether / batch Job, container running: p50 {ratio:.2f}x (goal: at most {GOAL_RATIO}x): {verdict}")
+    results.add("Tether job PUT -> container running (real node), p50", tether_p50, "ms", samples=tether_ms)
+    results.add("batch/v1 Job create -> container running (real node), p50", batch_p50, "ms", samples=floor_ms)
+    results.add("dispatch to a running container, Tether / batch Job, p50", ratio, "x", goal=GOAL_RATIO)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=10)
+    parser.add_argument("-n", type=int, default=10, help="jobs timed (and as many batch Jobs), after one warm-up")
+    add_json_out(parser)
     args = parser.parse_args()
+    results = Results("dispatch_real", args.json_out)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     images_dir = kubeversions.default_images_dir(cache)
     image = kubeversions.image_references(images_dir)[0]
@@ -178,10 +192,17 @@ async def main() -> None:
                 headers = {"Authorization": f"Bearer {token}"}
                 async with httpx2.AsyncClient(base_url=server.url, verify=verify, headers=headers, timeout=60) as http:
                     await measure(
-                        cluster.kubeconfig_path, workspace_id, http, server=server, image=image, rounds=args.n
+                        cluster.kubeconfig_path,
+                        workspace_id,
+                        http,
+                        server=server,
+                        image=image,
+                        rounds=args.n,
+                        results=results,
                     )
         finally:
             await asyncio.to_thread(stop_cluster, state)
+    results.save()
 
 
 if __name__ == "__main__":
