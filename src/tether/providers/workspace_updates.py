@@ -20,6 +20,7 @@ from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, InvalidRequest
 from tether.identity.managed import parse_identity_type
 from tether.protocol.arm import StrictModel
+from tether.protocol.partial_updates import changed_properties, document_properties
 from tether.providers.base import RequestContext
 from tether.store import resources
 from tether.store.tables import ResourceRow
@@ -45,7 +46,7 @@ def _identity_key(identity: Any) -> tuple[str, frozenset[str]] | None:
     return kind, frozenset(str(k).lower() for k in assigned) if isinstance(assigned, dict) else frozenset()
 
 
-def _unchanged_property(key: str, value: Any, current: dict[str, Any]) -> bool:
+def _unchanged_property(key: str, value: Any, present: Any) -> bool:
     if value in _EMPTY:
         return True
     lower = key.lower()
@@ -53,7 +54,6 @@ def _unchanged_property(key: str, value: Any, current: dict[str, Any]) -> bool:
         return _FIXED[lower] is None or (isinstance(value, str) and value.lower() == _FIXED[lower])
     if lower == "managednetwork":  # 'Disabled' isolation is what every Tether workspace has
         return isinstance(value, dict) and value.get("isolationMode") in (None, "Disabled")
-    present = current.get(key)
     if isinstance(value, str) and isinstance(present, str):
         return value.lower() == present.lower()
     return bool(present == value)
@@ -70,20 +70,14 @@ def _refused_fields(body: dict[str, Any], current: dict[str, Any]) -> list[str]:
             continue
         if value not in _EMPTY:
             refused.append(key)
-    properties = body.get("properties") or {}
-    if not isinstance(properties, dict):
-        raise InvalidRequest("properties must be an object.", code="InvalidRequestContent", target="properties")
-    present = current.get("properties") or {}
-    refused += [
-        f"properties.{k}"
-        for k, v in properties.items()
-        if k not in _CHANGEABLE and not _unchanged_property(k, v, present)
-    ]
+    refused += changed_properties(
+        body, current, unchanged=_unchanged_property, ignored=lambda name: name in _CHANGEABLE
+    )
     return refused
 
 
 def _descriptive(body: dict[str, Any]) -> _Descriptive:
-    properties = body.get("properties") or {}
+    properties = document_properties(body)
     try:
         return _Descriptive.model_validate(
             {"tags": body.get("tags"), **{k: properties.get(k) for k in _CHANGEABLE}},
