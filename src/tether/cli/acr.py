@@ -15,9 +15,16 @@ from tether.cli.context import confirm_or_abort, list_in_scope, output_options, 
 from tether.cli.groups import parse_tags
 from tether.client import TetherClient, ids, registries
 from tether.client.registry_import import import_image
+from tether.client.views import read_view
+from tether.protocol.answers import RegistryAnswer
 
 _NAME = click.option("-n", "--name", "name", required=True, help="Name of the container registry.")
 _GROUP = click.option("-g", "--resource-group", "resource_group", help="Resource group (default: found by name).")
+
+
+def _login_server(client: TetherClient, name: str, resource_group: str | None) -> str:
+    found = registries.find(client, name, resource_group=resource_group)
+    return read_view(RegistryAnswer, found, what=f"registry '{name}'").properties.loginServer
 
 
 def registry_id(client: TetherClient, group: str, name: str) -> str:
@@ -101,7 +108,7 @@ def login(
     The config is $DOCKER_CONFIG/config.json (default ~/.docker/config.json); the token lasts 3 hours.
     Clients must trust Tether's CA (the profile's ca_file) for the login server.
     """
-    login_server = str(registries.find(client, name, resource_group=resource_group)["properties"]["loginServer"])
+    login_server = _login_server(client, name, resource_group)
     refresh = registries.refresh_token(client, login_server)
     if expose_token:
         answer = {"accessToken": refresh, "loginServer": login_server, "username": registries.DOCKER_TOKEN_USER}
@@ -120,7 +127,7 @@ def login(
 @with_client
 def import_(name: str, resource_group: str | None, source: str, image: str, client: TetherClient) -> None:
     """Push an image into a registry without a container engine (needs AcrPush)."""
-    login_server = str(registries.find(client, name, resource_group=resource_group)["properties"]["loginServer"])
+    login_server = _login_server(client, name, resource_group)
     import_image(client, login_server, source=source, image=image)
     click.echo(f"Imported {source} as {login_server}/{image}")
 
@@ -139,7 +146,7 @@ def repository_list(
     name: str, resource_group: str | None, output: str, query: str | None, client: TetherClient
 ) -> None:
     """The registry's repositories (needs AcrPull)."""
-    login_server = str(registries.find(client, name, resource_group=resource_group)["properties"]["loginServer"])
+    login_server = _login_server(client, name, resource_group)
     print_result(registries.repositories(client, login_server), output=output, query=query)
 
 
@@ -153,5 +160,5 @@ def show_tags(
     name: str, resource_group: str | None, repository_name: str, output: str, query: str | None, client: TetherClient
 ) -> None:
     """The tags of a repository (needs AcrPull)."""
-    login_server = str(registries.find(client, name, resource_group=resource_group)["properties"]["loginServer"])
+    login_server = _login_server(client, name, resource_group)
     print_result(registries.tags(client, login_server, repository_name), output=output, query=query)

@@ -17,6 +17,8 @@ from tether.cli import local_agents
 from tether.cli.context import confirm_or_abort, list_in_scope, output_options, print_result, state, with_client
 from tether.cli.groups import parse_tags
 from tether.client import ClientError, TetherClient, ids
+from tether.client.views import read_view
+from tether.protocol.answers import ConnectedClusterAnswer
 
 _GROUP = click.option("-g", "--resource-group", "resource_group", required=True, help="Resource group of the cluster.")
 _NAME = click.option("-n", "--name", required=True, help="Name of the connected cluster.")
@@ -116,7 +118,8 @@ def connect(
 def _wait_connected(client: TetherClient, resource_id: str) -> None:
     deadline = time.monotonic() + _CONNECT_TIMEOUT_S
     while time.monotonic() < deadline:
-        if client.get(resource_id)["properties"].get("connectivityStatus") == "Connected":
+        cluster = read_view(ConnectedClusterAnswer, client.get(resource_id), what=f"connected cluster '{resource_id}'")
+        if cluster.properties.connectivityStatus == "Connected":
             return
         time.sleep(0.25)
     raise ClientError(

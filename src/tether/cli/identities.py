@@ -16,7 +16,9 @@ from tether.cli.context import confirm_or_abort, list_in_scope, output_options, 
 from tether.cli.groups import parse_tags
 from tether.cli.roles.options import resource_group_of, split_values
 from tether.client import TetherClient, ids
+from tether.client.views import read_view
 from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
+from tether.protocol.answers import ResourceAnswer
 
 _GROUP = click.option("-g", "--resource-group", "resource_group", required=True, help="Resource group of the identity.")
 _NAME = click.option("-n", "--name", "name", required=True, help="Name of the identity.")
@@ -27,7 +29,7 @@ _FIC_NAME = click.option("-n", "--name", "name", required=True, help="Name of th
 
 
 def flat_identity(resource: dict[str, Any]) -> dict[str, Any]:
-    props = resource.get("properties") or {}
+    props = read_view(ResourceAnswer, resource, what="identity").properties
     return {
         "id": resource.get("id"),
         "name": resource.get("name"),
@@ -42,7 +44,7 @@ def flat_identity(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def flat_credential(resource: dict[str, Any]) -> dict[str, Any]:
-    props = resource.get("properties") or {}
+    props = read_view(ResourceAnswer, resource, what="federated identity credential").properties
     return {
         "id": resource.get("id"),
         "name": resource.get("name"),

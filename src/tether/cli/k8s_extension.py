@@ -26,6 +26,8 @@ from tether.cli.context import (
 from tether.cli.kubeconfig_files import flattened_kubeconfig
 from tether.cli.options import MultiValueOption
 from tether.client import TetherClient, ids
+from tether.client.views import read_view
+from tether.protocol.answers import ExtensionAnswer
 
 OPERATOR_MODE_SETTING = "tether.operatorMode"
 
@@ -267,13 +269,13 @@ def update(
     """Change an extension's settings; the server applies them to the cluster."""
     cluster_id = ids.cluster(client.profile, resource_group, cluster_name, cluster_type=cluster_type)
     resource_id = ids.extension(cluster_id, name)
-    current = client.get(resource_id)["properties"]
+    current = read_view(ExtensionAnswer, client.get(resource_id), what=f"extension '{name}'").properties
     properties = {
-        "extensionType": current["extensionType"],
-        "releaseTrain": current.get("releaseTrain"),
-        "scope": current.get("scope"),
+        "extensionType": current.extensionType,
+        "releaseTrain": current.releaseTrain,
+        "scope": current.scope,
         "configurationSettings": {
-            **current.get("configurationSettings", {}),
+            **current.configurationSettings,
             **_settings(config, "--configuration-settings"),
         },
     }

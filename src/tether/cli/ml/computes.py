@@ -25,8 +25,14 @@ from tether.cli.context import (
 )
 from tether.cli.ml.options import workspace_options
 from tether.client import ClientError, OperationFailed, TetherClient, ids
+from tether.client.views import read_view
+from tether.protocol.answers import ComputeAnswer
 
 GRANTS_HEADER = "x-tether-role-assignments-created"
+
+
+def _compute_view(answer: dict[str, Any]) -> ComputeAnswer:
+    return read_view(ComputeAnswer, answer, what=f"compute '{answer.get('name')}'")
 
 
 def _warn(message: str) -> None:
@@ -155,11 +161,10 @@ def attach(
     file_type, file_ids = _identity_from_file(document)
     identity = identity_body(identity_type or file_type, user_assigned_identities or file_ids)
     inner = {"namespace": namespace or document.get("namespace") or "default"}
-    body: dict[str, Any] = {
-        "properties": {"computeType": "Kubernetes", "resourceId": resource_id, "properties": inner},
-    }
+    properties: dict[str, Any] = {"computeType": "Kubernetes", "resourceId": resource_id, "properties": inner}
     if document.get("description"):
-        body["properties"]["description"] = document["description"]
+        properties["description"] = document["description"]
+    body: dict[str, Any] = {"properties": properties}
     if identity:
         body["identity"] = identity
     compute_id = ids.compute(client.profile, resource_group, workspace_name, name)
@@ -210,7 +215,7 @@ def list_(
     """List the compute targets of a workspace."""
     items = list(client.list(ids.workspace(client.profile, resource_group, workspace_name) + "/computes"))
     if type_:
-        items = [i for i in items if i["properties"]["computeType"].lower() == type_.lower()]
+        items = [i for i in items if _compute_view(i).properties.computeType.lower() == type_.lower()]
     print_result(items, output=output, query=query)
 
 
@@ -238,13 +243,13 @@ def update(
     if identity is None:
         raise click.UsageError("Nothing to update: give --identity-type and/or --user-assigned-identities.")
     compute_id = ids.compute(client.profile, resource_group, workspace_name, name)
-    current = client.get(compute_id)
+    current = _compute_view(client.get(compute_id)).properties
     body = {
         "identity": identity,
         "properties": {
             "computeType": "Kubernetes",
-            "resourceId": current["properties"]["resourceId"],
-            "properties": {"namespace": current["properties"]["properties"]["namespace"]},
+            "resourceId": current.resourceId,
+            "properties": {"namespace": current.properties.namespace},
         },
     }
     answer = put_and_wait(client, compute_id, body, no_wait=no_wait, message=f"Updating {name}")

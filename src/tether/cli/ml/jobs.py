@@ -19,6 +19,8 @@ import yaml
 from tether.cli.context import output_options, print_result, with_client
 from tether.cli.ml.options import workspace_options
 from tether.client import ClientError, TetherClient, ids
+from tether.client.views import read_view
+from tether.protocol.answers import JobAnswer
 
 _KNOWN = {
     "$schema",
@@ -103,17 +105,21 @@ def job_body(document: dict[str, Any], *, source: str) -> dict[str, Any]:
     return {"properties": properties}
 
 
+def _job_view(answer: dict[str, Any]) -> JobAnswer:
+    return read_view(JobAnswer, answer, what=f"job '{answer.get('name')}'")
+
+
 def _stream(client: TetherClient, job_id: str) -> dict[str, Any]:
     """Follow the job: its timeline as it moves, then its logs until it ends. Returns the final job."""
     shown = 0
     while True:
         job = client.get(job_id)
-        timeline = job["properties"].get("timeline", [])
+        timeline = _job_view(job).properties.timeline
         for entry in timeline[shown:]:
             reason = f" ({entry['reason']})" if entry.get("reason") else ""
             click.echo(f"{entry['time']}  {entry['phase']}{reason}", err=True)
         shown = len(timeline)
-        status = job["properties"]["status"]
+        status = _job_view(job).properties.status
         if status in _TERMINAL or status == "Running":
             break
         time.sleep(0.5)
@@ -123,10 +129,10 @@ def _stream(client: TetherClient, job_id: str) -> dict[str, Any]:
                 click.echo(line)
         except ClientError as e:
             click.echo(f"(logs unavailable: {e})", err=True)
-    while job["properties"]["status"] not in _TERMINAL:
+    while _job_view(job).properties.status not in _TERMINAL:
         time.sleep(0.5)
         job = client.get(job_id)
-    for entry in job["properties"].get("timeline", [])[shown:]:
+    for entry in _job_view(job).properties.timeline[shown:]:
         reason = f" ({entry['reason']})" if entry.get("reason") else ""
         click.echo(f"{entry['time']}  {entry['phase']}{reason}", err=True)
     return job
@@ -183,7 +189,7 @@ def create(
     answer, _ = client.put(job_id, job_body(document, source=str(file)))
     if stream:
         answer = _stream(client, job_id)
-        if answer["properties"]["status"] != "Completed":
+        if _job_view(answer).properties.status != "Completed":
             print_result(answer, output=output, query=query)
             sys.exit(1)
     print_result(answer, output=output, query=query)
@@ -200,13 +206,14 @@ def show(
     """Show a job, with its timeline (every phase with its time and the reason for any wait)."""
     answer = client.get(ids.job(client.profile, resource_group, workspace_name, name))
     if output == "table" and query is None:
-        props = answer["properties"]
-        click.echo(f"{answer['name']}: {props['status']} on {props['computeId'].rsplit('/', 1)[-1]}")
-        for entry in props.get("timeline", []):
+        shown = _job_view(answer)
+        props = shown.properties
+        click.echo(f"{shown.name}: {props.status} on {props.computeId.rsplit('/', 1)[-1]}")
+        for entry in props.timeline:
             reason = f"  {entry['reason']}" if entry.get("reason") else ""
             click.echo(f"  {entry['time']}  {entry['phase']:<15}{reason}")
-        if props.get("error"):
-            click.echo(f"  error: ({props['error']['code']}) {props['error']['message']}")
+        if props.error:
+            click.echo(f"  error: ({props.error['code']}) {props.error['message']}")
         return
     print_result(answer, output=output, query=query)
 
@@ -228,10 +235,10 @@ def list_(resource_group: str, workspace_name: str, output: str, query: str | No
 def stream_(resource_group: str, workspace_name: str, name: str, client: TetherClient) -> None:
     """Follow a job's timeline and its pods' logs until it ends (exit 1 unless it Completed)."""
     final = _stream(client, ids.job(client.profile, resource_group, workspace_name, name))
-    status = final["properties"]["status"]
+    status = _job_view(final).properties.status
     click.echo(f"Job {name} {status}.", err=True)
     if status != "Completed":
-        error = final["properties"].get("error") or {}
+        error = _job_view(final).properties.error
         if error:
             click.echo(f"ERROR: ({error.get('code')}) {error.get('message')}", err=True)
         sys.exit(1)

@@ -10,10 +10,12 @@ from typing import Any
 
 from tether.cli.context import print_result
 from tether.cli.roles.options import resource_group_of
+from tether.client.views import read_view
+from tether.protocol.answers import ResourceAnswer
 
 
 def flat_definition(definition: dict[str, Any]) -> dict[str, Any]:
-    props = definition.get("properties") or {}
+    props = read_view(ResourceAnswer, definition, what="role definition").properties
     return {
         "id": definition.get("id"),
         "name": definition.get("name"),
@@ -27,7 +29,7 @@ def flat_definition(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 def flat_assignment(assignment: dict[str, Any]) -> dict[str, Any]:
-    props = assignment.get("properties") or {}
+    props = read_view(ResourceAnswer, assignment, what="role assignment").properties
     flat: dict[str, Any] = {"id": assignment.get("id"), "name": assignment.get("name"), **props}
     flat["type"] = assignment.get("type")
     group = resource_group_of(str(props.get("scope") or ""))

@@ -1,0 +1,150 @@
+"""Views of ARM answers as their readers (the CLI, the Studio, the demo) use them: only the fields read.
+
+Each view is parsed once from an answered resource (``read_answer(JobAnswer, body, what=...)``) and then
+read by attribute (``job.properties.status``) instead of by string keys. Views allow and keep every
+field they do not name, so an answer with more in it still parses; a field a reader needs that the
+answer lacks is an ``UnexpectedAnswer`` naming it (the client turns it into a ``ClientError``), never a
+``KeyError``. The server builds its answers from the stored models (``protocol/<type>.py``); these views
+never shape an answer, they only read one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from tether.errors import TetherError
+
+
+@dataclass
+class UnexpectedAnswer(TetherError):
+    """An answer lacks a field its reader needs (or has it with the wrong type): a server/client mismatch."""
+
+    code: str = "UnexpectedAnswer"
+
+
+def _object_or_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+#: An object that may be absent or null in the answer; read as ``{}`` then.
+OptionalObject = Annotated[dict[str, Any], BeforeValidator(_object_or_empty), Field(default_factory=dict)]
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class ResourceAnswer(_View):
+    """Any resource: its envelope, ``properties`` as a plain object (``{}`` when absent or null)."""
+
+    id: str | None = None
+    name: str | None = None
+    type: str | None = None
+    properties: OptionalObject
+
+
+class _StateProperties(_View):
+    provisioningState: str | None = None  # noqa: N815 - ARM's field names
+
+
+class ProvisionedAnswer(ResourceAnswer):
+    """A resource whose ``properties.provisioningState`` is read (clusters, extensions...)."""
+
+    properties: _StateProperties  # type: ignore[assignment]
+
+
+class _ConnectedClusterProperties(_StateProperties):
+    connectivityStatus: str | None = None  # noqa: N815
+
+
+class ConnectedClusterAnswer(ResourceAnswer):
+    properties: _ConnectedClusterProperties  # type: ignore[assignment]
+
+
+class _ExtensionProperties(_StateProperties):
+    extensionType: str  # noqa: N815
+    releaseTrain: str | None = None  # noqa: N815
+    scope: dict[str, Any] | None = None
+    configurationSettings: OptionalObject  # noqa: N815
+    health: OptionalObject
+
+
+class ExtensionAnswer(ResourceAnswer):
+    properties: _ExtensionProperties  # type: ignore[assignment]
+
+
+class _RegistryProperties(_View):
+    loginServer: str  # noqa: N815
+
+
+class RegistryAnswer(ResourceAnswer):
+    properties: _RegistryProperties  # type: ignore[assignment]
+
+
+class _WorkspaceProperties(_View):
+    storageAccount: str  # noqa: N815
+
+
+class WorkspaceAnswer(ResourceAnswer):
+    properties: _WorkspaceProperties  # type: ignore[assignment]
+
+
+class _Endpoints(_View):
+    blob: str
+
+
+class _StorageAccountProperties(_View):
+    primaryEndpoints: _Endpoints  # noqa: N815
+
+
+class StorageAccountAnswer(ResourceAnswer):
+    properties: _StorageAccountProperties  # type: ignore[assignment]
+
+
+class _JobProperties(_View):
+    status: str
+    computeId: str  # noqa: N815
+    timeline: list[dict[str, Any]] = Field(default_factory=list)
+    error: OptionalObject
+
+
+class JobAnswer(ResourceAnswer):
+    properties: _JobProperties  # type: ignore[assignment]
+
+
+class _KubernetesComputeSettings(_View):
+    namespace: str
+    instanceTypes: OptionalObject  # noqa: N815
+
+
+class _ComputeProperties(_StateProperties):
+    computeType: str  # noqa: N815
+    resourceId: str  # noqa: N815
+    properties: _KubernetesComputeSettings
+
+
+class ComputeAnswer(ResourceAnswer):
+    identity: OptionalObject
+    properties: _ComputeProperties  # type: ignore[assignment]
+
+
+AnswerView = TypeVar("AnswerView", bound=ResourceAnswer)
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "the body"
+
+
+def read_answer(view: type[AnswerView], answer: Any, *, what: str) -> AnswerView:
+    """``answer`` (a resource as the server answered it) read as ``view``; ``what`` names it in the error."""
+    try:
+        return view.model_validate(answer)
+    except ValidationError as e:
+        problem = e.errors()[0]
+        raise UnexpectedAnswer(
+            f"The server's answer for {what} has no usable '{_field_path(problem['loc'])}' ({problem['msg']}); "
+            "the server and this client may be different versions: update the one that is older."
+        ) from e
