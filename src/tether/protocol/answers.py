@@ -40,8 +40,8 @@ class _View(BaseModel):
 class ResourceAnswer(_View):
     """Any resource: its envelope, ``properties`` as a plain object (``{}`` when absent or null)."""
 
-    id: str | None = None
-    name: str | None = None
+    id: str
+    name: str
     type: str | None = None
     properties: OptionalObject
 
@@ -64,12 +64,21 @@ class ConnectedClusterAnswer(ResourceAnswer):
     properties: _ConnectedClusterProperties  # type: ignore[assignment]
 
 
+class _ManagedClusterProperties(_StateProperties):
+    kubernetesVersion: str | None = None  # noqa: N815
+
+
+class ManagedClusterAnswer(ResourceAnswer):
+    properties: _ManagedClusterProperties  # type: ignore[assignment]
+
+
 class _ExtensionProperties(_StateProperties):
     extensionType: str  # noqa: N815
     releaseTrain: str | None = None  # noqa: N815
     scope: dict[str, Any] | None = None
     configurationSettings: OptionalObject  # noqa: N815
     health: OptionalObject
+    instanceTypes: OptionalObject  # noqa: N815
 
 
 class ExtensionAnswer(ResourceAnswer):

@@ -7,9 +7,10 @@ its leading '/', ``--no-wait``): the demo shows that Tether takes them as az doe
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from tether.cli.demo.narrator import Narrator
+from tether.client.views import read_view
+from tether.protocol.answers import ComputeAnswer
 
 
 def attach_seed_computes(demo: Narrator, sub: str) -> None:
@@ -60,17 +61,18 @@ def attach_seed_computes(demo: Narrator, sub: str) -> None:
         shown = _wait_compute(demo, "ws1", compute)
         demo.check(
             f"attach {compute}",
-            shown["properties"]["provisioningState"] == "Succeeded",
-            f"identity {shown['identity']['type']}",
+            shown.properties.provisioningState == "Succeeded",
+            f"identity {shown.identity['type']}",
         )
     principal = demo.json("ad", "sp", "list", "--display-name", "ws1/computes/k8s-compute")
     demo.check("S9 identity named ws1/computes/k8s-compute", len(principal) == 1)
 
 
-def _wait_compute(demo: Narrator, workspace: str, name: str) -> dict[str, Any]:
+def _wait_compute(demo: Narrator, workspace: str, name: str) -> ComputeAnswer:
     for _ in range(60):
-        shown: dict[str, Any] = demo.json("ml", "compute", "show", "-g", "ml-rg", "-w", workspace, "-n", name)
-        if shown["properties"]["provisioningState"] in ("Succeeded", "Failed"):
+        answer = demo.json("ml", "compute", "show", "-g", "ml-rg", "-w", workspace, "-n", name)
+        shown = read_view(ComputeAnswer, answer, what=f"compute '{name}'")
+        if shown.properties.provisioningState in ("Succeeded", "Failed"):
             break
         time.sleep(0.5)
     demo.tether(

@@ -14,6 +14,8 @@ import click
 
 from tether.cli.demo.kubectl import create_namespace
 from tether.cli.demo.narrator import Narrator
+from tether.client.views import read_view
+from tether.protocol.answers import ConnectedClusterAnswer, ExtensionAnswer, ManagedClusterAnswer, ProvisionedAnswer
 from tether.server_process import ServerProcess
 
 #: The demo's two clusters in Tether: (ARM cluster type, cluster name, key of the local cluster).
@@ -44,7 +46,7 @@ def create_workspaces(demo: Narrator) -> None:
     demo.tether("ml", "workspace", "show", "-n", "ws1", "-g", "ml-rg", "-o", "table")
     demo.check(
         "workspace ws1",
-        shown["properties"]["provisioningState"] == "Succeeded",
+        read_view(ProvisionedAnswer, shown, what="ws1").properties.provisioningState == "Succeeded",
         f"identity {shown['identity']['type']} {shown['identity']['principalId']}",
     )
 
@@ -52,14 +54,18 @@ def create_workspaces(demo: Narrator) -> None:
 def register_clusters(demo: Narrator, kubeconfig: dict[str, Path]) -> None:
     """S2: the managed cluster (``aks create``) and the connected one (``connectedk8s connect``)."""
     demo.say("S2: a managed cluster (the control plane reaches its API server directly)...")
-    aks = demo.json("aks", "create", "-g", "ml-rg", "-n", "aks-cluster", "--kubeconfig", str(kubeconfig["aks"]))
+    aks = read_view(
+        ManagedClusterAnswer,
+        demo.json("aks", "create", "-g", "ml-rg", "-n", "aks-cluster", "--kubeconfig", str(kubeconfig["aks"])),
+        what="aks-cluster",
+    )
     demo.check(
         "managed cluster registered",
-        aks["properties"]["provisioningState"] == "Succeeded",
-        f"Kubernetes {aks['properties']['kubernetesVersion']}",
+        aks.properties.provisioningState == "Succeeded",
+        f"Kubernetes {aks.properties.kubernetesVersion}",
     )
     demo.say("...and a connected cluster (an agent dials out to the relay; nothing dials in).")
-    arc = demo.json(
+    arc_answer = demo.json(
         "connectedk8s",
         "connect",
         "-g",
@@ -70,7 +76,8 @@ def register_clusters(demo: Narrator, kubeconfig: dict[str, Path]) -> None:
         str(kubeconfig["arc"]),
         "--agent-process",
     )
-    demo.check("connected cluster Connected", arc["properties"]["connectivityStatus"] == "Connected")
+    arc = read_view(ConnectedClusterAnswer, arc_answer, what="arc-cluster")
+    demo.check("connected cluster Connected", arc.properties.connectivityStatus == "Connected")
 
 
 def install_ml_extension(demo: Narrator, kubeconfig: dict[str, Path]) -> None:
@@ -106,7 +113,7 @@ def install_ml_extension(demo: Narrator, kubeconfig: dict[str, Path]) -> None:
 
 def _wait_healthy(demo: Narrator, kind: str, name: str) -> None:
     for _ in range(40):
-        health = demo.json(
+        shown = demo.json(
             "k8s-extension",
             "show",
             "--name",
@@ -117,7 +124,8 @@ def _wait_healthy(demo: Narrator, kind: str, name: str) -> None:
             name,
             "-g",
             "ml-rg",
-        )["properties"].get("health", {})
+        )
+        health = read_view(ExtensionAnswer, shown, what=f"extension azureml on {name}").properties.health
         if health.get("status") == "Healthy":
             break
         time.sleep(0.5)

@@ -17,6 +17,8 @@ import click
 from tether.cli.demo.attach import attach_to_aks
 from tether.cli.demo.kubectl import create_instance_type
 from tether.cli.demo.narrator import DemoStepFailed, Narrator
+from tether.client.views import read_view
+from tether.protocol.answers import ExtensionAnswer, JobAnswer
 
 JOB_YAML = """\
 $schema: https://azuremlschemas.azureedge.net/latest/commandJob.schema.json
@@ -58,8 +60,10 @@ def _wait_instance_type_reported(demo: Narrator, name: str) -> None:
     for the extension's next health report (every few seconds) to list it."""
     extension = ("--name", "azureml", "--cluster-type", "managedClusters", "--cluster-name", "aks-cluster")
     for _ in range(60):
-        shown = demo.json("k8s-extension", "show", *extension, "-g", "ml-rg")
-        if name in (shown["properties"].get("instanceTypes") or {}):
+        shown = read_view(
+            ExtensionAnswer, demo.json("k8s-extension", "show", *extension, "-g", "ml-rg"), what="azureml"
+        )
+        if name in shown.properties.instanceTypes:
             return
         time.sleep(0.5)
     raise DemoStepFailed(f"the ML extension did not report instance type {name} within 30 s")
@@ -74,9 +78,11 @@ def run_job_with_identity(demo: Narrator, aks_kubeconfig: Path) -> None:
     _wait_instance_type_reported(demo, REAL_INSTANCE_TYPE)
     demo.say("A job on k8s-compute: it runs in team-a on the real node with the compute's identity, no secrets.")
     create_job(demo, "k8s-compute", "hello-tether", timeout_s=180)
-    job = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether")
+    job = read_view(
+        JobAnswer, demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether"), what="hello-tether"
+    )
     demo.tether("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether", "-o", "table")
-    demo.check("job completes", job["properties"]["status"] == "Completed")
+    demo.check("job completes", job.properties.status == "Completed")
 
     demo.say("Its log: the container's own output. Inside it, the unmodified azure-identity got a token.")
     log = demo.tether("ml", "job", "stream", "-g", "ml-rg", "-w", "ws1", "-n", "hello-tether")
@@ -95,9 +101,11 @@ def run_job_on_missing_namespace(demo: Narrator, sub: str) -> None:
     attach_to_aks(demo, sub, workspace="ws1", name="no-ns", namespace="does-not-exist")
     started = time.perf_counter()
     create_job(demo, "no-ns", "lost-job", timeout_s=60, expect_failure=True)
-    failed = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "lost-job")
+    failed = read_view(
+        JobAnswer, demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "lost-job"), what="lost-job"
+    )
     elapsed = time.perf_counter() - started
-    error = failed["properties"].get("error") or {}
+    error = failed.properties.error
     click.echo(f"  ({error.get('code')}) {error.get('message')}")
     demo.check("missing namespace fails fast", error.get("code") == "NamespaceNotFound", f"in {elapsed:.1f} s")
 

@@ -16,6 +16,8 @@ import click
 from tether.cli.demo.attach import attach_to_aks
 from tether.cli.demo.jobs import base_image, create_job
 from tether.cli.demo.narrator import Narrator
+from tether.client.views import read_view
+from tether.protocol.answers import JobAnswer, RegistryAnswer
 from tether.server_process import ServerProcess
 
 REGISTRY = "demoregistry"
@@ -25,8 +27,8 @@ PRINT_COMMAND = "python3 -c 'print(\"running the image pulled from the registry\
 def run_job_from_registry(demo: Narrator, server: ServerProcess, sub: str, *, aks_state: Path) -> None:
     demo.say("S15: a container registry; the locally built base image is imported into it (skopeo, no engine).")
     demo.tether("acr", "create", "-n", REGISTRY, "-g", "ml-rg", "-o", "none")
-    registry = demo.json("acr", "show", "-n", REGISTRY)
-    login = registry["properties"]["loginServer"]
+    registry = read_view(RegistryAnswer, demo.json("acr", "show", "-n", REGISTRY), what=REGISTRY)
+    login = registry.properties.loginServer
     demo.tether("acr", "import", "-n", REGISTRY, "--source", base_image(demo), "--image", "ml/base:v1")
     demo.tether("acr", "repository", "list", "-n", REGISTRY, "-o", "tsv")
     demo.say(
@@ -39,16 +41,18 @@ def run_job_from_registry(demo: Narrator, server: ServerProcess, sub: str, *, ak
     compute = demo.json("ml", "compute", "show", "-g", "ml-rg", "-w", "ws1", "-n", "k8s-compute")
     demo.tether(
         "role", "assignment", "create", "--assignee-object-id", compute["identity"]["principalId"],
-        "--role", "AcrPull", "--scope", registry["id"], "-o", "none",
+        "--role", "AcrPull", "--scope", registry.id, "-o", "none",
     )  # fmt: skip
     image = f"{login}/ml/base:v1"
     demo.say(f"A job on k8s-compute with image {image}: its pod pulls it with the compute identity's token.")
     create_job(demo, "k8s-compute", "registry-job", timeout_s=300, command=PRINT_COMMAND, image=image)
-    job = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "registry-job")
+    job = read_view(
+        JobAnswer, demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "registry-job"), what="registry-job"
+    )
     log = demo.tether("ml", "job", "stream", "-g", "ml-rg", "-w", "ws1", "-n", "registry-job")
     demo.check(
         "job pulls its image with AcrPull (S15)",
-        job["properties"]["status"] == "Completed" and "pulled from the registry" in log,
+        job.properties.status == "Completed" and "pulled from the registry" in log,
         image,
     )
 
@@ -57,8 +61,10 @@ def run_job_from_registry(demo: Narrator, server: ServerProcess, sub: str, *, ak
         demo, sub, workspace="ws1", name="no-acr", namespace="team-a", extra=("--identity-type", "SystemAssigned")
     )
     create_job(demo, "no-acr", "no-pull-job", timeout_s=60, expect_failure=True, command=PRINT_COMMAND, image=image)
-    failed = demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "no-pull-job")
-    error = failed["properties"].get("error") or {}
+    failed = read_view(
+        JobAnswer, demo.json("ml", "job", "show", "-g", "ml-rg", "-w", "ws1", "-n", "no-pull-job"), what="no-pull-job"
+    )
+    error = failed.properties.error
     click.echo(f"  ({error.get('code')}) {error.get('message')}")
     demo.check(
         "no AcrPull fails fast with the fix",

@@ -16,6 +16,8 @@ from azure.storage.blob import BlobServiceClient
 
 from tether.cli.demo.jobs import create_job
 from tether.cli.demo.narrator import Narrator
+from tether.client.views import read_view
+from tether.protocol.answers import StorageAccountAnswer, WorkspaceAnswer
 from tether.server_process import ServerProcess
 
 #: The job's command: read input.txt, write result.txt (upper-cased), with the compute identity.
@@ -34,14 +36,18 @@ PY
 
 def run_job_with_storage(demo: Narrator, server: ServerProcess) -> None:
     demo.say("Storage: ws1's default storage account; a job reads its input and writes its result there.")
-    workspace = demo.json("ml", "workspace", "show", "-g", "ml-rg", "-n", "ws1")
-    account_name = str(workspace["properties"]["storageAccount"]).rsplit("/", 1)[-1]
-    account = demo.json("storage", "account", "show", "-g", "ml-rg", "-n", account_name)
+    workspace = read_view(WorkspaceAnswer, demo.json("ml", "workspace", "show", "-g", "ml-rg", "-n", "ws1"), what="ws1")
+    account_name = workspace.properties.storageAccount.rsplit("/", 1)[-1]
+    account = read_view(
+        StorageAccountAnswer,
+        demo.json("storage", "account", "show", "-g", "ml-rg", "-n", account_name),
+        what=f"storage account '{account_name}'",
+    )
     demo.tether(
         "storage", "container", "create", "-n", "demo-data", "--account-name", account_name, "-g", "ml-rg", "-o", "none"
     )
     key = demo.json("storage", "account", "keys", "list", "-n", account_name, "-g", "ml-rg")[0]["value"]
-    blob_url = account["properties"]["primaryEndpoints"]["blob"]
+    blob_url = account.properties.primaryEndpoints.blob
     keyed = BlobServiceClient(
         blob_url, credential={"account_name": account_name, "account_key": key}, connection_verify=server.ca_file
     )
@@ -58,7 +64,7 @@ def run_job_with_storage(demo: Narrator, server: ServerProcess) -> None:
         "--role",
         "Storage Blob Data Contributor",
         "--scope",
-        account["id"],
+        account.id,
         "-o",
         "none",
     )
