@@ -29,6 +29,10 @@ def _object_or_empty(value: Any) -> Any:
     return {} if value is None else value
 
 
+def _list_or_empty(value: Any) -> Any:
+    return [] if value is None else value
+
+
 #: An object that may be absent or null in the answer; read as ``{}`` then.
 OptionalObject = Annotated[dict[str, Any], BeforeValidator(_object_or_empty), Field(default_factory=dict)]
 
@@ -116,7 +120,7 @@ class StorageAccountAnswer(ResourceAnswer):
 class _JobProperties(_View):
     status: str
     computeId: str  # noqa: N815
-    timeline: list[dict[str, Any]] = Field(default_factory=list)
+    timeline: Annotated[list[dict[str, Any]], BeforeValidator(_list_or_empty), Field(default_factory=list)]
     error: OptionalObject
 
 

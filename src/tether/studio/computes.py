@@ -20,6 +20,7 @@ from tether.api.errors import status_of
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.errors import InvalidRequest, TetherError
+from tether.protocol.answers import ComputeAnswer, ConnectedClusterAnswer, ExtensionAnswer, read_answer
 from tether.protocol.authorization import CheckAccessRequest
 from tether.providers.access_checks import check_access
 from tether.studio import arm
@@ -50,17 +51,17 @@ def workspace_link(workspace: ResourceId) -> str:
 
 def compute_row(compute: dict[str, Any]) -> dict[str, Any]:
     """What the compute list shows of a compute."""
-    properties = compute["properties"]
-    cluster = parse_resource_id(properties["resourceId"])
+    properties = read_answer(ComputeAnswer, compute, what=f"compute '{compute.get('name')}'").properties
+    cluster = parse_resource_id(properties.resourceId)
     identity = compute.get("identity") or {"type": "None"}
     return {
         "name": compute["name"],
-        "state": properties["provisioningState"],
+        "state": properties.provisioningState,
         "cluster": cluster.name,
         "cluster_kind": "Connected" if cluster.full_type == rt.CONNECTED_CLUSTERS else "Managed",
-        "namespace": properties["properties"]["namespace"],
+        "namespace": properties.properties.namespace,
         "identity": identity_label(identity),
-        "instance_types": sorted(properties["properties"].get("instanceTypes") or {}),
+        "instance_types": sorted(properties.properties.instanceTypes),
     }
 
 
@@ -124,18 +125,19 @@ async def clusters_with_extensions(studio: Studio) -> list[dict[str, Any]]:
                 extension = next(iter(extensions), None)
             except TetherError:
                 extension = None
-            extension_properties = (extension or {}).get("properties", {})
+            found = read_answer(ExtensionAnswer, extension, what="ML extension") if extension else None
+            connectivity = read_answer(ConnectedClusterAnswer, cluster, what=f"cluster '{cluster_id.name}'")
             rows.append(
                 {
                     "id": cluster["id"],
                     "name": cluster["name"],
                     "resource_group": cluster_id.resource_group,
                     "kind": "Connected" if full_type == rt.CONNECTED_CLUSTERS else "Managed",
-                    "connectivity": cluster["properties"].get("connectivityStatus")
+                    "connectivity": connectivity.properties.connectivityStatus
                     or ("Direct" if full_type == rt.MANAGED_CLUSTERS else "Unknown"),
-                    "extension": extension_properties.get("provisioningState") if extension else None,
-                    "health": (extension_properties.get("health") or {}).get("status") if extension else None,
-                    "health_reason": (extension_properties.get("health") or {}).get("reason") if extension else None,
+                    "extension": found.properties.provisioningState if found else None,
+                    "health": found.properties.health.get("status") if found else None,
+                    "health_reason": found.properties.health.get("reason") if found else None,
                 }
             )
     return rows
@@ -232,7 +234,7 @@ async def _detail_page(request: Request, studio: Studio, target: ResourceId, **e
                 break
             except TetherError:
                 continue
-    state = compute["properties"]["provisioningState"]
+    state = read_answer(ComputeAnswer, compute, what=f"compute '{target.name}'").properties.provisioningState
     return render(
         request,
         "compute.html",
@@ -279,12 +281,12 @@ async def change_identity(sub: str, rg: str, ws: str, name: str, request: Reques
     studio = await signed_in(request)
     fields = await form_with_csrf(request, studio)
     target = compute_id(sub, rg, ws, name)
-    current = await arm.get(studio, target)
+    current = read_answer(ComputeAnswer, await arm.get(studio, target), what=f"compute '{name}'").properties
     body = attach_body(
         {
             **fields,
-            "cluster": current["properties"]["resourceId"],
-            "namespace": current["properties"]["properties"]["namespace"],
+            "cluster": current.resourceId,
+            "namespace": current.properties.namespace,
         }
     )
     await arm.put(studio, target, body)

@@ -16,6 +16,7 @@ from tether.api.job_logs import job_log_lines
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.errors import TetherError
+from tether.protocol.answers import JobAnswer, read_answer
 from tether.studio import arm
 from tether.studio.computes import clusters_with_extensions, workspace_id, workspace_link
 from tether.studio.web import page, render, signed_in
@@ -44,7 +45,7 @@ async def job(sub: str, rg: str, ws: str, name: str, request: Request) -> Respon
     studio = await signed_in(request)
     workspace = workspace_id(sub, rg, ws)
     found = await arm.get(studio, ResourceId.resource(sub, rg, rt.JOBS, ws, name))
-    properties = found["properties"]
+    properties = read_answer(JobAnswer, found, what=f"job '{name}'").properties
     return render(
         request,
         "job.html",
@@ -52,8 +53,8 @@ async def job(sub: str, rg: str, ws: str, name: str, request: Request) -> Respon
         workspace=workspace,
         base=workspace_link(workspace),
         job=found,
-        timeline=properties.get("timeline") or [],
-        final=properties.get("status") in _FINAL,
+        timeline=properties.timeline,
+        final=properties.status in _FINAL,
         tab="jobs",
     )
 
