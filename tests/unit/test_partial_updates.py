@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tether.errors import InvalidRequest
-from tether.protocol.partial_updates import changed_properties, document_properties
+from tether.protocol.partial_updates import changed_properties, document_properties, has_properties_object
 
 
 def test_document_properties_absent_null_or_empty_is_an_empty_object() -> None:
@@ -42,3 +42,9 @@ def test_changed_properties_skips_ignored_members_and_uses_the_callers_compariso
 
 def test_changed_properties_against_a_resource_without_properties_compares_with_null() -> None:
     assert changed_properties({"properties": {"a": None, "b": 1}}, {}) == ["properties.b"]
+
+
+def test_has_properties_object_only_for_an_object() -> None:
+    assert has_properties_object({"properties": {}})
+    assert not has_properties_object({"properties": None})
+    assert not has_properties_object({})

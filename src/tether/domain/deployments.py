@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from tether.domain import resource_types as rt
 from tether.errors import InvalidRequest
 
@@ -93,11 +95,19 @@ def _refuse(problem: str, *, code: str = "InvalidTemplate", target: str | None =
     return InvalidRequest(f"{problem} {SUPPORTED}", code=code, target=target)
 
 
+class _DeploymentBody(BaseModel):
+    """The request's envelope: only ``properties`` is read here (its members are checked one by one below)."""
+
+    model_config = ConfigDict(extra="allow")
+    properties: dict[str, Any]
+
+
 def _template(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The deployment's template and its parameter values, or a refusal."""
-    properties = body.get("properties") if isinstance(body, dict) else None
-    if not isinstance(properties, dict):
-        raise InvalidRequest("A deployment needs a 'properties' object.", code="InvalidRequestContent")
+    try:
+        properties = _DeploymentBody.model_validate(body).properties
+    except ValidationError as e:
+        raise InvalidRequest("A deployment needs a 'properties' object.", code="InvalidRequestContent") from e
     if properties.get("templateLink") or properties.get("parametersLink"):
         raise _refuse("Templates and parameters given by link are not fetched.", target="properties.templateLink")
     mode = properties.get("mode", "Incremental")

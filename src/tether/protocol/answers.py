@@ -98,7 +98,7 @@ class RegistryAnswer(ResourceAnswer):
 
 
 class _WorkspaceProperties(_View):
-    storageAccount: str  # noqa: N815
+    storageAccount: str | None = None  # noqa: N815
 
 
 class WorkspaceAnswer(ResourceAnswer):
@@ -120,6 +120,7 @@ class StorageAccountAnswer(ResourceAnswer):
 class _JobProperties(_View):
     status: str
     computeId: str  # noqa: N815
+    isArchived: bool = False  # noqa: N815
     timeline: Annotated[list[dict[str, Any]], BeforeValidator(_list_or_empty), Field(default_factory=list)]
     error: OptionalObject
 
@@ -142,6 +143,25 @@ class _ComputeProperties(_StateProperties):
 class ComputeAnswer(ResourceAnswer):
     identity: OptionalObject
     properties: _ComputeProperties  # type: ignore[assignment]
+
+
+class _AssetProperties(_View):
+    isArchived: bool | None = None  # noqa: N815
+    properties: OptionalObject  # the asset's own string pairs (``hash_sha256``...)
+
+
+class AssetAnswer(ResourceAnswer):
+    """A code or environment container or version (``ml_assets``)."""
+
+    properties: _AssetProperties  # type: ignore[assignment]
+
+
+class _DatastoreProperties(_View):
+    isDefault: bool | None = None  # noqa: N815
+
+
+class DatastoreAnswer(ResourceAnswer):
+    properties: _DatastoreProperties  # type: ignore[assignment]
 
 
 AnswerView = TypeVar("AnswerView", bound=ResourceAnswer)

@@ -58,6 +58,11 @@ class OperationStatusResponse(BaseModel):
     error: ErrorBody | None = None
 
 
+def with_properties(answer: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of ``answer`` (a resource as answered) with these members of its ``properties`` set."""
+    return {**answer, "properties": {**answer.get("properties", {}), **changes}}
+
+
 class StrictModel(BaseModel):
     """Base of request bodies: unknown fields are errors."""
 

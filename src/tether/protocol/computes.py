@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tether.domain.models.computes import DEFAULT_INSTANCE_TYPE, ComputeRecord
-from tether.protocol.arm import StrictModel
+from tether.protocol.arm import StrictModel, with_properties
 from tether.protocol.workspaces import IdentityRequest
 
 
@@ -57,6 +57,13 @@ def offered_instance_types(record: ComputeRecord) -> dict[str, Any]:
     """The instance types the compute answers: those its attach recorded, else the built-in default."""
     attached = record.state.attached
     return (attached.instance_types if attached else None) or DEFAULT_INSTANCE_TYPES
+
+
+def with_extension_health(answer: dict[str, Any], health: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the compute's ``answer`` whose settings (``properties.properties``) say the ML extension's
+    ``health`` as last checked: what jobs on this compute would wait for."""
+    settings = {**answer["properties"]["properties"], "extensionHealth": health}
+    return with_properties(answer, properties=settings)
 
 
 def compute_properties(

@@ -33,6 +33,14 @@ class CreateJobRequest(BaseModel):
     systemData: dict[str, Any] | None = None  # noqa: N815
 
 
+def without_output_fields(body: Any) -> Any:
+    """The body without what Tether itself writes into a job (a GET's answer PUT back carries those)."""
+    if isinstance(body, dict) and isinstance(body.get("properties"), dict):
+        inner = {k: v for k, v in body["properties"].items() if k not in OUTPUT_FIELDS}
+        return {**body, "properties": inner}
+    return body
+
+
 def job_properties(record: JobRecord, *, studio_endpoint: str | None = None) -> dict[str, Any]:
     """The job's ARM ``properties``; with ``studio_endpoint``, ``services.Studio`` links to its Studio page."""
     properties = {**record.spec.stored(), **record.state.to_stored()}

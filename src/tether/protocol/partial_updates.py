@@ -33,6 +33,11 @@ def document_properties(document: Mapping[str, Any]) -> dict[str, Any]:
     return properties
 
 
+def has_properties_object(document: Mapping[str, Any]) -> bool:
+    """Whether the ARM document has a ``properties`` object (some resources answer without one)."""
+    return isinstance(document.get("properties"), dict)
+
+
 def _equal(_name: str, given: Any, present: Any) -> bool:
     return bool(given == present)
 

@@ -22,7 +22,12 @@ from tether.domain.names import validate_kubernetes_namespace, validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.identity.managed import parse_identity_type, user_assigned_principal
-from tether.protocol.computes import CreateComputeRequest, compute_properties, offered_instance_types
+from tether.protocol.computes import (
+    CreateComputeRequest,
+    compute_properties,
+    offered_instance_types,
+    with_extension_health,
+)
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, StartedOperation, WriteResult
 from tether.providers.compute_grants import Granted, grant_attach_roles
@@ -160,7 +165,7 @@ class Computes:
         if health is not None:
             reported = health.model_dump(mode="json", by_alias=True)
             keys = ("status", "reason", "heartbeatAgeSeconds", "checkedAt")
-            body["properties"]["properties"]["extensionHealth"] = {k: reported.get(k) for k in keys}
+            body = with_extension_health(body, {k: reported.get(k) for k in keys})
         return body
 
     async def list(

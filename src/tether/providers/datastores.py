@@ -25,6 +25,7 @@ from tether.domain.models.workspaces import WorkspaceRecord
 from tether.domain.names import validate_name
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound, TetherError
+from tether.protocol.answers import DatastoreAnswer, read_answer
 from tether.protocol.arm import StrictModel
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.blob_engine import BlobEngine
@@ -95,6 +96,10 @@ async def add_default_datastore(
     )
 
 
+def _is_default(answered: dict[str, Any]) -> bool:
+    return bool(read_answer(DatastoreAnswer, answered, what="datastore").properties.isDefault)
+
+
 class Datastores:
     full_type: ClassVar[str] = rt.DATASTORES
 
@@ -120,7 +125,7 @@ class Datastores:
         page = await read_page(ctx, parent, self.full_type, offset=offset, limit=limit, render=answer)
         wanted = {k.lower(): v for k, v in params.items()}.get("isdefault", "").lower()
         if wanted in ("true", "false"):
-            kept = [d for d in page.items if bool(d["properties"].get("isDefault")) == (wanted == "true")]
+            kept = [d for d in page.items if _is_default(d) == (wanted == "true")]
             return Page(kept, page.more)
         return page
 

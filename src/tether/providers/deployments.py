@@ -32,6 +32,8 @@ from tether.domain.models.deployments import DeploymentPrivate, DeploymentRecord
 from tether.domain.operations import Operation
 from tether.domain.states import OperationStatus, ProvisioningState
 from tether.errors import InvalidRequest, NotFound
+from tether.protocol.answers import WorkspaceAnswer, read_answer
+from tether.protocol.arm import with_properties
 from tether.protocol.deployments import deployment_properties
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import require_parent, rfc3339
@@ -136,7 +138,7 @@ class Deployments:
         async with ctx.store.transaction() as session:
             await require_parent(session, resource_id)  # the group, or ResourceGroupNotFound before any write
         result = await self._workspaces.put(ctx, workspace_id, deployment.workspace_body)
-        storage = result.resource.get("properties", {}).get("storageAccount")
+        storage = read_answer(WorkspaceAnswer, result.resource, what="workspace").properties.storageAccount
         record = DeploymentRecord(
             correlation_id=str(uuid.uuid4()),
             parameters={k: {"value": v} for k, v in deployment.parameters.items()},
@@ -164,7 +166,7 @@ class Deployments:
                 resources.touch(row, principal_id=ctx.caller.object_id)
         answer = _answer(row, await _progress(ctx, row))
         if result.operation_id:
-            answer["properties"]["provisioningState"] = "Accepted"
+            answer = with_properties(answer, provisioningState="Accepted")
         return WriteResult(answer, created=created, operation_id=result.operation_id)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:

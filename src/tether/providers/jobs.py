@@ -18,7 +18,8 @@ from tether.domain.models.jobs import MUTABLE_SPEC_FIELDS, JobPrivate, JobRecord
 from tether.domain.names import validate_name
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
-from tether.protocol.jobs import OUTPUT_FIELDS, CreateJobRequest, job_properties
+from tether.protocol.answers import JobAnswer, read_answer
+from tether.protocol.jobs import CreateJobRequest, job_properties, without_output_fields
 from tether.providers import job_inputs
 from tether.providers.base import DeleteResult, Page, RequestContext, StartedOperation, WriteResult
 from tether.providers.envelope import envelope, parse_body
@@ -39,14 +40,6 @@ def answer(row: ResourceRow, *, public_url: str | None = None) -> dict[str, Any]
         studio_endpoint = f"{page}/jobs/{row.name}"
     record = resources.read_properties(row, JobRecord)
     return envelope(row, properties=job_properties(record, studio_endpoint=studio_endpoint))
-
-
-def without_output_fields(body: Any) -> Any:
-    """The body without what Tether itself writes into a job (a GET's answer PUT back carries those)."""
-    if isinstance(body, dict) and isinstance(body.get("properties"), dict):
-        inner = {k: v for k, v in body["properties"].items() if k not in OUTPUT_FIELDS}
-        return {**body, "properties": inner}
-    return body
 
 
 def _update(ctx: RequestContext, row: ResourceRow, request: JobSpec) -> None:
@@ -144,7 +137,8 @@ class Jobs:
         if view not in ("activeonly", "archivedonly"):
             return page
         archived = view == "archivedonly"
-        return Page([j for j in page.items if j["properties"]["isArchived"] == archived], page.more)
+        kept = [j for j in page.items if read_answer(JobAnswer, j, what="job").properties.isArchived == archived]
+        return Page(kept, page.more)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         request = parse_body(CreateJobRequest, without_output_fields(body)).properties

@@ -25,6 +25,7 @@ from tether.domain.ids import ResourceId
 from tether.domain.names import validate_name
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound
+from tether.protocol.answers import AssetAnswer, read_answer
 from tether.protocol.ml_assets import (
     CodeVersionRequest,
     ContainerRequest,
@@ -73,12 +74,16 @@ def _workspace_of(resource_id: ResourceId) -> ResourceId:
     return workspace
 
 
+def _asset_tags(item: dict[str, Any]) -> dict[str, Any]:
+    return read_answer(AssetAnswer, item, what="asset").properties.properties
+
+
 def _view_filter(params: Mapping[str, str]) -> Callable[[dict[str, Any]], bool]:
     view = {k.lower(): v for k, v in params.items()}.get("listviewtype", "ActiveOnly").lower()
     if view == "all":
         return lambda _item: True
     archived = view == "archivedonly"
-    return lambda item: bool(item["properties"].get("isArchived")) == archived
+    return lambda item: bool(read_answer(AssetAnswer, item, what="asset").properties.isArchived) == archived
 
 
 class AssetContainers:
@@ -222,7 +227,7 @@ class AssetVersions:
         wanted_hash = lowered.get("hash")
         items = [i for i in page.items if keep(i)]
         if wanted_hash:
-            items = [i for i in items if (i["properties"].get("properties") or {}).get("hash_sha256") == wanted_hash]
+            items = [i for i in items if _asset_tags(i).get("hash_sha256") == wanted_hash]
         return Page(items, page.more)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:

@@ -22,7 +22,7 @@ from tether.domain.ids import ResourceId
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.protocol.arm import StrictModel
-from tether.protocol.partial_updates import changed_properties
+from tether.protocol.partial_updates import changed_properties, has_properties_object
 from tether.providers.base import RequestContext
 from tether.store import resources
 
@@ -46,7 +46,7 @@ def _changed_fields(body: dict[str, Any], current: dict[str, Any]) -> list[str]:
             continue
         if key == "location" and _same_location(value, current.get("location")):
             continue
-        if key == "properties" and isinstance(value, dict) and isinstance(current.get("properties"), dict):
+        if key == "properties" and isinstance(value, dict) and has_properties_object(current):
             changed += changed_properties(body, current, ignored=lambda name: name.lower() in _READ_ONLY_PROPERTIES)
             continue
         if current.get(key) != value and not (value in ({}, None) and current.get(key) in ({}, None)):

@@ -72,8 +72,7 @@ REGIONS: dict[str, str] = {
 
 def _generic(row: ResourceRow) -> dict[str, Any]:
     """ARM's ``GenericResourceExpanded``: the envelope without ``properties``, with times and state."""
-    body = envelope(row)
-    del body["properties"], body["systemData"]
+    body = {k: v for k, v in envelope(row).items() if k not in ("properties", "systemData")}
     body.update(
         createdTime=rfc3339(row.created_at),
         changedTime=rfc3339(row.modified_at),

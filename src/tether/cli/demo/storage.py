@@ -37,7 +37,7 @@ PY
 def run_job_with_storage(demo: Narrator, server: ServerProcess) -> None:
     demo.say("Storage: ws1's default storage account; a job reads its input and writes its result there.")
     workspace = read_view(WorkspaceAnswer, demo.json("ml", "workspace", "show", "-g", "ml-rg", "-n", "ws1"), what="ws1")
-    account_name = workspace.properties.storageAccount.rsplit("/", 1)[-1]
+    account_name = str(workspace.properties.storageAccount).rsplit("/", 1)[-1]
     account = read_view(
         StorageAccountAnswer,
         demo.json("storage", "account", "show", "-g", "ml-rg", "-n", account_name),
