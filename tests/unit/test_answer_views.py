@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tether.cli.output import emit
 from tether.client import ClientError
 from tether.client.views import read_view
 from tether.protocol.answers import (
@@ -13,6 +14,7 @@ from tether.protocol.answers import (
     RegistryAnswer,
     ResourceAnswer,
     UnexpectedAnswer,
+    provisioning_state_column,
     read_answer,
 )
 
@@ -61,3 +63,25 @@ def test_the_client_reports_a_missing_field_as_a_client_error() -> None:
     assert raised.value.code == "UnexpectedAnswer"
     assert "registry 'r'" in raised.value.message
     assert "loginServer" in raised.value.message
+
+
+def test_the_table_state_column_comes_from_properties_when_present_even_null() -> None:
+    assert provisioning_state_column({"name": "n", "properties": {"provisioningState": "Succeeded"}}) == {
+        "provisioningState": "Succeeded"
+    }
+    assert provisioning_state_column({"properties": {"provisioningState": None}}) == {"provisioningState": None}
+    assert provisioning_state_column({"properties": {"other": 1}}) == {}
+    assert provisioning_state_column({"properties": "not an object"}) == {}
+    assert provisioning_state_column({"name": "n"}) == {}
+
+
+def test_table_output_shows_the_state_column_and_drops_id(capsys: pytest.CaptureFixture[str]) -> None:
+    items = [
+        {"id": "/i/a", "name": "a", "properties": {"provisioningState": "Succeeded"}},
+        {"id": "/i/b", "name": "b", "properties": {}},
+    ]
+    emit(items, output="table", query=None)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["Name", "ProvisioningState"]
+    assert lines[1].split() == ["a", "Succeeded"]
+    assert lines[2].split() == ["b"]

@@ -13,6 +13,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from tether.protocol.answers import provisioning_state_column
+
 FORMATS = ("json", "jsonc", "table", "tsv", "yaml", "yamlc", "none")
 
 
@@ -37,9 +39,8 @@ def _table_rows(data: Any) -> tuple[list[str], list[list[str]]]:
     flattened = []
     for item in items:
         row = {k: v for k, v in item.items() if _scalar(v)}
-        props = item.get("properties")
-        if isinstance(props, dict) and "provisioningState" in props:
-            row.setdefault("provisioningState", props["provisioningState"])
+        for column, value in provisioning_state_column(item).items():
+            row.setdefault(column, value)
         for key in row:
             if key not in columns:
                 columns.append(key)

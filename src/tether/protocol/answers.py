@@ -164,6 +164,25 @@ class DatastoreAnswer(ResourceAnswer):
     properties: _DatastoreProperties  # type: ignore[assignment]
 
 
+class _StateColumn(_View):
+    provisioningState: Any  # noqa: N815 - required: an item without one gets no column (null is a value)
+
+
+class _TableItem(_View):
+    properties: _StateColumn
+
+
+def provisioning_state_column(item: dict[str, Any]) -> dict[str, Any]:
+    """The ``provisioningState`` column az's table output adds for ``item``: ``{}`` when it has none.
+
+    Any printed item qualifies (not only resources), so an item this view cannot read simply has no column.
+    """
+    try:
+        return {"provisioningState": _TableItem.model_validate(item).properties.provisioningState}
+    except ValidationError:
+        return {}
+
+
 AnswerView = TypeVar("AnswerView", bound=ResourceAnswer)
 
 
