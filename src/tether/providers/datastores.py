@@ -136,15 +136,16 @@ class Datastores:
                     target="properties.accountName",
                 )
             row = await resources.get(session, resource_id, for_update=True)
-            properties = DatastoreRecord.from_stored(
-                {
-                    **props.model_dump(exclude={"credentials", "isDefault"}),
-                    "datastoreType": "AzureBlob",
-                    "endpoint": self._blob_host,
-                    "protocol": "https",
-                    # Only workspaceblobstore is the default, whatever a PUT says.
-                    "isDefault": row is not None and resources.read_properties(row, DatastoreRecord).is_default,
-                }
+            properties = DatastoreRecord(
+                account_name=props.accountName,
+                container_name=props.containerName,
+                endpoint=self._blob_host,
+                # Only workspaceblobstore is the default, whatever a PUT says.
+                is_default=row is not None and resources.read_properties(row, DatastoreRecord).is_default,
+                service_data_access_auth_identity=props.serviceDataAccessAuthIdentity,
+                description=props.description,
+                properties=props.properties,
+                tags=props.tags,
             )
             if row is not None:
                 resources.write_properties(row, properties)
