@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.domain.names import validate_name
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound
 from tether.protocol.ml_assets import (
@@ -37,7 +38,6 @@ from tether.providers.envelope import envelope, parse_body
 from tether.providers.reads import read_page, read_row
 from tether.providers.workspaces import not_found as workspace_not_found
 from tether.store import Session, resources
-from tether.store.tables import ResourceRow
 
 UPLOAD_SAS_LIFETIME = dt.timedelta(hours=1)
 _READ_ONLY = {"provisioningState", "environmentType", "latestVersion", "nextVersion"}
@@ -49,7 +49,7 @@ _KIND = {
 }
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     shown = {k: v for k, v in row.properties.items() if not k.startswith("_")}
     body = envelope(row, properties={**shown, "provisioningState": row.provisioning_state})
     body.pop("location", None)
@@ -105,8 +105,9 @@ class AssetContainers:
         async with ctx.store.transaction() as session:
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                row.properties = {**row.properties, **changes}
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(
+                    session, row, properties={**row.properties, **changes}, principal_id=ctx.caller.object_id
+                )
                 return WriteResult(answer(row), created=False)
             if await resources.get(session, _workspace_of(resource_id)) is None:
                 raise workspace_not_found(_workspace_of(resource_id))
@@ -137,7 +138,7 @@ class CodeContainers(AssetContainers):
 
 async def _insert_container(
     session: Session, ctx: RequestContext, resource_id: ResourceId, properties: dict[str, Any]
-) -> ResourceRow:
+) -> Resource:
     return await resources.insert(
         session,
         resource_id,
@@ -234,13 +235,16 @@ class AssetVersions:
         async with ctx.store.transaction() as session:
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                return WriteResult(self._update(ctx, row, properties), created=False)
+                return WriteResult(await self._update(session, ctx, row, properties), created=False)
             if await resources.get(session, _workspace_of(resource_id)) is None:
                 raise workspace_not_found(_workspace_of(resource_id))
             container = await resources.get(session, container_id, for_update=True)
             if container is None:
                 container = await _insert_container(session, ctx, container_id, {})
-            container.properties = {**container.properties, "latestVersion": resource_id.name}
+            # Not a modification by the caller (no new version of the container): only the pointer moves.
+            await resources.update(
+                session, container, properties={**container.properties, "latestVersion": resource_id.name}
+            )
             row = await resources.insert(
                 session,
                 resource_id,
@@ -253,7 +257,9 @@ class AssetVersions:
             )
         return WriteResult(answer(row), created=True)
 
-    def _update(self, ctx: RequestContext, row: ResourceRow, properties: dict[str, Any]) -> dict[str, Any]:
+    async def _update(
+        self, session: Session, ctx: RequestContext, row: Resource, properties: dict[str, Any]
+    ) -> dict[str, Any]:
         content = {k: v for k, v in properties.items() if k not in _MUTABLE and k != "isAnonymous"}
         stored = {k: v for k, v in row.properties.items() if k not in _MUTABLE and k != "isAnonymous"}
         if content != stored:
@@ -263,8 +269,10 @@ class AssetVersions:
                 "version never changes: create a new version.",
                 code="UserError",
             )
-        row.properties = {**row.properties, **{k: v for k, v in properties.items() if k in _MUTABLE}}
-        resources.touch(row, principal_id=ctx.caller.object_id)
+        mutable = {k: v for k, v in properties.items() if k in _MUTABLE}
+        row = await resources.update(
+            session, row, properties={**row.properties, **mutable}, principal_id=ctx.caller.object_id
+        )
         return answer(row)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:

@@ -14,15 +14,15 @@ from typing import Any, ClassVar
 from tether.domain import resource_types as rt
 from tether.domain.attach import relay_ids
 from tether.domain.ids import ResourceId
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope
 from tether.store import Session, resources
-from tether.store.tables import ResourceRow
 
 
-async def ensure_relay(session: Session, cluster: ResourceRow, *, principal_id: str) -> ResourceId:
+async def ensure_relay(session: Session, cluster: Resource, *, principal_id: str) -> ResourceId:
     """Create the relay resources of a connected cluster if missing; returns the hybrid connection id."""
     cluster_id = ResourceId.resource(cluster.subscription_id, _group(cluster), rt.CONNECTED_CLUSTERS, cluster.name)
     namespace, connection, rule = relay_ids(cluster_id)
@@ -46,13 +46,13 @@ async def ensure_relay(session: Session, cluster: ResourceRow, *, principal_id: 
     return connection
 
 
-async def remove_relay(session: Session, cluster: ResourceRow) -> None:
+async def remove_relay(session: Session, cluster: Resource) -> None:
     cluster_id = ResourceId.resource(cluster.subscription_id, _group(cluster), rt.CONNECTED_CLUSTERS, cluster.name)
     namespace, _, _ = relay_ids(cluster_id)
     await resources.delete_tree_by_key(session, namespace.key)
 
 
-def _group(row: ResourceRow) -> str:
+def _group(row: Resource) -> str:
     # ids are /subscriptions/<s>/resourceGroups/<g>/providers/...: the group is the fourth segment
     return row.id.split("/")[4]
 

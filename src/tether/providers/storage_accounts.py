@@ -17,6 +17,7 @@ from tether.crypto import SecretBox, new_storage_key
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.domain.names import validate_name
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, NotFound
 from tether.protocol.storage import CreateStorageAccountRequest
@@ -25,7 +26,6 @@ from tether.providers.blob_engine import BlobEngine
 from tether.providers.envelope import envelope, parse_body, require_parent
 from tether.providers.reads import read_page, read_row
 from tether.store import Session, cluster_secrets, resources
-from tether.store.tables import ResourceRow
 
 
 def not_found(resource_id: ResourceId) -> NotFound:
@@ -37,7 +37,7 @@ def not_found(resource_id: ResourceId) -> NotFound:
     )
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     body = envelope(row, properties={**row.properties, "provisioningState": row.provisioning_state})
     body["kind"] = "StorageV2"
     body["sku"] = {"name": "Standard_LRS", "tier": "Standard"}
@@ -72,8 +72,7 @@ class StorageAccounts:
             group = await require_parent(session, resource_id)
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                row.tags = request.tags
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(session, row, tags=request.tags, principal_id=ctx.caller.object_id)
                 return WriteResult(answer(row), created=False)
             await self._check_name_free(session, resource_id)
             location = (request.location or (group.location if group else None) or "local").replace(" ", "").lower()
@@ -82,7 +81,7 @@ class StorageAccounts:
 
     async def insert(
         self, session: Session, resource_id: ResourceId, *, location: str, tags: dict[str, str], ctx: RequestContext
-    ) -> ResourceRow:
+    ) -> Resource:
         """Write a new account and its sealed keys (also used by workspaces for their default account)."""
         properties = {
             "primaryEndpoints": {"blob": f"{self._blob_url}/{resource_id.name}/"},

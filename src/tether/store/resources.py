@@ -135,7 +135,7 @@ async def count_descendants(session: AsyncSession, resource_id: ResourceId) -> i
 
 async def find_by_property(session: AsyncSession, full_type: str, *, name: str, value: str) -> Sequence[Resource]:
     """Resources of a type whose top-level property ``name`` equals ``value`` (case-insensitive)."""
-    rows = (await session.execute(select(*_COLUMNS).where(_TABLE.c.type_key == full_type.lower()))).scalars()
+    rows = await _all(session, select(*_COLUMNS).where(_TABLE.c.type_key == full_type.lower()))
     return [r for r in rows if str(r.properties.get(name, "")).lower() == value.lower()]
 
 
