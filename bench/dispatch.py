@@ -20,6 +20,10 @@ in the same loop on the same cluster, so load on this shared machine hits all al
 
 Throughput: ``--burst`` jobs submitted at once (``--concurrency`` requests in flight), first submit to
 last pod seen, for Tether, the batch Job and the bare pod, ``--burst-rounds`` rounds interleaved.
+Throughput here is bound by CPU (every process of the run shares the machine's cores), so each burst
+also reports what one job cost: CPU per job by process (from /proc, the run's processes only) and
+API-server writes per job by resource (the API server's own ``apiserver_request_total``), counted
+until two seconds after the burst's last pod so that the status writes which follow each pod count too.
 
 The pods of the local cluster never run (kwok nodes; see the README's "What is real and what is
 simulated"), so "pod created" is where all anchors stop. A mode for a real node would add a milestone
@@ -35,6 +39,8 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import os
+import re
 import ssl
 import statistics
 import tempfile
@@ -326,12 +332,72 @@ def _instant(text: str) -> dt.datetime:
 
 @dataclass
 class Series:
-    """Milliseconds per sample (latency) and seconds per burst (throughput), by anchor."""
+    """Milliseconds per sample (latency) and seconds per burst (throughput), by anchor; CPU per burst."""
 
     latency_ms: dict[str, list[float]]
     shares_ms: list[float]
     put_ms: list[float]
     burst_s: dict[str, list[float]]
+    burst_cpu_s: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    burst_writes: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+
+
+# What bounds throughput on this machine is CPU: every process of the run shares its cores. The
+# processes are told apart by their command line.
+_CPU_ROLES = (
+    ("kube-apiserver", "API server"),
+    ("etcd", "etcd"),
+    ("kube-controller-manager", "controller manager"),
+    ("kube-scheduler", "scheduler"),
+    ("kwok", "kwok"),
+    ("tether server", "Tether server"),
+    ("agent extension", "ML extension operator"),
+    ("bench/dispatch.py", "this benchmark"),
+)
+# Processes outside the run (other work on this machine, or ones that ended between two readings and
+# took their CPU with them) are not counted.
+
+
+_WRITE_VERBS = {"POST", "PUT", "PATCH", "APPLY", "DELETE"}
+_REQUEST_TOTAL = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+async def api_writes(kube: AsyncClient) -> dict[str, float]:
+    """The API server's count of write requests so far, by resource (``pods``, ``pods/status``, ``events``...),
+    from its own ``apiserver_request_total`` counter."""
+    # lightkube has no call for a raw path; its HTTP client (httpx2) carries the cluster's credentials.
+    response = await kube._client._client.get("/metrics")
+    response.raise_for_status()
+    writes: dict[str, float] = {}
+    for line in response.text.splitlines():
+        found = _REQUEST_TOTAL.match(line)
+        if found is None:
+            continue
+        labels = dict(_LABEL.findall(found["labels"]))
+        if labels.get("verb") not in _WRITE_VERBS:
+            continue
+        resource = labels.get("resource", "?") + (f"/{labels['subresource']}" if labels.get("subresource") else "")
+        writes[resource] = writes.get(resource, 0.0) + float(found["value"])
+    return writes
+
+
+def cpu_seconds_by_role() -> dict[str, float]:
+    """User + system CPU seconds so far of the run's processes, summed by role."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError):
+            continue  # the process ended while it was read
+        role = next((name for marker, name in _CPU_ROLES if marker in command), None)
+        if role is None:
+            continue
+        # Fields after the command: state is 0, utime 11, stime 12 (proc(5) numbers them 3, 14 and 15).
+        totals[role] = totals.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
 
 
 async def measure(server: ServerProcess, workspace_id: str, kubeconfig: Path, args: argparse.Namespace) -> Series:
@@ -375,16 +441,23 @@ async def measure(server: ServerProcess, workspace_id: str, kubeconfig: Path, ar
                 "pod": bench.create_pod,
             }
             bursts: dict[str, list[float]] = {name: [] for name in starters}
+            burst_cpu: dict[str, list[dict[str, float]]] = {name: [] for name in starters}
+            burst_writes: dict[str, list[dict[str, float]]] = {name: [] for name in starters}
             for r in range(args.burst_rounds):
                 for name, start in starters.items():
                     names = [f"{name}-burst{r}-{i:04d}" for i in range(args.burst)]
+                    before, writes_before = cpu_seconds_by_role(), await api_writes(kube)
                     bursts[name].append(await bench.burst(start, names, concurrency=args.concurrency))
+                    await asyncio.sleep(2)  # the status writes that follow each pod (theirs, and ours)
+                    after, writes_after = cpu_seconds_by_role(), await api_writes(kube)
+                    burst_cpu[name].append({role: after[role] - before.get(role, 0.0) for role in after})
+                    burst_writes[name].append({r: writes_after[r] - writes_before.get(r, 0.0) for r in writes_after})
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
     put_ms = [bench.put_ms[f"tether-{i:04d}"] for i in range(args.n)]
-    return Series(latency, [s * 1000 for s in shares.values()], put_ms, bursts)
+    return Series(latency, [s * 1000 for s in shares.values()], put_ms, bursts, burst_cpu, burst_writes)
 
 
 def report(series: Series, *, burst: int, concurrency: int, results: Results) -> None:
@@ -418,6 +491,12 @@ def report(series: Series, *, burst: int, concurrency: int, results: Results) ->
         f"batch Job {spread['batch']} jobs/s, bare pod {spread['pod']} pods/s"
     )
     print(f"Tether / batch Job throughput: {t_ratio:.2f}x (goal: at least {GOAL_THROUGHPUT}x): {t_verdict}")
+    print(per_job_table("CPU per job during the bursts, ms", series.burst_cpu_s, burst=burst, scale=1000))
+    print(per_job_table("API-server writes per job during the bursts", series.burst_writes, burst=burst, scale=1))
+    cpu_ms = {
+        anchor: statistics.median(sum(run.values()) for run in runs) * 1000 / burst
+        for anchor, runs in series.burst_cpu_s.items()
+    }
     results.add("Tether job PUT -> pod created, p50", p50["tether"], "ms", samples=ms["tether"])
     results.add("batch/v1 Job create -> pod created, p50", p50["batch"], "ms", samples=ms["batch"])
     results.add("bare pod create -> seen, p50", p50["pod"], "ms", samples=ms["pod"])
@@ -441,6 +520,28 @@ def report(series: Series, *, burst: int, concurrency: int, results: Results) ->
         better="higher",
         note=f"Tether {spread['tether']} jobs/s, batch Job {spread['batch']} jobs/s, pod {spread['pod']}/s",
     )
+    results.add(
+        "CPU per job in a burst, all processes, Tether / batch Job",
+        cpu_ms["tether"] / cpu_ms["batch"],
+        "x",
+        note=f"Tether {cpu_ms['tether']:.1f} ms, batch Job {cpu_ms['batch']:.1f} ms, bare pod {cpu_ms['pod']:.1f} ms",
+    )
+
+
+def per_job_table(title: str, per_burst: dict[str, list[dict[str, float]]], *, burst: int, scale: float) -> str:
+    """A figure per job (per pod for the bare pod) by process or resource: the median over the bursts."""
+    anchors = list(per_burst)
+    rows = sorted({row for runs in per_burst.values() for run in runs for row in run})
+    per_job = {
+        anchor: {row: statistics.median(run.get(row, 0.0) for run in runs) * scale / burst for row in rows}
+        for anchor, runs in per_burst.items()
+    }
+    rows = [r for r in rows if any(per_job[a][r] >= 0.005 for a in anchors)]
+    lines = [f"{title} (median over the rounds):", f"  {'':<24}" + "".join(f"{a:>12}" for a in anchors)]
+    for row in sorted(rows, key=lambda r: -per_job[anchors[0]][r]):
+        lines.append(f"  {row:<24}" + "".join(f"{per_job[a][row]:>12.2f}" for a in anchors))
+    lines.append(f"  {'all':<24}" + "".join(f"{sum(per_job[a][r] for r in rows):>12.2f}" for a in anchors))
+    return "\n".join(lines)
 
 
 async def main() -> None:

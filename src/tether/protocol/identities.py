@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
+from tether.domain.models.identities import UserAssignedIdentityRecord
 from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
 from tether.protocol.arm import StrictModel
 
@@ -25,3 +28,8 @@ class FederatedCredentialProperties(StrictModel):
 
 class CreateFederatedCredentialRequest(StrictModel):
     properties: FederatedCredentialProperties
+
+
+def identity_properties(record: UserAssignedIdentityRecord) -> dict[str, Any]:
+    """A user-assigned identity's ARM ``properties``: its tenant, principal and client ids."""
+    return record.model_dump(mode="json", by_alias=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
+from tether.domain.models.assets import AssetContainerRecord, VersionRecord
 from tether.protocol.arm import StrictModel
 
 
@@ -60,3 +61,10 @@ class ContainerRequest(StrictModel):
 class PendingUploadRequest(StrictModel):
     pendingUploadType: str = Field("TemporaryBlobReference", pattern=r"^(?i:TemporaryBlobReference|None)$")  # noqa: N815
     pendingUploadId: str | None = Field(None, max_length=128)  # noqa: N815
+
+
+def asset_properties(record: AssetContainerRecord | VersionRecord, *, provisioning_state: str) -> dict[str, Any]:
+    """An asset container's or version's ARM ``properties``: what it stores except its private keys
+    (``_snapshot``: every stored key starting with ``_``), and its state."""
+    shown = {key: value for key, value in record.to_stored().items() if not key.startswith("_")}
+    return {**shown, "provisioningState": provisioning_state}

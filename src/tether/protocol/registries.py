@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tether.domain.models.registries import RegistryRecord
+
 
 class CreateRegistryRequest(BaseModel):
     # az sends more properties (adminUserEnabled, policies...): accepted, and those Tether has not are ignored.
@@ -15,3 +17,12 @@ class CreateRegistryRequest(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     sku: dict[str, Any] | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
+
+
+def registry_properties(record: RegistryRecord, *, creation_date: str, provisioning_state: str) -> dict[str, Any]:
+    """A registry's ARM ``properties``: its login server and constant settings, when it was made, its state."""
+    return {
+        **record.model_dump(mode="json", by_alias=True),
+        "creationDate": creation_date,
+        "provisioningState": provisioning_state,
+    }

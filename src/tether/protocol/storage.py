@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tether.domain.models.storage import StorageAccountRecord
 from tether.protocol.arm import StrictModel
 
 
@@ -31,3 +32,22 @@ class ContainerProperties(StrictModel):
 
 class CreateContainerRequest(StrictModel):
     properties: ContainerProperties = Field(default_factory=ContainerProperties)
+
+
+def storage_account_properties(record: StorageAccountRecord, *, provisioning_state: str) -> dict[str, Any]:
+    """A storage account's ARM ``properties``: everything it stores, and its state."""
+    return {**record.model_dump(mode="json", by_alias=True), "provisioningState": provisioning_state}
+
+
+def blob_container_properties(found: dict[str, Any]) -> dict[str, Any]:
+    """A blob container's ARM ``properties`` from the blob engine's ``get_container`` answer (containers are
+    stored by the engine, not as resources): its metadata and time, the rest constant."""
+    return {
+        "publicAccess": "None",
+        "lastModifiedTime": found.get("lastModified"),
+        "metadata": found.get("metadata") or {},
+        "leaseStatus": "Unlocked",
+        "leaseState": "Available",
+        "hasImmutabilityPolicy": False,
+        "hasLegalHold": False,
+    }

@@ -14,7 +14,7 @@ from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.domain.names import validate_name
 from tether.errors import InvalidRequest, NotFound
-from tether.protocol.storage import CreateContainerRequest
+from tether.protocol.storage import CreateContainerRequest, blob_container_properties
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.blob_engine import BlobEngine
 from tether.providers.envelope import parse_body
@@ -39,15 +39,7 @@ def answer(container_id: ResourceId, found: dict[str, Any]) -> dict[str, Any]:
         "name": container_id.name,
         "type": rt.BLOB_CONTAINERS,
         "etag": found.get("etag"),
-        "properties": {
-            "publicAccess": "None",
-            "lastModifiedTime": found.get("lastModified"),
-            "metadata": found.get("metadata") or {},
-            "leaseStatus": "Unlocked",
-            "leaseState": "Available",
-            "hasImmutabilityPolicy": False,
-            "hasLegalHold": False,
-        },
+        "properties": blob_container_properties(found),
     }
 
 

@@ -12,11 +12,12 @@ from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
+from tether.domain.models.registries import RegistryRecord
 from tether.domain.names import validate_name
 from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, NotFound
-from tether.protocol.registries import CreateRegistryRequest
+from tether.protocol.registries import CreateRegistryRequest, registry_properties
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body, require_parent, rfc3339
 from tether.providers.reads import read_page, read_row
@@ -34,11 +35,11 @@ def not_found(resource_id: ResourceId) -> NotFound:
 
 
 def answer(row: Resource) -> dict[str, Any]:
-    properties = {
-        **row.properties,
-        "creationDate": rfc3339(row.created_at),
-        "provisioningState": row.provisioning_state,
-    }
+    properties = registry_properties(
+        resources.read_properties(row, RegistryRecord),
+        creation_date=rfc3339(row.created_at),
+        provisioning_state=row.provisioning_state,
+    )
     body = envelope(row, properties=properties)
     body["sku"] = {"name": "Basic", "tier": "Basic"}
     return body
@@ -82,12 +83,7 @@ class ContainerRegistries:
                     location=location,
                     tags=request.tags,
                     identity=None,
-                    properties={
-                        "loginServer": login_server,
-                        "adminUserEnabled": False,
-                        "publicNetworkAccess": "Enabled",
-                        "anonymousPullEnabled": False,
-                    },
+                    properties=RegistryRecord(login_server=login_server),
                     state=ProvisioningState.SUCCEEDED,
                     principal_id=ctx.caller.object_id,
                 )

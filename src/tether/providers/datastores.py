@@ -21,12 +21,14 @@ from pydantic import Field
 from tether.crypto import SecretBox
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id, parse_typed_id
+from tether.domain.models.datastores import DatastoreRecord
 from tether.domain.models.workspaces import WorkspaceRecord
 from tether.domain.names import validate_name
 from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound, TetherError
 from tether.protocol.arm import StrictModel
+from tether.protocol.datastores import datastore_properties
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.blob_engine import BlobEngine
 from tether.providers.envelope import envelope, parse_body, require_parent
@@ -62,7 +64,7 @@ def not_found(resource_id: ResourceId) -> NotFound:
 
 
 def answer(row: Resource) -> dict[str, Any]:
-    body = envelope(row, properties={**row.properties, "credentials": {"credentialsType": "AccountKey"}})
+    body = envelope(row, properties=datastore_properties(resources.read_properties(row, DatastoreRecord)))
     body.pop("location", None)
     return body
 
@@ -78,18 +80,15 @@ async def add_default_datastore(
         location=None,
         tags={},
         identity=None,
-        properties={
-            "datastoreType": "AzureBlob",
-            "accountName": account_name,
-            "containerName": f"azureml-blobstore-{resources.read_properties(workspace, WorkspaceRecord).workspace_id}",
-            "endpoint": blob_host,
-            "protocol": "https",
-            "isDefault": True,
-            "serviceDataAccessAuthIdentity": "WorkspaceSystemAssignedIdentity",
-            "description": None,
-            "properties": {},
-            "tags": {},
-        },
+        properties=DatastoreRecord(
+            account_name=account_name,
+            container_name=f"azureml-blobstore-{resources.read_properties(workspace, WorkspaceRecord).workspace_id}",
+            endpoint=blob_host,
+            is_default=True,
+            service_data_access_auth_identity="WorkspaceSystemAssignedIdentity",
+            properties={},
+            tags={},
+        ),
         state=ProvisioningState.SUCCEEDED,
         principal_id=principal_id,
     )
@@ -105,11 +104,10 @@ class Datastores:
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
         row = await read_row(ctx, resource_id, missing=not_found)
-        if row.properties.get("isDefault"):
+        record = resources.read_properties(row, DatastoreRecord)
+        if record.is_default:
             try:
-                await self._engine.create_container(
-                    row.properties["accountName"], row.properties["containerName"], metadata={}
-                )
+                await self._engine.create_container(record.account_name, record.container_name, metadata={})
             except TetherError as e:  # the datastore is still readable; its container comes on a later get
                 log.warning("The default container of %s could not be created: %s", resource_id, e)
         return answer(row)
@@ -138,13 +136,17 @@ class Datastores:
                     target="properties.accountName",
                 )
             row = await resources.get(session, resource_id, for_update=True)
-            properties = {
-                **props.model_dump(exclude={"credentials", "isDefault"}),
-                "datastoreType": "AzureBlob",
-                "endpoint": self._blob_host,
-                "protocol": "https",
-                "isDefault": bool(row and row.properties.get("isDefault")),
-            }
+            properties = DatastoreRecord(
+                account_name=props.accountName,
+                container_name=props.containerName,
+                endpoint=self._blob_host,
+                # Only workspaceblobstore is the default, whatever a PUT says.
+                is_default=row is not None and resources.read_properties(row, DatastoreRecord).is_default,
+                service_data_access_auth_identity=props.serviceDataAccessAuthIdentity,
+                description=props.description,
+                properties=props.properties,
+                tags=props.tags,
+            )
             if row is not None:
                 row = await resources.update(session, row, properties=properties, principal_id=ctx.caller.object_id)
                 created = False
@@ -176,7 +178,8 @@ class Datastores:
             row = await resources.get(session, resource_id)
             if row is None:
                 raise not_found(resource_id)
-            accounts = await resources.find_by_name(session, rt.STORAGE_ACCOUNTS, row.properties["accountName"])
+            account_name = resources.read_properties(row, DatastoreRecord).account_name
+            accounts = await resources.find_by_name(session, rt.STORAGE_ACCOUNTS, account_name)
             sealed = (
                 await cluster_secrets.get(
                     session, resource_key=accounts[0].key, kind=cluster_secrets.STORAGE_ACCOUNT_KEYS
@@ -185,7 +188,7 @@ class Datastores:
                 else None
             )
         if sealed is None:
-            raise NotFound(f"The storage account '{row.properties['accountName']}' of the datastore is gone.")
+            raise NotFound(f"The storage account '{account_name}' of the datastore is gone.")
         return {"secretsType": "AccountKey", "key": json.loads(self._secrets.open(sealed))["key1"]}
 
 

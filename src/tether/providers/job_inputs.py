@@ -19,6 +19,7 @@ import re
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.models.assets import AssetContainerRecord, CodeVersionRecord, EnvironmentVersionRecord
 from tether.domain.models.computes import ComputeRecord
 from tether.domain.models.extensions import ClusterExtensionRecord
 from tether.domain.models.jobs import CodeSnapshot, JobOutput, JobSpec
@@ -73,7 +74,9 @@ def _asset_id(workspace_id: ResourceId, text: str, *, kind: str, field: str) -> 
 async def _asset(session: Session, asset_id: ResourceId, *, kind: str, field: str) -> Resource:
     if asset_id.name == _LATEST and asset_id.parent is not None:  # <name>@latest: the container's latest version
         container = await resources.get(session, asset_id.parent)
-        latest = container.properties.get("latestVersion") if container is not None else None
+        latest = (
+            resources.read_properties(container, AssetContainerRecord).latest_version if container is not None else None
+        )
         asset_id = asset_id.parent.child("versions", str(latest)) if latest else asset_id
     row = await resources.get(session, asset_id)
     if row is None:
@@ -99,7 +102,7 @@ async def resolve_image(session: Session, workspace_id: ResourceId, request: Job
         )
     asset_id = _asset_id(workspace_id, request.environmentId, kind="environment", field="environmentId")
     row = await _asset(session, asset_id, kind="environment", field="environmentId")
-    return str(row.properties["image"])
+    return resources.read_properties(row, EnvironmentVersionRecord).image
 
 
 async def resolve_code(session: Session, workspace_id: ResourceId, request: JobSpec) -> CodeSnapshot | None:
@@ -107,7 +110,7 @@ async def resolve_code(session: Session, workspace_id: ResourceId, request: JobS
         return None
     asset_id = _asset_id(workspace_id, request.codeId, kind="code", field="codeId")
     row = await _asset(session, asset_id, kind="code", field="codeId")
-    return CodeSnapshot.model_validate(row.properties["_snapshot"])
+    return resources.read_properties(row, CodeVersionRecord).snapshot
 
 
 def output_uri(job_name: str, output: str) -> str:

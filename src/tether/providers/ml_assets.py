@@ -22,6 +22,13 @@ from typing import Any, ClassVar
 
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
+from tether.domain.models.assets import (
+    VERSION_MUTABLE,
+    AssetContainerRecord,
+    VersionRecord,
+    version_record_type,
+)
+from tether.domain.models.datastores import DatastoreRecord, default_datastore
 from tether.domain.names import validate_name
 from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
@@ -31,6 +38,7 @@ from tether.protocol.ml_assets import (
     ContainerRequest,
     EnvironmentVersionRequest,
     PendingUploadRequest,
+    asset_properties,
 )
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.blob_engine import BlobEngine
@@ -49,9 +57,14 @@ _KIND = {
 }
 
 
+def _record(row: Resource) -> AssetContainerRecord | VersionRecord:
+    if row.type.lower() in (rt.ENVIRONMENTS.lower(), rt.CODES.lower()):
+        return resources.read_properties(row, AssetContainerRecord)
+    return resources.read_properties(row, version_record_type(row.type))
+
+
 def answer(row: Resource) -> dict[str, Any]:
-    shown = {k: v for k, v in row.properties.items() if not k.startswith("_")}
-    body = envelope(row, properties={**shown, "provisioningState": row.provisioning_state})
+    body = envelope(row, properties=asset_properties(_record(row), provisioning_state=row.provisioning_state))
     body.pop("location", None)
     return body
 
@@ -105,9 +118,9 @@ class AssetContainers:
         async with ctx.store.transaction() as session:
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                row = await resources.update(
-                    session, row, properties={**row.properties, **changes}, principal_id=ctx.caller.object_id
-                )
+                record = resources.read_properties(row, AssetContainerRecord)
+                changed = AssetContainerRecord.from_stored({**record.to_stored(), **changes})
+                row = await resources.update(session, row, properties=changed, principal_id=ctx.caller.object_id)
                 return WriteResult(answer(row), created=False)
             if await resources.get(session, _workspace_of(resource_id)) is None:
                 raise workspace_not_found(_workspace_of(resource_id))
@@ -145,7 +158,7 @@ async def _insert_container(
         location=None,
         tags={},
         identity=None,
-        properties={"description": None, "tags": {}, "properties": {}, "isArchived": False, **properties},
+        properties=AssetContainerRecord.from_stored(properties),
         state=ProvisioningState.SUCCEEDED,
         principal_id=ctx.caller.object_id,
     )
@@ -199,7 +212,6 @@ def _code_properties(body: Any, blob_url: str) -> dict[str, Any]:
 
 
 _CONTENT = {rt.ENVIRONMENT_VERSIONS: _environment_properties, rt.CODE_VERSIONS: _code_properties}
-_MUTABLE = ("description", "tags", "properties", "isArchived")
 
 
 class AssetVersions:
@@ -210,6 +222,7 @@ class AssetVersions:
     def __init__(self, *, blob_url: str) -> None:
         self._blob_url = blob_url.rstrip("/")
         self._content = _CONTENT[self.full_type]
+        self._record_type = version_record_type(self.full_type)
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
         return answer(await read_row(ctx, resource_id, missing=not_found))
@@ -235,33 +248,35 @@ class AssetVersions:
         async with ctx.store.transaction() as session:
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                return WriteResult(await self._update(session, ctx, row, properties), created=False)
+                return WriteResult(await self._update(ctx, session, row, properties), created=False)
             if await resources.get(session, _workspace_of(resource_id)) is None:
                 raise workspace_not_found(_workspace_of(resource_id))
             container = await resources.get(session, container_id, for_update=True)
             if container is None:
                 container = await _insert_container(session, ctx, container_id, {})
-            # Not a modification by the caller (no new version of the container): only the pointer moves.
-            await resources.update(
-                session, container, properties={**container.properties, "latestVersion": resource_id.name}
+            latest = resources.read_properties(container, AssetContainerRecord).model_copy(
+                update={"latest_version": resource_id.name}
             )
+            await resources.update(session, container, properties=latest)
             row = await resources.insert(
                 session,
                 resource_id,
                 location=None,
                 tags={},
                 identity=None,
-                properties={"isArchived": False, "isAnonymous": False, **properties},
+                properties=self._record_type.from_stored(properties),
                 state=ProvisioningState.SUCCEEDED,
                 principal_id=ctx.caller.object_id,
             )
         return WriteResult(answer(row), created=True)
 
     async def _update(
-        self, session: Session, ctx: RequestContext, row: Resource, properties: dict[str, Any]
+        self, ctx: RequestContext, session: Session, row: Resource, properties: dict[str, Any]
     ) -> dict[str, Any]:
-        content = {k: v for k, v in properties.items() if k not in _MUTABLE and k != "isAnonymous"}
-        stored = {k: v for k, v in row.properties.items() if k not in _MUTABLE and k != "isAnonymous"}
+        record = resources.read_properties(row, self._record_type)
+        sent = self._record_type.from_stored(properties).to_stored()
+        content = {k: v for k, v in sent.items() if k not in VERSION_MUTABLE and k != "isAnonymous"}
+        stored = {k: v for k, v in record.to_stored().items() if k not in VERSION_MUTABLE and k != "isAnonymous"}
         if content != stored:
             changed = sorted(k for k in set(content) | set(stored) if content.get(k) != stored.get(k))
             raise InvalidRequest(
@@ -269,11 +284,9 @@ class AssetVersions:
                 "version never changes: create a new version.",
                 code="UserError",
             )
-        mutable = {k: v for k, v in properties.items() if k in _MUTABLE}
-        row = await resources.update(
-            session, row, properties={**row.properties, **mutable}, principal_id=ctx.caller.object_id
-        )
-        return answer(row)
+        changed_fields = {k: v for k, v in properties.items() if k in VERSION_MUTABLE}
+        updated = self._record_type.from_stored({**record.to_stored(), **changed_fields})
+        return answer(await resources.update(session, row, properties=updated, principal_id=ctx.caller.object_id))
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         return await _delete_tree(ctx, resource_id)
@@ -300,12 +313,12 @@ class CodeVersions(AssetVersions):
             if await resources.get(session, workspace_id) is None:
                 raise workspace_not_found(workspace_id)
             datastores = await resources.list_children(session, workspace_id, rt.DATASTORES)
-        default = next((d for d in datastores if d.properties.get("isDefault")), None)
+        default = default_datastore(resources.read_properties(d, DatastoreRecord) for d in datastores)
         if default is None:
             raise NotFound(
                 f"Workspace '{workspace_id.name}' has no default datastore to upload code to.", code="UserError"
             )
-        account = default.properties["accountName"]
+        account = default.account_name
         container = f"code-{uuid.uuid4().hex}"
         await self._engine.create_container(account, container, metadata={"tetherasset": str(version_id.parent)})
         expiry = dt.datetime.now(dt.UTC) + UPLOAD_SAS_LIFETIME
@@ -314,7 +327,7 @@ class CodeVersions(AssetVersions):
             "blobReferenceForConsumption": {
                 # The SDK joins blobUri with "<container>/<path>" into the version's codeUri.
                 "blobUri": f"{self._blob_url}/{account}/",
-                "storageAccountArmId": default.properties.get("storageAccountId"),
+                "storageAccountArmId": None,  # a datastore records its account's name, not its ARM id
                 "credential": {"credentialType": "SAS", "sasUri": f"{self._blob_url}/{account}/{container}?{sas}"},
             },
             "pendingUploadId": request.pendingUploadId or uuid.uuid4().hex,

@@ -14,9 +14,17 @@ from typing import Any, ClassVar
 from tether.domain import resource_types as rt
 from tether.domain.attach import relay_ids
 from tether.domain.ids import ResourceId
+from tether.domain.models.relays import (
+    HybridConnectionRecord,
+    RelayAuthorizationRuleRecord,
+    RelayNamespaceRecord,
+    RelayRecord,
+    relay_record_type,
+)
 from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound
+from tether.protocol.relays import relay_properties
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope
 from tether.store import Session, resources
@@ -26,10 +34,10 @@ async def ensure_relay(session: Session, cluster: Resource, *, principal_id: str
     """Create the relay resources of a connected cluster if missing; returns the hybrid connection id."""
     cluster_id = ResourceId.resource(cluster.subscription_id, _group(cluster), rt.CONNECTED_CLUSTERS, cluster.name)
     namespace, connection, rule = relay_ids(cluster_id)
-    properties: dict[ResourceId, dict[str, Any]] = {
-        namespace: {"serviceBusEndpoint": f"https://{namespace.name}.servicebus.tether", "status": "Active"},
-        connection: {"requiresClientAuthorization": True, "listenerCount": 1},
-        rule: {"rights": ["Manage", "Send", "Listen"]},
+    properties: dict[ResourceId, RelayRecord] = {
+        namespace: RelayNamespaceRecord(service_bus_endpoint=f"https://{namespace.name}.servicebus.tether"),
+        connection: HybridConnectionRecord(),
+        rule: RelayAuthorizationRuleRecord(rights=["Manage", "Send", "Listen"]),
     }
     for resource_id, props in properties.items():
         if await resources.get(session, resource_id) is None:
@@ -52,6 +60,11 @@ async def remove_relay(session: Session, cluster: Resource) -> None:
     await resources.delete_tree_by_key(session, namespace.key)
 
 
+def _answer(row: Resource, *, provisioning_state: str | None) -> dict[str, Any]:
+    record = resources.read_properties(row, relay_record_type(row.type))
+    return envelope(row, properties=relay_properties(record, provisioning_state=provisioning_state))
+
+
 def _group(row: Resource) -> str:
     # ids are /subscriptions/<s>/resourceGroups/<g>/providers/...: the group is the fourth segment
     return row.id.split("/")[4]
@@ -67,14 +80,14 @@ class RelayResources:
             row = await resources.get(session, resource_id)
         if row is None:
             raise NotFound(f"The relay resource '{resource_id}' could not be found.", code="RelayNotFound")
-        return envelope(row, properties={**row.properties, "provisioningState": row.provisioning_state})
+        return _answer(row, provisioning_state=row.provisioning_state)
 
     async def list(
         self, ctx: RequestContext, parent: ResourceId, *, offset: int, limit: int, params: Mapping[str, str]
     ) -> Page:
         async with ctx.store.transaction() as session:
             rows = await resources.list_children(session, parent, self.full_type, offset=offset, limit=limit + 1)
-        return Page([envelope(r) for r in rows[:limit]], more=len(rows) > limit)
+        return Page([_answer(r, provisioning_state=None) for r in rows[:limit]], more=len(rows) > limit)
 
     async def put(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> WriteResult:
         raise InvalidRequest(

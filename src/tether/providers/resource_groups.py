@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 from tether.domain import resource_types as rt
 from tether.domain.commands import either_cli
 from tether.domain.ids import ResourceId
+from tether.domain.models.resource_groups import ResourceGroupRecord
 from tether.domain.names import validate_name
 from tether.domain.resource_filters import parse_filter
 from tether.domain.resources import Resource
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
-from tether.protocol.resource_groups import CreateResourceGroupRequest
+from tether.protocol.resource_groups import CreateResourceGroupRequest, resource_group_properties
 from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body
@@ -22,7 +23,8 @@ from tether.store import resources
 
 
 def _answer(row: Resource) -> dict[str, Any]:
-    body = envelope(row, properties={"provisioningState": row.provisioning_state})
+    record = resources.read_properties(row, ResourceGroupRecord)
+    body = envelope(row, properties=resource_group_properties(record, provisioning_state=row.provisioning_state))
     body.pop("systemData", None)
     return body
 
@@ -83,7 +85,7 @@ class ResourceGroups:
                     location=request.location.replace(" ", "").lower(),
                     tags=request.tags,
                     identity=None,
-                    properties={},
+                    properties=ResourceGroupRecord(),
                     state=ProvisioningState.SUCCEEDED,
                     principal_id=ctx.caller.object_id,
                 )

@@ -16,11 +16,12 @@ from typing import Any, ClassVar
 from tether.crypto import SecretBox, new_storage_key
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
+from tether.domain.models.storage import PrimaryEndpoints, StorageAccountRecord
 from tether.domain.names import validate_name
 from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, NotFound
-from tether.protocol.storage import CreateStorageAccountRequest
+from tether.protocol.storage import CreateStorageAccountRequest, storage_account_properties
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.blob_engine import BlobEngine
 from tether.providers.envelope import envelope, parse_body, require_parent
@@ -38,7 +39,8 @@ def not_found(resource_id: ResourceId) -> NotFound:
 
 
 def answer(row: Resource) -> dict[str, Any]:
-    body = envelope(row, properties={**row.properties, "provisioningState": row.provisioning_state})
+    record = resources.read_properties(row, StorageAccountRecord)
+    body = envelope(row, properties=storage_account_properties(record, provisioning_state=row.provisioning_state))
     body["kind"] = "StorageV2"
     body["sku"] = {"name": "Standard_LRS", "tier": "Standard"}
     return body
@@ -83,14 +85,9 @@ class StorageAccounts:
         self, session: Session, resource_id: ResourceId, *, location: str, tags: dict[str, str], ctx: RequestContext
     ) -> Resource:
         """Write a new account and its sealed keys (also used by workspaces for their default account)."""
-        properties = {
-            "primaryEndpoints": {"blob": f"{self._blob_url}/{resource_id.name}/"},
-            "primaryLocation": location,
-            "statusOfPrimary": "available",
-            "supportsHttpsTrafficOnly": True,
-            "allowSharedKeyAccess": True,
-            "accessTier": "Hot",
-        }
+        properties = StorageAccountRecord(
+            primary_endpoints=PrimaryEndpoints(blob=f"{self._blob_url}/{resource_id.name}/"), primary_location=location
+        )
         row = await resources.insert(
             session,
             resource_id,

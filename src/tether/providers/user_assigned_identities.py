@@ -13,12 +13,13 @@ from typing import Any, ClassVar
 from tether.domain import resource_types as rt
 from tether.domain.commands import either_cli
 from tether.domain.ids import ResourceId
+from tether.domain.models.identities import UserAssignedIdentityRecord
 from tether.domain.names import validate_name
 from tether.domain.principals import PrincipalKind
 from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import NotFound
-from tether.protocol.identities import CreateIdentityRequest
+from tether.protocol.identities import CreateIdentityRequest, identity_properties
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body, require_parent
 from tether.providers.reads import read_page, read_row
@@ -26,7 +27,7 @@ from tether.store import principals, resources, role_assignments
 
 
 def answer(row: Resource) -> dict[str, Any]:
-    return envelope(row)
+    return envelope(row, properties=identity_properties(resources.read_properties(row, UserAssignedIdentityRecord)))
 
 
 def not_found(resource_id: ResourceId) -> NotFound:
@@ -72,11 +73,9 @@ class UserAssignedIdentities:
                 location=location,
                 tags=request.tags,
                 identity=None,
-                properties={
-                    "tenantId": principal.tenant_id,
-                    "principalId": principal.object_id,
-                    "clientId": principal.app_id,
-                },
+                properties=UserAssignedIdentityRecord(
+                    tenant_id=principal.tenant_id, principal_id=principal.object_id, client_id=principal.app_id
+                ),
                 state=ProvisioningState.SUCCEEDED,
                 principal_id=ctx.caller.object_id,
             )

@@ -19,6 +19,7 @@ from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.jobs import SIMULATION_TAG_PREFIX, cluster_job_name, service_account_name
 from tether.domain.models.clusters import ClusterRecord, record_type
 from tether.domain.models.computes import ComputeRecord
+from tether.domain.models.datastores import DatastoreRecord, default_datastore
 from tether.domain.models.extensions import ClusterExtensionRecord, ExtensionHealthReport, HealthStatus
 from tether.domain.models.jobs import JobRecord
 from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
@@ -144,10 +145,10 @@ async def _delivery(session: Session, job_name: str, record: JobRecord, workspac
     outputs: list[tuple[str, BlobPlace]] = []
     if names:
         datastores = await resources.list_children(session, workspace_id, rt.DATASTORES)
-        default = next((d for d in datastores if d.properties.get("isDefault")), None)
+        default = default_datastore(resources.read_properties(d, DatastoreRecord) for d in datastores)
         if default is None:
             raise NotFound(f"Workspace '{workspace_id.name}' has no default datastore for the job's outputs.")
-        account, container = default.properties["accountName"], default.properties["containerName"]
+        account, container = default.account_name, default.container_name
         outputs = [(n, BlobPlace(account, container, f"azureml/{job_name}/{n}")) for n in names]
     return Delivery(code=code, outputs=tuple(outputs))
 

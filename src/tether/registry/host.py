@@ -24,6 +24,7 @@ import uvicorn
 
 from tether.authz.service import Authorizer
 from tether.domain.ids import ResourceId, parse_resource_id
+from tether.domain.models.registries import RegistryRecord
 from tether.domain.resource_types import REGISTRIES
 from tether.identity.tokens import TokenService
 from tether.registry.distribution import DistributionPool, TokenTrust
@@ -81,11 +82,11 @@ class RegistryHost:
         async with self._store.transaction() as session:
             rows = await resources.list_all_of_type(session, REGISTRIES)
         for row in rows:
-            login = str(row.properties.get("loginServer", ""))
-            try:
-                await self.serve(parse_resource_id(row.id), port=int(login.rsplit(":", 1)[-1]))
+            try:  # a stored record that does not read (pydantic's ValidationError is a ValueError) is logged
+                record = resources.read_properties(row, RegistryRecord)
+                await self.serve(parse_resource_id(row.id), port=record.port)
             except (OSError, ValueError) as e:
-                log.error("Registry %s cannot be served on %s: %s", row.name, login, e)
+                log.error("Registry %s cannot be served on its recorded port: %s", row.name, e)
 
     async def serve(self, resource_id: ResourceId, *, port: int = 0) -> str:
         """Serve a registry's login server (on ``port``, or a free one) and return it (``127.0.0.1:<port>``)."""
