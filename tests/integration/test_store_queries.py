@@ -46,6 +46,32 @@ async def test_resources_are_selected_by_a_property_in_the_database(store: Store
     assert [row.name for row in rows] == ["queued", "running"]
 
 
+async def test_resources_are_found_by_a_property_case_insensitively(store: Store) -> None:
+    registry = (
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg"
+        "/providers/Microsoft.ContainerRegistry/registries"
+    )
+    async with store.transaction() as session:
+        for name, server in (("one", "One.Registry.Local"), ("two", "two.registry.local")):
+            await resources.insert(
+                session,
+                parse_resource_id(f"{registry}/{name}"),
+                location="local",
+                tags={},
+                identity=None,
+                properties={"loginServer": server},
+                state=ProvisioningState.SUCCEEDED,
+                principal_id="00000000-0000-0000-0000-0000000000aa",
+            )
+
+    async with store.transaction() as session:
+        found = await resources.find_by_property(session, rt.REGISTRIES, name="loginServer", value="one.registry.LOCAL")
+        missing = await resources.find_by_property(session, rt.REGISTRIES, name="loginServer", value="three")
+
+    assert [(r.name, r.properties["loginServer"]) for r in found] == [("one", "One.Registry.Local")]
+    assert missing == []
+
+
 async def test_an_update_answers_the_snapshot_later_reads_see(store: Store) -> None:
     await _job(store, "seen", JobStatus.QUEUED)
     key = parse_resource_id(f"{WORKSPACE}/jobs/seen").key
