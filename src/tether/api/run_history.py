@@ -30,9 +30,9 @@ from tether.domain.actions import action_for
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.models.jobs import JobRecord
 from tether.domain.principals import Caller
+from tether.domain.resources import Resource
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.store import resources
-from tether.store.tables import ResourceRow
 
 router = APIRouter()
 
@@ -55,7 +55,7 @@ def _log_audience(job_id: ResourceId) -> str:
     return f"tether-logs:{job_id.key}"
 
 
-async def _job(svc: Services, caller: Caller, job_id: ResourceId) -> ResourceRow:
+async def _job(svc: Services, caller: Caller, job_id: ResourceId) -> Resource:
     await svc.authorizer.authorize(caller, action_for(rt.JOBS, "GET"), job_id)
     async with svc.store.transaction() as session:
         row = await resources.get(session, job_id)

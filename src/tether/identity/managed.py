@@ -10,9 +10,9 @@ from typing import Any
 
 from tether.domain.ids import parse_resource_id
 from tether.domain.principals import Caller, Principal
+from tether.domain.resources import Resource
 from tether.errors import InvalidRequest, NotFound
 from tether.store import Session, principals
-from tether.store.tables import ResourceRow
 
 
 def parse_identity_type(text: str) -> str:
@@ -57,7 +57,7 @@ def user_assigned_block(identity_id: str, principal: Principal) -> dict[str, Any
     }
 
 
-async def identity_principal(session: Session, row: ResourceRow) -> Principal | None:
+async def identity_principal(session: Session, row: Resource) -> Principal | None:
     """The principal a resource acts as: its system-assigned identity, or its (first) user-assigned one."""
     identity = row.identity or {}
     if identity.get("type") == "SystemAssigned":
@@ -68,7 +68,7 @@ async def identity_principal(session: Session, row: ResourceRow) -> Principal | 
     return None
 
 
-async def acting_as(session: Session, row: ResourceRow) -> Caller:
+async def acting_as(session: Session, row: Resource) -> Caller:
     """The caller of a resource's identity; ``NotFound`` if it has none (yet)."""
     principal = await identity_principal(session, row)
     if principal is None:

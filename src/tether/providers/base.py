@@ -16,11 +16,11 @@ from tether.authz.service import Authorizer
 from tether.domain.ids import ResourceId
 from tether.domain.operations import Operation
 from tether.domain.principals import Caller
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind
 from tether.errors import AlreadyExists
 from tether.settings import Settings
 from tether.store import Session, Store
-from tether.store.tables import ResourceRow
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class StartedOperation:
 class OperationStarter(Protocol):
     """The one way a long-running operation begins (``tether.reconcile.starter``)."""
 
-    async def start(self, session: Session, resource: ResourceRow, kind: OperationKind) -> StartedOperation:
+    async def start(self, session: Session, resource: Resource, kind: OperationKind) -> StartedOperation:
         """In the transaction that writes the resource: record the operation (and hand it off if its
         type's handler prepares hand-offs)."""
 

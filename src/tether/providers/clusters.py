@@ -11,18 +11,18 @@ from typing import Any, ClassVar
 
 from tether.domain.ids import ResourceId
 from tether.domain.models.clusters import ClusterRecord, record_type
+from tether.domain.resources import Resource
 from tether.errors import Conflict, NotFound
 from tether.protocol.clusters import cluster_properties
 from tether.providers.base import DeleteResult, Page, RequestContext
 from tether.providers.envelope import envelope
 from tether.providers.reads import read_page, read_row
 from tether.store import cluster_secrets, principals, resources, role_assignments
-from tether.store.tables import ResourceRow
 
 COMPUTES = "Microsoft.MachineLearningServices/workspaces/computes"
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     """The cluster (managed or connected, by its row's type) as ARM answers it."""
     record: ClusterRecord = resources.read_properties(row, record_type(row.type))
     return envelope(row, properties=cluster_properties(record, provisioning_state=row.provisioning_state))

@@ -19,6 +19,7 @@ from tether.domain.ids import ResourceId, parse_resource_id, parse_typed_id
 from tether.domain.models.computes import ComputePrivate, ComputeRecord, ComputeSpec, RequestedIdentity
 from tether.domain.models.extensions import ClusterExtensionRecord
 from tether.domain.names import validate_kubernetes_namespace, validate_name
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.identity.managed import parse_identity_type, user_assigned_principal
@@ -37,12 +38,11 @@ from tether.providers.jobs import active_jobs_on
 from tether.providers.reads import read_page, read_row
 from tether.providers.workspaces import not_found as workspace_not_found
 from tether.store import Session, principals, resources, role_assignments
-from tether.store.tables import ResourceRow
 
 GRANTS_HEADER = "x-tether-role-assignments-created"
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     body = envelope(
         row,
         properties=compute_properties(
@@ -137,7 +137,7 @@ def validate_attach(resource_id: ResourceId, body: Any) -> AttachRequest:
 
 
 async def _grant_if_possible(
-    ctx: RequestContext, session: Session, *, workspace: ResourceRow, cluster_id: ResourceId
+    ctx: RequestContext, session: Session, *, workspace: Resource, cluster_id: ResourceId
 ) -> list[Granted]:
     """S10's automatic grants, for a system-assigned workspace identity and a cluster that is registered
     (never on an id that something else could be registered under later)."""
@@ -209,7 +209,7 @@ class Computes:
             created = row is None
             started: StartedOperation | None
             if row is not None:
-                started = await self._update(ctx, session, row, asked, identity)
+                row, started = await self._update(ctx, session, row, asked, identity)
             else:
                 row = await resources.insert(
                     session,
@@ -221,7 +221,7 @@ class Computes:
                     state=ProvisioningState.CREATING,
                     principal_id=ctx.caller.object_id,
                 )
-                started = await lro.start(
+                row, started = await lro.start(
                     session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id, starter=ctx.starter
                 )
         # After the commit: a reader must not cache the grants before they exist, nor a reconciler look too early.
@@ -237,12 +237,13 @@ class Computes:
         self,
         ctx: RequestContext,
         session: Session,
-        row: ResourceRow,
+        row: Resource,
         asked: ComputeRecord,
         identity: dict[str, Any] | None,
-    ) -> StartedOperation | None:
-        """A PUT of an existing compute (``asked``: the record the PUT would have created); the operation it
-        started, for the caller to run after the commit, or None when only the description changed."""
+    ) -> tuple[Resource, StartedOperation | None]:
+        """A PUT of an existing compute (``asked``: the record the PUT would have created); the compute as now
+        stored and the operation it started, for the caller to run after the commit, or None when only the
+        description changed."""
         current = resources.read_properties(row, ComputeRecord)
         changed = [
             what
@@ -281,11 +282,8 @@ class Computes:
                 target="properties.properties.instanceTypes",
             )
         description = asked.spec.description or current.spec.description
-        resources.write_properties(
-            row,
-            current.model_copy(
-                update={"spec": current.spec.model_copy(update={"description": description}), "private": private}
-            ),
+        updated = current.model_copy(
+            update={"spec": current.spec.model_copy(update={"description": description}), "private": private}
         )
         if row.provisioning_state == ProvisioningState.FAILED.value:
             # A failed attach PUT again is attached again: the whole pipeline runs, its checks included.
@@ -293,10 +291,10 @@ class Computes:
         elif _kind(identity) == _kind(row.identity) and (identity or {}).get("userAssignedIdentities") == (
             row.identity or {}
         ).get("userAssignedIdentities"):
-            resources.touch(row, principal_id=ctx.caller.object_id)
-            return None
+            return await resources.update(session, row, properties=updated, principal_id=ctx.caller.object_id), None
         else:
             kind = OperationKind.UPDATE
+        row = await resources.update(session, row, properties=updated)
         return await lro.start(session, row, kind, principal_id=ctx.caller.object_id, starter=ctx.starter)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:

@@ -43,8 +43,7 @@ class ConnectedClusters(ClusterProvider):
             group = await require_parent(session, resource_id)
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                row.tags = request.tags
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(session, row, tags=request.tags, principal_id=ctx.caller.object_id)
                 return WriteResult(answer(row), created=False)
             location = (request.location or (group.location if group else None) or "local").lower()
             principal = await principals.create(

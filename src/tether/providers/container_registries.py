@@ -14,6 +14,7 @@ from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.domain.models.registries import RegistryRecord
 from tether.domain.names import validate_name
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, NotFound
 from tether.protocol.registries import CreateRegistryRequest, registry_properties
@@ -22,7 +23,6 @@ from tether.providers.envelope import envelope, parse_body, require_parent, rfc3
 from tether.providers.reads import read_page, read_row
 from tether.providers.registry_engine import RegistryEngine
 from tether.store import resources
-from tether.store.tables import ResourceRow
 
 
 def not_found(resource_id: ResourceId) -> NotFound:
@@ -34,7 +34,7 @@ def not_found(resource_id: ResourceId) -> NotFound:
     )
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     properties = registry_properties(
         resources.read_properties(row, RegistryRecord),
         creation_date=rfc3339(row.created_at),
@@ -66,8 +66,7 @@ class ContainerRegistries:
             group = await require_parent(session, resource_id)
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                row.tags = request.tags
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(session, row, tags=request.tags, principal_id=ctx.caller.object_id)
                 return WriteResult(answer(row), created=False)
             if await resources.find_by_name(session, self.full_type, resource_id.name):
                 raise Conflict(

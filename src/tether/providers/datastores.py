@@ -24,6 +24,7 @@ from tether.domain.ids import ResourceId, parse_resource_id, parse_typed_id
 from tether.domain.models.datastores import DatastoreRecord
 from tether.domain.models.workspaces import WorkspaceRecord
 from tether.domain.names import validate_name
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound, TetherError
 from tether.protocol.answers import DatastoreAnswer, read_answer
@@ -35,7 +36,6 @@ from tether.providers.envelope import envelope, parse_body, require_parent
 from tether.providers.reads import read_page, read_row
 from tether.providers.storage_accounts import StorageAccounts
 from tether.store import Session, cluster_secrets, resources
-from tether.store.tables import ResourceRow
 
 DEFAULT_DATASTORE = "workspaceblobstore"
 log = logging.getLogger(__name__)
@@ -64,14 +64,14 @@ def not_found(resource_id: ResourceId) -> NotFound:
     return NotFound(f"The datastore '{resource_id.name}' does not exist in workspace '{workspace}'.", code="UserError")
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     body = envelope(row, properties=datastore_properties(resources.read_properties(row, DatastoreRecord)))
     body.pop("location", None)
     return body
 
 
 async def add_default_datastore(
-    session: Session, workspace: ResourceRow, *, account_name: str, blob_host: str, principal_id: str
+    session: Session, workspace: Resource, *, account_name: str, blob_host: str, principal_id: str
 ) -> None:
     """Write ``workspaceblobstore`` for a new workspace (in the workspace's creating transaction)."""
     datastore_id = parse_resource_id(workspace.id).child("datastores", DEFAULT_DATASTORE)
@@ -153,8 +153,7 @@ class Datastores:
                 tags=props.tags,
             )
             if row is not None:
-                resources.write_properties(row, properties)
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(session, row, properties=properties, principal_id=ctx.caller.object_id)
                 created = False
             else:
                 row = await resources.insert(
@@ -201,7 +200,7 @@ class Datastores:
 async def create_default_storage(
     session: Session,
     ctx: RequestContext,
-    workspace: ResourceRow,
+    workspace: Resource,
     *,
     requested: str | None,
     accounts: StorageAccounts,

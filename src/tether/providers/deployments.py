@@ -30,6 +30,7 @@ from tether.domain.deployments import (
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.models.deployments import DeploymentPrivate, DeploymentRecord
 from tether.domain.operations import Operation
+from tether.domain.resources import Resource
 from tether.domain.states import OperationStatus, ProvisioningState
 from tether.errors import InvalidRequest, NotFound
 from tether.protocol.answers import WorkspaceAnswer, read_answer
@@ -40,7 +41,6 @@ from tether.providers.envelope import require_parent, rfc3339
 from tether.providers.reads import read_row
 from tether.providers.workspaces import Workspaces
 from tether.store import Session, operations, resources
-from tether.store.tables import ResourceRow
 
 _STATE_OF_OPERATION = {
     OperationStatus.IN_PROGRESS.value: "Running",
@@ -70,7 +70,7 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
 class _Progress:
     """A deployment's state, read from its workspace's create operation (or as stored without one)."""
 
-    def __init__(self, row: ResourceRow, operation: Operation | None) -> None:
+    def __init__(self, row: Resource, operation: Operation | None) -> None:
         self.start = _as_utc(row.created_at)
         self.end: dt.datetime | None
         self.error: dict[str, Any] | None
@@ -84,17 +84,17 @@ class _Progress:
             self.error = operation.error
 
 
-async def _read_progress(session: Session, row: ResourceRow) -> _Progress:
+async def _read_progress(session: Session, row: Resource) -> _Progress:
     operation_id = resources.read_properties(row, DeploymentRecord).private.operation_id
     return _Progress(row, await operations.get(session, operation_id) if operation_id else None)
 
 
-async def _progress(ctx: RequestContext, row: ResourceRow) -> _Progress:
+async def _progress(ctx: RequestContext, row: Resource) -> _Progress:
     async with ctx.store.transaction() as session:
         return await _read_progress(session, row)
 
 
-def _answer(row: ResourceRow, progress: _Progress) -> dict[str, Any]:
+def _answer(row: Resource, progress: _Progress) -> dict[str, Any]:
     properties = deployment_properties(
         resources.read_properties(row, DeploymentRecord),
         state=progress.state,
@@ -161,9 +161,9 @@ class Deployments:
                     principal_id=ctx.caller.object_id,
                 )
             else:
-                resources.write_properties(row, record)
-                resources.set_state(row, state)
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(
+                    session, row, properties=record, state=state, principal_id=ctx.caller.object_id
+                )
         answer = _answer(row, await _progress(ctx, row))
         if result.operation_id:
             answer = with_properties(answer, provisioningState="Accepted")
@@ -179,7 +179,7 @@ class Deployments:
         return DeleteResult(existed=True)
 
 
-def _operation(deployment: ResourceRow, target_id: str, progress: _Progress, *, last: bool) -> dict[str, Any]:
+def _operation(deployment: Resource, target_id: str, progress: _Progress, *, last: bool) -> dict[str, Any]:
     """One deployment operation: resources before the last (storage) were created in the PUT itself."""
     state = progress.state if last else "Succeeded"
     target = parse_resource_id(target_id)

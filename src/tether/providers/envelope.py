@@ -10,16 +10,16 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from tether.domain.ids import ResourceId
+from tether.domain.resources import Resource
 from tether.errors import ErrorDetail, InvalidRequest, NotFound
 from tether.store import Session, resources
-from tether.store.tables import ResourceRow
 
 
 def rfc3339(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def envelope(row: ResourceRow, *, properties: dict[str, Any] | None = None) -> dict[str, Any]:
+def envelope(row: Resource, *, properties: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ARM envelope of a row; ``properties`` overrides the stored ones (to add or hide fields)."""
     body: dict[str, Any] = {
         "id": row.id,
@@ -72,7 +72,7 @@ def parse_body(model: type[M], body: Any) -> M:
         raise InvalidRequest(f"The request body is invalid: {summary}.", details=details) from e
 
 
-async def require_parent(session: Session, resource_id: ResourceId) -> ResourceRow | None:
+async def require_parent(session: Session, resource_id: ResourceId) -> Resource | None:
     """The parent resource row, or ``NotFound`` naming it; None when the parent is a subscription."""
     parent = resource_id.parent
     if parent is None or parent.resource_group is None:

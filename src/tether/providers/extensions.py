@@ -24,6 +24,7 @@ from tether.domain.models.extensions import (
 )
 from tether.domain.names import validate_name
 from tether.domain.principals import PrincipalKind
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.kube.extension_manifests import ExtensionConfig
@@ -32,7 +33,6 @@ from tether.providers import lro
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope, parse_body
 from tether.store import Session, principals, resources
-from tether.store.tables import ResourceRow
 
 AZUREML_EXTENSION_TYPE = "Microsoft.AzureML.Kubernetes"
 RELEASE_NAMESPACE = "azureml"
@@ -41,7 +41,7 @@ OPERATOR_MODE_SETTING = "tether.operatorMode"
 _CLUSTER_TYPES = {rt.MANAGED_CLUSTERS.lower(), rt.CONNECTED_CLUSTERS.lower()}
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     record = resources.read_properties(row, ClusterExtensionRecord)
     return envelope(row, properties=extension_properties(record, provisioning_state=row.provisioning_state))
 
@@ -98,7 +98,7 @@ def _validate(properties: ExtensionProperties) -> None:
         )
 
 
-async def _cluster(session: Session, resource_id: ResourceId) -> ResourceRow:
+async def _cluster(session: Session, resource_id: ResourceId) -> Resource:
     cluster_id = resource_id.parent
     if cluster_id is None or cluster_id.full_type.lower() not in _CLUSTER_TYPES:
         raise InvalidRequest(
@@ -174,11 +174,12 @@ class Extensions:
                     display_name=f"{cluster.name}/extensions/{resource_id.name}",
                     resource_key=row.key,
                 )
-                row.identity = {
+                identity = {
                     "type": "SystemAssigned",
                     "principalId": principal.object_id,
                     "tenantId": principal.tenant_id,
                 }
+                row = await resources.update(session, row, identity=identity)
             else:
                 if ProvisioningState(row.provisioning_state) in (
                     ProvisioningState.CREATING,
@@ -189,9 +190,9 @@ class Extensions:
                         code="ConflictingOperation",
                     )
                 record = resources.read_properties(row, ClusterExtensionRecord)
-                resources.write_properties(row, record.model_copy(update={"spec": spec}))
+                row = await resources.update(session, row, properties=record.model_copy(update={"spec": spec}))
             kind = OperationKind.CREATE if created else OperationKind.UPDATE
-            started = await lro.start(session, row, kind, principal_id=ctx.caller.object_id, starter=ctx.starter)
+            row, started = await lro.start(session, row, kind, principal_id=ctx.caller.object_id, starter=ctx.starter)
         ctx.starter.run(started)
         return WriteResult(answer(row), created=created, operation_id=started.operation.id)
 
@@ -205,8 +206,8 @@ class Extensions:
             if params.get("forceDelete", "").lower() == "true":
                 record = resources.read_properties(row, ClusterExtensionRecord)
                 forced = record.model_copy(update={"private": ExtensionPrivate(force_delete=True)})
-                resources.write_properties(row, forced)
-            started = await lro.start(
+                row = await resources.update(session, row, properties=forced)
+            _, started = await lro.start(
                 session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id, starter=ctx.starter
             )
         ctx.starter.run(started)

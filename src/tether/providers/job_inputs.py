@@ -23,9 +23,9 @@ from tether.domain.models.assets import AssetContainerRecord, CodeVersionRecord,
 from tether.domain.models.computes import ComputeRecord
 from tether.domain.models.extensions import ClusterExtensionRecord
 from tether.domain.models.jobs import CodeSnapshot, JobOutput, JobSpec
+from tether.domain.resources import Resource
 from tether.errors import InvalidRequest, NotFound
 from tether.store import Session, resources
-from tether.store.tables import ResourceRow
 
 OUTPUT_ROOT = "/tether/outputs"
 _FOLDER_OUTPUTS = {"uri_folder", "uri_file", "mlflow_model", "custom_model", "triton_model"}
@@ -71,7 +71,7 @@ def _asset_id(workspace_id: ResourceId, text: str, *, kind: str, field: str) -> 
     return workspace_id.child(f"{kind}s", name).child("versions", version)
 
 
-async def _asset(session: Session, asset_id: ResourceId, *, kind: str, field: str) -> ResourceRow:
+async def _asset(session: Session, asset_id: ResourceId, *, kind: str, field: str) -> Resource:
     if asset_id.name == _LATEST and asset_id.parent is not None:  # <name>@latest: the container's latest version
         container = await resources.get(session, asset_id.parent)
         latest = (
@@ -188,7 +188,7 @@ def timeout_seconds(request: JobSpec) -> int | None:
     return total
 
 
-def check_identity(request: JobSpec, compute: ResourceRow) -> None:
+def check_identity(request: JobSpec, compute: Resource) -> None:
     identity = request.identity
     if identity is None or identity.identityType.lower() == "managed":
         if identity is not None and (identity.clientId or identity.objectId or identity.resourceId):
@@ -207,7 +207,7 @@ def check_identity(request: JobSpec, compute: ResourceRow) -> None:
     )
 
 
-def check_instance_type(request: JobSpec, compute: ResourceRow, known: set[str]) -> None:
+def check_instance_type(request: JobSpec, compute: Resource, known: set[str]) -> None:
     """Refuse an instance type the compute's cluster does not have (``known`` empty: not reported yet)."""
     wanted = request.resources.instanceType
     if not wanted or not known or wanted.lower() in {k.lower() for k in known}:
@@ -220,7 +220,7 @@ def check_instance_type(request: JobSpec, compute: ResourceRow, known: set[str])
     )
 
 
-async def known_instance_types(session: Session, compute: ResourceRow) -> set[str]:
+async def known_instance_types(session: Session, compute: Resource) -> set[str]:
     """The compute's instance types: what attach recorded, plus what the cluster's ML extension reports now."""
     record = resources.read_properties(compute, ComputeRecord)
     known = set((record.state.attached.instance_types or {}) if record.state.attached else {})

@@ -16,6 +16,7 @@ from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.jobs import JobStatus, with_event
 from tether.domain.models.jobs import MUTABLE_SPEC_FIELDS, JobPrivate, JobRecord, JobRun, JobSpec, JobState
 from tether.domain.names import validate_name
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.protocol.answers import JobAnswer, read_answer
@@ -26,10 +27,9 @@ from tether.providers.envelope import envelope, parse_body
 from tether.providers.reads import read_page, read_row
 from tether.providers.workspaces import not_found as workspace_not_found
 from tether.store import Session, resources
-from tether.store.tables import ResourceRow
 
 
-def answer(row: ResourceRow, *, public_url: str | None = None) -> dict[str, Any]:
+def answer(row: Resource, *, public_url: str | None = None) -> dict[str, Any]:
     """The job as ARM answers it; with ``public_url``, ``services.Studio`` links to the job's Studio page."""
     studio_endpoint = None
     if public_url is not None:
@@ -42,8 +42,9 @@ def answer(row: ResourceRow, *, public_url: str | None = None) -> dict[str, Any]
     return envelope(row, properties=job_properties(record, studio_endpoint=studio_endpoint))
 
 
-def _update(ctx: RequestContext, row: ResourceRow, request: JobSpec) -> None:
+async def _update(ctx: RequestContext, session: Session, row: Resource, request: JobSpec) -> Resource:
     """A PUT of an existing job: the same spec with other ``MUTABLE_SPEC_FIELDS`` (archive, tags...), else 409.
+    Answers the job as now stored.
 
     ``request`` is the spec as it would be stored (outputs resolved, the full compute id)."""
     record = resources.read_properties(row, JobRecord)
@@ -63,9 +64,10 @@ def _update(ctx: RequestContext, row: ResourceRow, request: JobSpec) -> None:
         )
     # A field the PUT leaves out (a description...) keeps its value.
     update = {k: getattr(request, k) for k in MUTABLE_SPEC_FIELDS if k in sent}
-    resources.write_properties(row, record.model_copy(update={"spec": record.spec.model_copy(update=update)}))
-    row.tags = request.tags
-    resources.touch(row, principal_id=ctx.caller.object_id)
+    updated = record.model_copy(update={"spec": record.spec.model_copy(update=update)})
+    return await resources.update(
+        session, row, properties=updated, tags=request.tags, principal_id=ctx.caller.object_id
+    )
 
 
 def _same_id(first: str, second: str) -> bool:
@@ -113,7 +115,7 @@ class Jobs:
     def __init__(self, *, public_url: str | None = None) -> None:
         self._public_url = public_url.rstrip("/") if public_url else None
 
-    def _answer(self, row: ResourceRow) -> dict[str, Any]:
+    def _answer(self, row: Resource) -> dict[str, Any]:
         return answer(row, public_url=self._public_url)
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
@@ -159,7 +161,7 @@ class Jobs:
         async with ctx.store.transaction() as session:
             existing = await resources.get(session, resource_id, for_update=True)
             if existing is not None:
-                _update(ctx, existing, spec)
+                existing = await _update(ctx, session, existing, spec)
                 return WriteResult(self._answer(existing), created=False)
             # The compute first: a compute's workspace exists (deletes take children along), so the
             # workspace is read only to say which of the two is missing.
@@ -218,8 +220,12 @@ class Jobs:
                 reason = f"requested by {ctx.caller.object_id}"
                 timeline = with_event(state.timeline, "CancelRequested", reason=reason)
                 state = state.model_copy(update={"cancel_requested": True, "timeline": timeline})
-                resources.write_properties(row, record.model_copy(update={"state": state}))
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(
+                    session,
+                    row,
+                    properties=record.model_copy(update={"state": state}),
+                    principal_id=ctx.caller.object_id,
+                )
                 started = await ctx.starter.start(session, row, OperationKind.UPDATE)
         if started is not None:
             ctx.starter.run(started)

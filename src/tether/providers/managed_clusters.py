@@ -74,11 +74,11 @@ class ManagedClusters(ClusterProvider):
                     principal_id=ctx.caller.object_id,
                 )
             else:
-                row.tags = request.tags
+                changed = None
                 if server is not None:
                     record = resources.read_properties(row, ManagedClusterRecord)
                     changed = record.model_copy(update={"fqdn": server, "kubeconfig_context": context})
-                    resources.write_properties(row, changed)
+                row = await resources.update(session, row, tags=request.tags, properties=changed)
             started = None
             if kubeconfig is not None:
                 await cluster_secrets.put(
@@ -88,9 +88,11 @@ class ManagedClusters(ClusterProvider):
                     value=self._secrets.seal(minimal_kubeconfig(kubeconfig, context=context)),
                 )
                 kind = OperationKind.CREATE if created else OperationKind.UPDATE
-                started = await lro.start(session, row, kind, principal_id=ctx.caller.object_id, starter=ctx.starter)
+                row, started = await lro.start(
+                    session, row, kind, principal_id=ctx.caller.object_id, starter=ctx.starter
+                )
             else:
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(session, row, principal_id=ctx.caller.object_id)
         if started is None:
             return WriteResult(answer(row), created=created)
         ctx.starter.run(started)

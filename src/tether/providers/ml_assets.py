@@ -30,6 +30,7 @@ from tether.domain.models.assets import (
 )
 from tether.domain.models.datastores import DatastoreRecord, default_datastore
 from tether.domain.names import validate_name
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound
 from tether.protocol.answers import AssetAnswer, read_answer
@@ -46,7 +47,6 @@ from tether.providers.envelope import envelope, parse_body
 from tether.providers.reads import read_page, read_row
 from tether.providers.workspaces import not_found as workspace_not_found
 from tether.store import Session, resources
-from tether.store.tables import ResourceRow
 
 UPLOAD_SAS_LIFETIME = dt.timedelta(hours=1)
 _READ_ONLY = {"provisioningState", "environmentType", "latestVersion", "nextVersion"}
@@ -58,13 +58,13 @@ _KIND = {
 }
 
 
-def _record(row: ResourceRow) -> AssetContainerRecord | VersionRecord:
+def _record(row: Resource) -> AssetContainerRecord | VersionRecord:
     if row.type.lower() in (rt.ENVIRONMENTS.lower(), rt.CODES.lower()):
         return resources.read_properties(row, AssetContainerRecord)
     return resources.read_properties(row, version_record_type(row.type))
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     body = envelope(row, properties=asset_properties(_record(row), provisioning_state=row.provisioning_state))
     body.pop("location", None)
     return body
@@ -124,8 +124,8 @@ class AssetContainers:
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
                 record = resources.read_properties(row, AssetContainerRecord)
-                resources.write_properties(row, AssetContainerRecord.from_stored({**record.to_stored(), **changes}))
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                changed = AssetContainerRecord.from_stored({**record.to_stored(), **changes})
+                row = await resources.update(session, row, properties=changed, principal_id=ctx.caller.object_id)
                 return WriteResult(answer(row), created=False)
             if await resources.get(session, _workspace_of(resource_id)) is None:
                 raise workspace_not_found(_workspace_of(resource_id))
@@ -156,7 +156,7 @@ class CodeContainers(AssetContainers):
 
 async def _insert_container(
     session: Session, ctx: RequestContext, resource_id: ResourceId, properties: dict[str, Any]
-) -> ResourceRow:
+) -> Resource:
     return await resources.insert(
         session,
         resource_id,
@@ -253,7 +253,7 @@ class AssetVersions:
         async with ctx.store.transaction() as session:
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                return WriteResult(self._update(ctx, row, properties), created=False)
+                return WriteResult(await self._update(ctx, session, row, properties), created=False)
             if await resources.get(session, _workspace_of(resource_id)) is None:
                 raise workspace_not_found(_workspace_of(resource_id))
             container = await resources.get(session, container_id, for_update=True)
@@ -262,7 +262,7 @@ class AssetVersions:
             latest = resources.read_properties(container, AssetContainerRecord).model_copy(
                 update={"latest_version": resource_id.name}
             )
-            resources.write_properties(container, latest)
+            await resources.update(session, container, properties=latest)
             row = await resources.insert(
                 session,
                 resource_id,
@@ -275,7 +275,9 @@ class AssetVersions:
             )
         return WriteResult(answer(row), created=True)
 
-    def _update(self, ctx: RequestContext, row: ResourceRow, properties: dict[str, Any]) -> dict[str, Any]:
+    async def _update(
+        self, ctx: RequestContext, session: Session, row: Resource, properties: dict[str, Any]
+    ) -> dict[str, Any]:
         record = resources.read_properties(row, self._record_type)
         sent = self._record_type.from_stored(properties).to_stored()
         content = {k: v for k, v in sent.items() if k not in VERSION_MUTABLE and k != "isAnonymous"}
@@ -288,9 +290,8 @@ class AssetVersions:
                 code="UserError",
             )
         changed_fields = {k: v for k, v in properties.items() if k in VERSION_MUTABLE}
-        resources.write_properties(row, self._record_type.from_stored({**record.to_stored(), **changed_fields}))
-        resources.touch(row, principal_id=ctx.caller.object_id)
-        return answer(row)
+        updated = self._record_type.from_stored({**record.to_stored(), **changed_fields})
+        return answer(await resources.update(session, row, properties=updated, principal_id=ctx.caller.object_id))
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         return await _delete_tree(ctx, resource_id)

@@ -80,5 +80,4 @@ async def patch_tags(ctx: RequestContext, resource_id: ResourceId, body: Any, *,
             raise NotFound(f"The resource '{resource_id}' was not found.", code="ResourceNotFound")
         if row.provisioning_state == ProvisioningState.DELETING:
             raise Conflict(f"'{row.name}' is being deleted; it cannot be changed.", code="ConflictingOperation")
-        row.tags = tags
-        resources.touch(row, principal_id=ctx.caller.object_id)
+        await resources.update(session, row, tags=tags, principal_id=ctx.caller.object_id)

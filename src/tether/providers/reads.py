@@ -10,15 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 from tether.domain.ids import ResourceId
+from tether.domain.resources import Resource
 from tether.errors import NotFound
 from tether.providers.base import Page, RequestContext
 from tether.store import resources
-from tether.store.tables import ResourceRow
 
 Missing = Callable[[ResourceId], NotFound]
 
 
-async def read_row(ctx: RequestContext, resource_id: ResourceId, *, missing: Missing) -> ResourceRow:
+async def read_row(ctx: RequestContext, resource_id: ResourceId, *, missing: Missing) -> Resource:
     async with ctx.store.transaction() as session:
         row = await resources.get(session, resource_id)
     if row is None:
@@ -33,7 +33,7 @@ async def read_page(
     *,
     offset: int,
     limit: int,
-    render: Callable[[ResourceRow], dict[str, Any]],
+    render: Callable[[Resource], dict[str, Any]],
     parent_missing: Missing | None = None,
 ) -> Page:
     """One page of resources; ``parent_missing`` makes a missing parent a NotFound instead of an empty page."""

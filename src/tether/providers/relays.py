@@ -21,16 +21,16 @@ from tether.domain.models.relays import (
     RelayRecord,
     relay_record_type,
 )
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import InvalidRequest, NotFound
 from tether.protocol.relays import relay_properties
 from tether.providers.base import DeleteResult, Page, RequestContext, WriteResult
 from tether.providers.envelope import envelope
 from tether.store import Session, resources
-from tether.store.tables import ResourceRow
 
 
-async def ensure_relay(session: Session, cluster: ResourceRow, *, principal_id: str) -> ResourceId:
+async def ensure_relay(session: Session, cluster: Resource, *, principal_id: str) -> ResourceId:
     """Create the relay resources of a connected cluster if missing; returns the hybrid connection id."""
     cluster_id = ResourceId.resource(cluster.subscription_id, _group(cluster), rt.CONNECTED_CLUSTERS, cluster.name)
     namespace, connection, rule = relay_ids(cluster_id)
@@ -54,18 +54,18 @@ async def ensure_relay(session: Session, cluster: ResourceRow, *, principal_id: 
     return connection
 
 
-async def remove_relay(session: Session, cluster: ResourceRow) -> None:
+async def remove_relay(session: Session, cluster: Resource) -> None:
     cluster_id = ResourceId.resource(cluster.subscription_id, _group(cluster), rt.CONNECTED_CLUSTERS, cluster.name)
     namespace, _, _ = relay_ids(cluster_id)
     await resources.delete_tree_by_key(session, namespace.key)
 
 
-def _answer(row: ResourceRow, *, provisioning_state: str | None) -> dict[str, Any]:
+def _answer(row: Resource, *, provisioning_state: str | None) -> dict[str, Any]:
     record = resources.read_properties(row, relay_record_type(row.type))
     return envelope(row, properties=relay_properties(record, provisioning_state=provisioning_state))
 
 
-def _group(row: ResourceRow) -> str:
+def _group(row: Resource) -> str:
     # ids are /subscriptions/<s>/resourceGroups/<g>/providers/...: the group is the fourth segment
     return row.id.split("/")[4]
 

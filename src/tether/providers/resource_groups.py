@@ -11,6 +11,7 @@ from tether.domain.ids import ResourceId
 from tether.domain.models.resource_groups import ResourceGroupRecord
 from tether.domain.names import validate_name
 from tether.domain.resource_filters import parse_filter
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.protocol.resource_groups import CreateResourceGroupRequest, resource_group_properties
@@ -19,10 +20,9 @@ from tether.providers.base import DeleteResult, Page, RequestContext, WriteResul
 from tether.providers.envelope import envelope, parse_body
 from tether.providers.reads import read_page, read_row
 from tether.store import resources
-from tether.store.tables import ResourceRow
 
 
-def _answer(row: ResourceRow) -> dict[str, Any]:
+def _answer(row: Resource) -> dict[str, Any]:
     record = resources.read_properties(row, ResourceGroupRecord)
     body = envelope(row, properties=resource_group_properties(record, provisioning_state=row.provisioning_state))
     body.pop("systemData", None)
@@ -98,8 +98,7 @@ class ResourceGroups:
                     "cannot move. Use another name or the same location.",
                     code="InvalidResourceGroupLocation",
                 )
-            row.tags = request.tags
-            resources.touch(row, principal_id=ctx.caller.object_id)
+            row = await resources.update(session, row, tags=request.tags, principal_id=ctx.caller.object_id)
             return WriteResult(_answer(row), created=False)
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
@@ -109,7 +108,7 @@ class ResourceGroups:
                 raise not_found(resource_id)
             if row.provisioning_state == ProvisioningState.DELETING:
                 raise Conflict(f"Resource group '{row.name}' is already being deleted.", code="ConflictingOperation")
-            started = await lro.start(
+            _, started = await lro.start(
                 session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id, starter=ctx.starter
             )
         ctx.starter.run(started)

@@ -21,11 +21,11 @@ from tether.domain.actions import action_for
 from tether.domain.ids import ResourceId, parse_resource_id
 from tether.domain.resource_filters import parse_filter
 from tether.domain.resource_types import canonical_namespace
+from tether.domain.resources import Resource
 from tether.errors import NotFound
 from tether.providers.base import Page, RequestContext
 from tether.providers.envelope import envelope, rfc3339
 from tether.store import resources
-from tether.store.tables import ResourceRow
 
 _NOT_LISTED = {
     rt.RESOURCE_GROUPS.lower(),
@@ -70,7 +70,7 @@ REGIONS: dict[str, str] = {
 }
 
 
-def _generic(row: ResourceRow) -> dict[str, Any]:
+def _generic(row: Resource) -> dict[str, Any]:
     """ARM's ``GenericResourceExpanded``: the envelope without ``properties``, with times and state."""
     body = {k: v for k, v in envelope(row).items() if k not in ("properties", "systemData")}
     body.update(
@@ -103,7 +103,7 @@ async def list_resources(
     return Page([_generic(r) for r in readable[offset : offset + limit]], more=offset + limit < len(readable))
 
 
-async def _may_read(ctx: RequestContext, row: ResourceRow) -> bool:
+async def _may_read(ctx: RequestContext, row: Resource) -> bool:
     resource_id = parse_resource_id(row.id)
     decision = await ctx.authz.decide(ctx.caller.object_id, action_for(row.type, "GET"), resource_id)
     return decision.allowed

@@ -18,6 +18,7 @@ from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.domain.models.storage import PrimaryEndpoints, StorageAccountRecord
 from tether.domain.names import validate_name
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, NotFound
 from tether.protocol.storage import CreateStorageAccountRequest, storage_account_properties
@@ -26,7 +27,6 @@ from tether.providers.blob_engine import BlobEngine
 from tether.providers.envelope import envelope, parse_body, require_parent
 from tether.providers.reads import read_page, read_row
 from tether.store import Session, cluster_secrets, resources
-from tether.store.tables import ResourceRow
 
 
 def not_found(resource_id: ResourceId) -> NotFound:
@@ -38,7 +38,7 @@ def not_found(resource_id: ResourceId) -> NotFound:
     )
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     record = resources.read_properties(row, StorageAccountRecord)
     body = envelope(row, properties=storage_account_properties(record, provisioning_state=row.provisioning_state))
     body["kind"] = "StorageV2"
@@ -74,8 +74,7 @@ class StorageAccounts:
             group = await require_parent(session, resource_id)
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                row.tags = request.tags
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(session, row, tags=request.tags, principal_id=ctx.caller.object_id)
                 return WriteResult(answer(row), created=False)
             await self._check_name_free(session, resource_id)
             location = (request.location or (group.location if group else None) or "local").replace(" ", "").lower()
@@ -84,7 +83,7 @@ class StorageAccounts:
 
     async def insert(
         self, session: Session, resource_id: ResourceId, *, location: str, tags: dict[str, str], ctx: RequestContext
-    ) -> ResourceRow:
+    ) -> Resource:
         """Write a new account and its sealed keys (also used by workspaces for their default account)."""
         properties = StorageAccountRecord(
             primary_endpoints=PrimaryEndpoints(blob=f"{self._blob_url}/{resource_id.name}/"), primary_location=location

@@ -16,6 +16,7 @@ from tether.domain.ids import ResourceId
 from tether.domain.models.identities import UserAssignedIdentityRecord
 from tether.domain.names import validate_name
 from tether.domain.principals import PrincipalKind
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import NotFound
 from tether.protocol.identities import CreateIdentityRequest, identity_properties
@@ -23,10 +24,9 @@ from tether.providers.base import DeleteResult, Page, RequestContext, WriteResul
 from tether.providers.envelope import envelope, parse_body, require_parent
 from tether.providers.reads import read_page, read_row
 from tether.store import principals, resources, role_assignments
-from tether.store.tables import ResourceRow
 
 
-def answer(row: ResourceRow) -> dict[str, Any]:
+def answer(row: Resource) -> dict[str, Any]:
     return envelope(row, properties=identity_properties(resources.read_properties(row, UserAssignedIdentityRecord)))
 
 
@@ -57,8 +57,7 @@ class UserAssignedIdentities:
             group = await require_parent(session, resource_id)
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                row.tags = request.tags
-                resources.touch(row, principal_id=ctx.caller.object_id)
+                row = await resources.update(session, row, tags=request.tags, principal_id=ctx.caller.object_id)
                 return WriteResult(answer(row), created=False)
             principal = await principals.create(
                 session,

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 
 from tether.domain.ids import ResourceId
 from tether.domain.models.workspaces import WorkspaceRecord
+from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState
 from tether.errors import Conflict, InvalidRequest
 from tether.identity.managed import parse_identity_type
@@ -23,7 +24,6 @@ from tether.protocol.arm import StrictModel
 from tether.protocol.partial_updates import changed_properties, document_properties
 from tether.providers.base import RequestContext
 from tether.store import resources
-from tether.store.tables import ResourceRow
 
 _READ_ONLY = {"id", "name", "type", "systemdata", "etag", "location", "kind", "sku"}
 _CHANGEABLE = {"description", "friendlyName"}
@@ -91,7 +91,7 @@ def _descriptive(body: dict[str, Any]) -> _Descriptive:
 
 async def patch_workspace(
     ctx: RequestContext, resource_id: ResourceId, body: Any, *, current: dict[str, Any]
-) -> ResourceRow:
+) -> Resource:
     """Apply the PATCH (``current``: the workspace as GET answers it) and return the updated row."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="InvalidRequestContent")
@@ -112,11 +112,11 @@ async def patch_workspace(
                 f"Workspace '{resource_id.name}' is {state}; wait until it has Succeeded to update it.",
                 code="ConflictingOperation",
             )
-        if changes.tags is not None:
-            row.tags = changes.tags
         record = resources.read_properties(row, WorkspaceRecord)
-        resources.write_properties(
-            row, record.described(friendly_name=changes.friendlyName, description=changes.description)
+        return await resources.update(
+            session,
+            row,
+            tags=changes.tags,
+            properties=record.described(friendly_name=changes.friendlyName, description=changes.description),
+            principal_id=ctx.caller.object_id,
         )
-        resources.touch(row, principal_id=ctx.caller.object_id)
-    return row

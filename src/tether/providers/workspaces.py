@@ -15,6 +15,7 @@ from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.domain.models.workspaces import WorkspaceRecord
 from tether.domain.names import validate_name
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import Conflict, InvalidRequest, NotFound
 from tether.identity.managed import parse_identity_type, user_assigned_block, user_assigned_principal
@@ -27,13 +28,12 @@ from tether.providers.reads import read_page, read_row
 from tether.providers.storage_accounts import StorageAccounts
 from tether.providers.workspace_updates import patch_workspace
 from tether.store import Session, resources
-from tether.store.tables import ResourceRow
 
 #: Where the discovery document is served (tether.api.run_history), under the public URL.
 DISCOVERY_PATH = "/discovery"
 
 
-def answer(row: ResourceRow, *, discovery_url: str | None) -> dict[str, Any]:
+def answer(row: Resource, *, discovery_url: str | None) -> dict[str, Any]:
     record = resources.read_properties(row, WorkspaceRecord)
     properties = workspace_properties(record, provisioning_state=row.provisioning_state, discovery_url=discovery_url)
     body = envelope(row, properties=properties)
@@ -84,7 +84,7 @@ class Workspaces:
         # discoveryUrl, fetched without a token as Azure's regional one is: one for all, at /discovery.
         self._discovery_url = public_url.rstrip("/") + DISCOVERY_PATH if public_url else None
 
-    def _answer(self, row: ResourceRow) -> dict[str, Any]:
+    def _answer(self, row: Resource) -> dict[str, Any]:
         return answer(row, discovery_url=self._discovery_url)
 
     async def get(self, ctx: RequestContext, resource_id: ResourceId) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class Workspaces:
             group = await require_parent(session, resource_id)
             row = await resources.get(session, resource_id, for_update=True)
             if row is not None:
-                return self._update(ctx, row, request)
+                return await self._update(ctx, session, row, request)
             identity = await _requested_identity(session, request)
             primary = next(iter(identity["userAssignedIdentities"])) if identity["type"] == "UserAssigned" else None
             record = WorkspaceRecord(
@@ -125,17 +125,20 @@ class Workspaces:
             if self._accounts is not None:
                 requested = (request.properties.model_extra or {}).get("storageAccount")
                 storage = await create_default_storage(session, ctx, row, requested=requested, accounts=self._accounts)
-                resources.write_properties(row, record.model_copy(update={"storage_account": storage}))
-            started = await lro.start(
+                row = await resources.update(
+                    session, row, properties=record.model_copy(update={"storage_account": storage})
+                )
+            row, started = await lro.start(
                 session, row, OperationKind.CREATE, principal_id=ctx.caller.object_id, starter=ctx.starter
             )
         ctx.starter.run(started)
         return WriteResult(self._answer(row), created=True, operation_id=started.operation.id)
 
-    def _update(
+    async def _update(
         self,
         ctx: RequestContext,
-        row: ResourceRow,
+        session: Session,
+        row: Resource,
         request: CreateWorkspaceRequest,
     ) -> WriteResult:
         if ProvisioningState(row.provisioning_state) is not ProvisioningState.SUCCEEDED:
@@ -148,11 +151,15 @@ class Workspaces:
                 f"Workspace '{row.name}' is in '{row.location}'; a workspace cannot move.",
                 code="LocationNotAvailable",
             )
-        row.tags = request.tags
         record = resources.read_properties(row, WorkspaceRecord)
         sent = request.properties
-        resources.write_properties(row, record.described(friendly_name=sent.friendlyName, description=sent.description))
-        resources.touch(row, principal_id=ctx.caller.object_id)
+        row = await resources.update(
+            session,
+            row,
+            tags=request.tags,
+            properties=record.described(friendly_name=sent.friendlyName, description=sent.description),
+            principal_id=ctx.caller.object_id,
+        )
         return WriteResult(self._answer(row), created=False)
 
     async def patch(self, ctx: RequestContext, resource_id: ResourceId, body: Any) -> dict[str, Any]:
@@ -166,7 +173,7 @@ class Workspaces:
                 return DeleteResult(existed=False)
             if row.provisioning_state == ProvisioningState.DELETING:
                 raise Conflict(f"Workspace '{row.name}' is already being deleted.", code="ConflictingOperation")
-            started = await lro.start(
+            _, started = await lro.start(
                 session, row, OperationKind.DELETE, principal_id=ctx.caller.object_id, starter=ctx.starter
             )
         ctx.starter.run(started)

@@ -17,6 +17,7 @@ from tether.domain.ids import parse_resource_id
 from tether.domain.models.computes import AttachedCluster, ComputeRecord, ComputeState
 from tether.domain.operations import Operation
 from tether.domain.principals import PrincipalKind
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import TetherError
 from tether.kube.access import ClusterAccess
@@ -24,23 +25,24 @@ from tether.reconcile.attach import AttachFacts, AttachFailed, attach, load_targ
 from tether.reconcile.engine import error_body
 from tether.reconcile.errors import PermanentError, TemporaryError
 from tether.store import Session, Store, principals, resources, role_assignments, tenancy
-from tether.store.tables import ResourceRow
 
 _REACH_ATTEMPTS = 2
 
 
-def compute_identity_name(compute: ResourceRow) -> str:
+def compute_identity_name(compute: Resource) -> str:
     """S9: ``<workspace name>/computes/<compute name>``."""
     workspace = compute.id.split("/")[8]
     return f"{workspace}/computes/{compute.name}"
 
 
-async def _bind_identity(session: Session, row: ResourceRow) -> list[str]:
-    """Make the compute's identity what was asked; returns the object ids of principals removed."""
+async def _bind_identity(session: Session, row: Resource) -> tuple[dict[str, Any] | None, list[str]]:
+    """Make the compute's principals what was asked; returns the identity to store and the object ids of
+    principals removed."""
     asked = resources.read_properties(row, ComputeRecord).private.identity_request
     wanted = asked.type
     existing = await principals.get_by_resource(session, row.key)
     removed: list[str] = []
+    identity = row.identity
     if wanted != "SystemAssigned" and existing is not None:
         await role_assignments.delete_for_principal(session, existing.object_id)
         await principals.delete(session, existing.object_id)
@@ -57,12 +59,12 @@ async def _bind_identity(session: Session, row: ResourceRow) -> list[str]:
                 display_name=compute_identity_name(row),
                 resource_key=row.key,
             )
-        row.identity = {"type": "SystemAssigned", "principalId": principal.object_id, "tenantId": principal.tenant_id}
+        identity = {"type": "SystemAssigned", "principalId": principal.object_id, "tenantId": principal.tenant_id}
     elif wanted == "UserAssigned":
-        row.identity = asked.block  # validated when the request came in
+        identity = asked.block  # validated when the request came in
     elif wanted == "None":
-        row.identity = None
-    return removed
+        identity = None
+    return identity, removed
 
 
 class ComputeOperations:
@@ -105,7 +107,8 @@ class ComputeOperations:
         row = await resources.get_by_key(session, operation.resource_key)
         if row is None:
             return
-        await _bind_identity(session, row)
+        identity, _ = await _bind_identity(session, row)
+        properties = None
         if isinstance(result, AttachFacts):
             attached = AttachedCluster(
                 instance_types=result.instance_types or None,
@@ -114,8 +117,10 @@ class ComputeOperations:
             )
             record = resources.read_properties(row, ComputeRecord)
             state = ComputeState(attached=attached, provisioning_errors=None)
-            resources.write_properties(row, record.model_copy(update={"state": state}))
-        resources.set_state(row, ProvisioningState.SUCCEEDED)
+            properties = record.model_copy(update={"state": state})
+        await resources.update(
+            session, row, identity=identity, properties=properties, state=ProvisioningState.SUCCEEDED
+        )
 
     async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         row = await resources.get_by_key(session, operation.resource_key)
@@ -124,8 +129,9 @@ class ComputeOperations:
         record = resources.read_properties(row, ComputeRecord)
         errors = [{"error": {**error_body(error), "details": []}}]
         state = record.state.model_copy(update={"provisioning_errors": errors})
-        resources.write_properties(row, record.model_copy(update={"state": state}))
-        resources.set_state(row, ProvisioningState.FAILED)
+        await resources.update(
+            session, row, properties=record.model_copy(update={"state": state}), state=ProvisioningState.FAILED
+        )
 
     async def after_commit(self, operation: Operation) -> None:
         self._authz.index.invalidate()

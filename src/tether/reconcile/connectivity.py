@@ -76,7 +76,7 @@ class ConnectivityRecorder:
                 record = resources.read_properties(row, ConnectedClusterRecord)
                 if record.connected and await relay_tunnels.locate(session, key) is None:
                     offline = record.model_copy(update={"connectivity_status": ConnectivityStatus.OFFLINE})
-                    resources.write_properties(row, offline)
+                    await resources.update(session, row, properties=offline)
 
     def start(self, held: Callable[[], list[str]]) -> None:
         """Keep the records of the tunnels ``held()`` names alive, and sweep lapsed ones, until ``close``."""
@@ -127,9 +127,8 @@ class ConnectivityRecorder:
                 return
             status = ConnectivityStatus.CONNECTED if connected else ConnectivityStatus.OFFLINE
             update = {"connectivity_status": status, "last_connectivity_time": now}
-            resources.write_properties(
-                row, resources.read_properties(row, ConnectedClusterRecord).model_copy(update=update)
-            )
+            changed = resources.read_properties(row, ConnectedClusterRecord).model_copy(update=update)
+            await resources.update(session, row, properties=changed)
         if connected:
             self.fresh_tunnels.put_nowait(key)
 
@@ -183,9 +182,8 @@ class TunnelProbes:
                     "agent_version": "tether-connect/1",
                     "oidc_issuer_profile": OidcIssuerProfile(enabled=facts.issuer is not None, issuer_url=facts.issuer),
                 }
-                resources.write_properties(
-                    row, resources.read_properties(row, ConnectedClusterRecord).model_copy(update=update)
-                )
+                changed = resources.read_properties(row, ConnectedClusterRecord).model_copy(update=update)
+                row = await resources.update(session, row, properties=changed)
                 subscription = await tenancy.get_subscription(session, row.subscription_id)
                 if facts.issuer and ca_pem and subscription is not None:
                     # Workload identity: the token service fetches this issuer's keys over TLS it must trust.

@@ -23,10 +23,10 @@ from tether.domain.models.datastores import DatastoreRecord, default_datastore
 from tether.domain.models.extensions import ClusterExtensionRecord, ExtensionHealthReport, HealthStatus
 from tether.domain.models.jobs import JobRecord
 from tether.domain.principals import TOKEN_EXCHANGE_AUDIENCE
+from tether.domain.resources import Resource
 from tether.errors import NotFound
 from tether.recent import Recent
 from tether.store import Session, federated_credentials, principals, resources
-from tether.store.tables import ResourceRow
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def image_host(image: str) -> str | None:
     return first.lower()
 
 
-def _identity_of(compute: ResourceRow) -> str | None:
+def _identity_of(compute: Resource) -> str | None:
     """The object id the compute's workloads act as, if it has an identity."""
     identity = compute.identity or {}
     if identity.get("type") == "SystemAssigned":
@@ -116,7 +116,7 @@ def _image(record: JobRecord) -> str:
     return record.spec.environment.image
 
 
-def _spec(job_name: str, record: JobRecord, compute: ResourceRow, compute_id: ResourceId) -> dict[str, Any]:
+def _spec(job_name: str, record: JobRecord, compute: Resource, compute_id: ResourceId) -> dict[str, Any]:
     run = record.private.run  # resolved at creation (providers.job_inputs); older jobs have none
     spec: dict[str, Any] = {
         "jobName": job_name,
@@ -175,7 +175,7 @@ class Planner:
         self._identities: Recent[str, Identity] = Recent(cache_s)
         self._trusted: Recent[tuple[str, str], bool] = Recent(cache_s)
 
-    async def plan(self, session: Session, job: ResourceRow) -> Dispatch:
+    async def plan(self, session: Session, job: Resource) -> Dispatch:
         record = resources.read_properties(job, JobRecord)
         compute_id = parse_resource_id(record.spec.computeId)
         compute = await resources.get(session, compute_id)

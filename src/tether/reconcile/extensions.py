@@ -100,8 +100,7 @@ class ExtensionOperations:
         state = {"installed_version": result.version, "operator_mode": result.operator_mode, "health": waiting}
         spec = record.spec.model_copy(update={"configuration_settings": settings})
         installed = record.model_copy(update={"spec": spec, "state": record.state.model_copy(update=state)})
-        resources.write_properties(row, installed)
-        resources.set_state(row, ProvisioningState.SUCCEEDED)
+        await resources.update(session, row, properties=installed, state=ProvisioningState.SUCCEEDED)
 
     async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         await mark_failed(session, operation, error)

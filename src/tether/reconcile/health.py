@@ -88,4 +88,4 @@ class HealthMonitor:
             if row is not None and row.provisioning_state == ProvisioningState.SUCCEEDED.value:
                 record = resources.read_properties(row, ClusterExtensionRecord)
                 checked = record.model_copy(update={"state": record.state.model_copy(update=update)})
-                resources.write_properties(row, checked)
+                await resources.update(session, row, properties=checked)

@@ -229,7 +229,7 @@ class JobMonitor:
                     continue  # finished meanwhile (a cancel)
                 updated = job_update(record.state, status)
                 if updated is not None:
-                    resources.write_properties(row, record.model_copy(update={"state": updated}))
+                    await resources.update(session, row, properties=record.model_copy(update={"state": updated}))
 
     def _watch_only(self, places: set[Place]) -> None:
         for place in set(self._watches) - places:

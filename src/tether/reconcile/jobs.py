@@ -154,7 +154,7 @@ class JobOperations:
             private = private.model_copy(update={"placement": placement})
         if outcome.phase == JobStatus.CANCELED.value:
             state = state.model_copy(update={"status": JobStatus.CANCELED})
-        resources.write_properties(job, record.model_copy(update={"state": state, "private": private}))
+        await resources.update(session, job, properties=record.model_copy(update={"state": state, "private": private}))
 
     async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         job = await resources.get_by_key(session, operation.resource_key)
@@ -170,7 +170,7 @@ class JobOperations:
                 ),
             }
         )
-        resources.write_properties(job, record.model_copy(update={"state": state}))
+        await resources.update(session, job, properties=record.model_copy(update={"state": state}))
 
     async def after_commit(self, operation: Operation) -> None:
         if self._on_dispatched is not None:

@@ -59,7 +59,6 @@ class ManagedClusterOperations:
         row = await resources.get_by_key(session, operation.resource_key)
         if row is None:
             return
-        resources.write_properties(row, probed(resources.read_properties(row, ManagedClusterRecord), facts))
         if facts.issuer and ca_pem:
             subscription = await tenancy.get_subscription(session, row.subscription_id)
             if subscription is not None:
@@ -69,7 +68,8 @@ class ManagedClusterOperations:
                     )
                 except Conflict as e:  # another cluster's issuer: its trust stays as it was
                     log.warning("cluster %s names an issuer it may not register: %s", row.id, e.message)
-        resources.set_state(row, ProvisioningState.SUCCEEDED)
+        record = probed(resources.read_properties(row, ManagedClusterRecord), facts)
+        await resources.update(session, row, properties=record, state=ProvisioningState.SUCCEEDED)
 
     async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         await mark_failed(session, operation, error)

@@ -26,7 +26,7 @@ async def mark_failed(session: Session, operation: Operation, error: TetherError
     del error  # the operation row carries it; the resource only changes state
     row = await resources.get_by_key(session, operation.resource_key)
     if row is not None:
-        resources.set_state(row, ProvisioningState.FAILED)
+        await resources.update(session, row, state=ProvisioningState.FAILED)
 
 
 class DeletesInvalidateAccess:

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from tether.domain.operations import Operation
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind
 from tether.errors import TetherError
 from tether.providers.base import StartedOperation
 from tether.store import Session, operations
-from tether.store.tables import ResourceRow
 
 HAND_OFF_LEASE_S = 5.0
 
@@ -58,7 +58,7 @@ class OperationStarter:
         self._takers: dict[str, _Taker] = {}
         self._handed_off: dict[str, deque[StartedOperation]] = {}
 
-    async def start(self, session: Session, resource: ResourceRow, kind: OperationKind) -> StartedOperation:
+    async def start(self, session: Session, resource: Resource, kind: OperationKind) -> StartedOperation:
         """Record the operation in the caller's transaction, handed off if its type's handler takes hand-offs.
 
         A handler that cannot prepare (a ``TetherError``: a problem its reconciler will meet and report

@@ -7,17 +7,18 @@ from typing import Any
 from tether.domain import resource_types as rt
 from tether.domain.operations import Operation
 from tether.domain.principals import PrincipalKind
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind, ProvisioningState
 from tether.errors import TetherError
 from tether.reconcile.resource_groups import DeletesInvalidateAccess, delete_tree, mark_failed
 from tether.store import Session, principals, resources, tenancy
-from tether.store.tables import ResourceRow
 
 
-async def _ensure_system_identity(session: Session, row: ResourceRow) -> None:
-    """Create the workspace's system-assigned principal, named after the workspace, if it has none."""
+async def _system_identity(session: Session, row: Resource) -> dict[str, Any] | None:
+    """The workspace's identity, with its system-assigned principal (named after the workspace) created if
+    it has none yet."""
     if (row.identity or {}).get("type") != "SystemAssigned" or (row.identity or {}).get("principalId"):
-        return
+        return row.identity
     subscription = await tenancy.get_subscription(session, row.subscription_id)
     if subscription is None:
         raise TetherError(f"Subscription {row.subscription_id} of {row.id} vanished.")
@@ -28,7 +29,7 @@ async def _ensure_system_identity(session: Session, row: ResourceRow) -> None:
         display_name=row.name,
         resource_key=row.key,
     )
-    row.identity = {
+    return {
         "type": "SystemAssigned",
         "principalId": principal.object_id,
         "tenantId": principal.tenant_id,
@@ -48,8 +49,8 @@ class WorkspaceOperations(DeletesInvalidateAccess):
         row = await resources.get_by_key(session, operation.resource_key)
         if row is None:  # deleted while being created; the delete's operation reports it
             return
-        await _ensure_system_identity(session, row)
-        resources.set_state(row, ProvisioningState.SUCCEEDED)
+        identity = await _system_identity(session, row)
+        await resources.update(session, row, identity=identity, state=ProvisioningState.SUCCEEDED)
 
     async def fail(self, session: Session, operation: Operation, error: TetherError) -> None:
         await mark_failed(session, operation, error)

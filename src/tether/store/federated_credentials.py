@@ -119,7 +119,7 @@ async def trust_issuer(session: AsyncSession, *, tenant_id: str, issuer: str, ca
 
 async def _source_exists(session: AsyncSession, source: str) -> bool:
     key = source.lower()
-    if await session.get(ResourceRow, key) is not None:
+    if (await session.execute(select(ResourceRow.key).where(ResourceRow.key == key))).first() is not None:
         return True
     query = select(FederatedCredentialRow.id).where(FederatedCredentialRow.resource_key == key)
     return (await session.execute(query)).first() is not None

@@ -25,8 +25,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.domain.operations import Operation
+from tether.domain.resources import Resource
 from tether.domain.states import OperationKind, OperationStatus
-from tether.store.tables import OperationRow, ResourceRow
+from tether.store.tables import OperationRow
 
 
 def _now() -> dt.datetime:
@@ -49,7 +50,7 @@ def _snapshot(row: OperationRow) -> Operation:
     )
 
 
-async def create(session: AsyncSession, resource: ResourceRow, kind: OperationKind) -> Operation:
+async def create(session: AsyncSession, resource: Resource, kind: OperationKind) -> Operation:
     """Record a new operation of ``kind`` on ``resource``, runnable at once."""
     now = _now()
     row = OperationRow(
