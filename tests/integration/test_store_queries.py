@@ -127,3 +127,20 @@ async def test_a_state_change_is_checked_and_a_refused_one_writes_nothing(store:
     assert refused.value.code == "ConflictingOperation"
     async with store.transaction() as session:
         assert await resources.get_by_key(session, key) == deleting
+
+
+async def test_a_change_of_a_resource_deleted_since_it_was_read_is_a_conflict(store: Store) -> None:
+    await _job(store, "gone", JobStatus.QUEUED)
+    key = parse_resource_id(f"{WORKSPACE}/jobs/gone").key
+    async with store.transaction() as session:
+        read = await resources.get_by_key(session, key)
+    assert read is not None
+    async with store.transaction() as session:
+        assert await resources.delete_tree_by_key(session, key) == 1
+
+    with pytest.raises(Conflict) as refused:
+        async with store.transaction() as session:
+            await resources.update(session, read, tags={"x": "y"}, principal_id="00000000-0000-0000-0000-0000000000bb")
+    assert refused.value.code == "ResourceDeleted"
+    async with store.transaction() as session:
+        assert await resources.get_by_key(session, key) is None

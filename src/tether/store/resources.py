@@ -27,6 +27,7 @@ from tether.domain.ids import ResourceId
 from tether.domain.models.stored import StoredModel
 from tether.domain.resources import Resource
 from tether.domain.states import ProvisioningState, check_transition
+from tether.errors import Conflict
 from tether.store.tables import ResourceRow
 
 Model = TypeVar("Model", bound=StoredModel)
@@ -225,7 +226,12 @@ async def update(
     query = sql_update(_TABLE).where(_TABLE.c.key == resource.key).values(values).returning(*_COLUMNS)
     row = (await session.execute(query)).first()
     if row is None:
-        raise LookupError(f"resource {resource.id} is gone: it was deleted in this transaction")
+        # Deleted since it was read (by this transaction, or by another one when it was read without
+        # for_update): a race the caller answers as a conflict, never a server error.
+        raise Conflict(
+            f"The resource {resource.id} was deleted while this request changed it; read it again and retry.",
+            code="ResourceDeleted",
+        )
     return Resource(*row)
 
 
