@@ -96,6 +96,11 @@ class Cli:
 REPO = Path(__file__).resolve().parent.parent
 
 
+def verdict(value: float, goal: float, *, better: Literal["lower", "higher"] = "lower") -> str:
+    """``met`` or ``MISSED``: the word each benchmark prints beside a figure that has a goal."""
+    return "met" if (value <= goal if better == "lower" else value >= goal) else "MISSED"
+
+
 def add_json_out(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json-out", type=Path, default=None, help="append this run's figures to this JSON file")
 

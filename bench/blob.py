@@ -32,7 +32,7 @@ from azure.core.credentials import AccessToken
 from azure.storage.blob import BlobServiceClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import Results, add_json_out, percentile
+from _common import Results, add_json_out, percentile, verdict
 from tether.crypto import new_storage_key
 from tether.server_process import ServerProcess
 from tether.storage.azurite import AccountKeys, AzuritePool
@@ -177,8 +177,9 @@ def main() -> None:
             download = max(tether.download_mb_s) / max(azurite.download_mb_s)
             small = percentile(tether.gets_ms, 0.5) / percentile(azurite.gets_ms, 0.5)
             print(
-                f"ratio tether/azurite: upload {upload:.2f}x (goal >= 0.8), download {download:.2f}x (goal >= 0.8), "
-                f"small GET p50 {small:.2f}x (goal <= 1.5)"
+                f"ratio tether/azurite: upload {upload:.2f}x (goal >= 0.8): {verdict(upload, 0.8, better='higher')}, "
+                f"download {download:.2f}x (goal >= 0.8): {verdict(download, 0.8, better='higher')}, "
+                f"small GET p50 {small:.2f}x (goal <= 1.5): {verdict(small, 1.5)}"
             )
             results = Results("blob", args.json_out)
             results.add(f"upload {args.size_mb} MB, Tether / Azurite", upload, "x", goal=0.8, better="higher")

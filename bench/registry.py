@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx2
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import Results, add_json_out
+from _common import Results, add_json_out, verdict
 from tether.client.registries import write_docker_config
 from tether.registry.distribution import DistributionPool
 from tether.server_process import ServerProcess
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace, scratch: Path, server: ServerProcess, floor: D
     ratio = min(tether_s) / min(floor_s)
     print(f"auth off (Distribution directly)  {_times(floor_s)}")
     print(f"through Tether's token flow       {_times(tether_s)}")
-    print(f"ratio tether/auth off: {ratio:.2f}x (goal <= 1.1)")
+    print(f"ratio tether/auth off: {ratio:.2f}x (goal <= 1.1): {verdict(ratio, 1.1)}")
     rate = loop.run_until_complete(tokens_per_second(login, ca=ca, refresh=refresh, count=args.tokens))
     print(f"tokens issued: {rate:.0f}/s ({args.tokens} requests, 16 in flight, each a role decision)")
     results = Results("registry", args.json_out)

@@ -42,7 +42,7 @@ from lightkube.resources.core_v1 import ConfigMap, Namespace
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 
-from _common import Results, add_json_out, local_or_given_cluster, summary
+from _common import Results, add_json_out, local_or_given_cluster, summary, verdict
 from tether import pki
 from tether.relay import RelayHub
 
@@ -199,7 +199,7 @@ async def main() -> None:
     print(summary("GET direct", direct_ms, width=34, digits=2))
     print(summary("GET through the relay", relay_ms, width=34, digits=2))
     ratio = statistics.median(relay_ms) / statistics.median(direct_ms)
-    print(f"{'ratio relay/direct (p50)':<34} {ratio:.2f}x (goal <= {GOAL_RATIO}x)")
+    print(f"{'ratio relay/direct (p50)':<34} {ratio:.2f}x (goal <= {GOAL_RATIO}x): {verdict(ratio, GOAL_RATIO)}")
     print(summary("watch event delivery, direct", watch_direct, width=34, digits=2))
     print(summary("watch event delivery, relay", watch_relay, width=34, digits=2))
     results = Results("relay", args.json_out)

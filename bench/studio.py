@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx2
 
-from _common import Results, add_json_out, percentile, summary
+from _common import Results, add_json_out, percentile, summary, verdict
 from tether.domain import resource_types as rt
 from tether.domain.ids import ResourceId
 from tether.domain.states import ProvisioningState
@@ -121,7 +121,7 @@ async def main(*, count: int, rounds: int, json_out: Path | None) -> None:
     print(summary("Studio page (HTML)", page_ms))
     print(summary(f"JSON API list (all pages, {count} items)", json_ms))
     ratio = percentile(page_ms, 0.5) / percentile(json_ms, 0.5)
-    print(f"page / JSON p50 ratio: {ratio:.2f}x (goal <= 1.5x)")
+    print(f"page / JSON p50 ratio: {ratio:.2f}x (goal <= 1.5x): {verdict(ratio, 1.5)}")
     results = Results("studio", json_out)
     results.add(f"Studio compute list page, {count} computes, p50", percentile(page_ms, 0.5), "ms", samples=page_ms)
     results.add(f"JSON API list, {count} computes, p50", percentile(json_ms, 0.5), "ms", samples=json_ms)
