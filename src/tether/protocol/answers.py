@@ -11,7 +11,7 @@ never shape an answer, they only read one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -41,39 +41,42 @@ class _View(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-class ResourceAnswer(_View):
-    """Any resource: its envelope, ``properties`` as a plain object (``{}`` when absent or null)."""
+Properties = TypeVar("Properties")
+
+
+class TypedAnswer(_View, Generic[Properties]):
+    """A resource: its envelope, with ``properties`` read as ``Properties`` (a view per resource type)."""
 
     id: str
     name: str
     type: str | None = None
-    properties: OptionalObject
+    properties: Properties
+
+
+#: Any resource: its envelope, ``properties`` as a plain object (``{}`` when absent or null).
+ResourceAnswer = TypedAnswer[OptionalObject]
 
 
 class _StateProperties(_View):
     provisioningState: str | None = None  # noqa: N815 - ARM's field names
 
 
-class ProvisionedAnswer(ResourceAnswer):
-    """A resource whose ``properties.provisioningState`` is read (clusters, extensions...)."""
-
-    properties: _StateProperties  # type: ignore[assignment]
+#: A resource whose ``properties.provisioningState`` is read (clusters, extensions...).
+ProvisionedAnswer = TypedAnswer[_StateProperties]
 
 
 class _ConnectedClusterProperties(_StateProperties):
     connectivityStatus: str | None = None  # noqa: N815
 
 
-class ConnectedClusterAnswer(ResourceAnswer):
-    properties: _ConnectedClusterProperties  # type: ignore[assignment]
+ConnectedClusterAnswer = TypedAnswer[_ConnectedClusterProperties]
 
 
 class _ManagedClusterProperties(_StateProperties):
     kubernetesVersion: str | None = None  # noqa: N815
 
 
-class ManagedClusterAnswer(ResourceAnswer):
-    properties: _ManagedClusterProperties  # type: ignore[assignment]
+ManagedClusterAnswer = TypedAnswer[_ManagedClusterProperties]
 
 
 class _ExtensionProperties(_StateProperties):
@@ -85,24 +88,21 @@ class _ExtensionProperties(_StateProperties):
     instanceTypes: OptionalObject  # noqa: N815
 
 
-class ExtensionAnswer(ResourceAnswer):
-    properties: _ExtensionProperties  # type: ignore[assignment]
+ExtensionAnswer = TypedAnswer[_ExtensionProperties]
 
 
 class _RegistryProperties(_View):
     loginServer: str  # noqa: N815
 
 
-class RegistryAnswer(ResourceAnswer):
-    properties: _RegistryProperties  # type: ignore[assignment]
+RegistryAnswer = TypedAnswer[_RegistryProperties]
 
 
 class _WorkspaceProperties(_View):
     storageAccount: str | None = None  # noqa: N815
 
 
-class WorkspaceAnswer(ResourceAnswer):
-    properties: _WorkspaceProperties  # type: ignore[assignment]
+WorkspaceAnswer = TypedAnswer[_WorkspaceProperties]
 
 
 class _Endpoints(_View):
@@ -113,8 +113,7 @@ class _StorageAccountProperties(_View):
     primaryEndpoints: _Endpoints  # noqa: N815
 
 
-class StorageAccountAnswer(ResourceAnswer):
-    properties: _StorageAccountProperties  # type: ignore[assignment]
+StorageAccountAnswer = TypedAnswer[_StorageAccountProperties]
 
 
 class _JobProperties(_View):
@@ -125,8 +124,7 @@ class _JobProperties(_View):
     error: OptionalObject
 
 
-class JobAnswer(ResourceAnswer):
-    properties: _JobProperties  # type: ignore[assignment]
+JobAnswer = TypedAnswer[_JobProperties]
 
 
 class _KubernetesComputeSettings(_View):
@@ -140,9 +138,8 @@ class _ComputeProperties(_StateProperties):
     properties: _KubernetesComputeSettings
 
 
-class ComputeAnswer(ResourceAnswer):
+class ComputeAnswer(TypedAnswer[_ComputeProperties]):
     identity: OptionalObject
-    properties: _ComputeProperties  # type: ignore[assignment]
 
 
 class _AssetProperties(_View):
@@ -150,18 +147,15 @@ class _AssetProperties(_View):
     properties: OptionalObject  # the asset's own string pairs (``hash_sha256``...)
 
 
-class AssetAnswer(ResourceAnswer):
-    """A code or environment container or version (``ml_assets``)."""
-
-    properties: _AssetProperties  # type: ignore[assignment]
+#: A code or environment container or version (``ml_assets``).
+AssetAnswer = TypedAnswer[_AssetProperties]
 
 
 class _DatastoreProperties(_View):
     isDefault: bool | None = None  # noqa: N815
 
 
-class DatastoreAnswer(ResourceAnswer):
-    properties: _DatastoreProperties  # type: ignore[assignment]
+DatastoreAnswer = TypedAnswer[_DatastoreProperties]
 
 
 class _StateColumn(_View):
@@ -183,7 +177,7 @@ def provisioning_state_column(item: dict[str, Any]) -> dict[str, Any]:
         return {}
 
 
-AnswerView = TypeVar("AnswerView", bound=ResourceAnswer)
+AnswerView = TypeVar("AnswerView", bound=_View)
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:
