@@ -3,10 +3,11 @@
 A ``tether server`` process serves registry ``benchregistry``; a SIZE_MB image (one incompressible
 layer) is pushed to it through the token flow as the bootstrap admin (Owner, so push and pull). The
 floor is another process of the same Distribution binary and version, with auth off, serving HTTPS
-with the server's own certificate (the TLS work Tether's login server does), holding the same image.
-The client is skopeo (``copy docker://... oci:DIR``, a fresh directory each time), run alternately
-against both sides: through Tether it fetches a token (``/oauth2/token`` with the refresh token of
-``tether acr login``) and its requests pass Tether's login server; against the floor it sends none.
+with the server's own certificate (as the registry's own process does on its login server), holding
+the same image. The client is skopeo (``copy docker://... oci:DIR``, a fresh directory each time), run
+alternately against both sides: through Tether it is challenged, fetches a token from the realm
+(Tether's ``/oauth2/token``, with the refresh token of ``tether acr login``) and sends it with each
+request, which the registry process checks; against the floor it sends none.
 Prints the best pull time per side and their ratio (goal: Tether <= 1.1x), then issues
 ``--tokens`` access tokens (16 in flight, each one a role decision) and prints tokens/s.
 The client shares the 2 cores with the servers.
@@ -63,7 +64,7 @@ def create_registry(server: ServerProcess, http: httpx2.Client) -> tuple[str, st
     created.raise_for_status()
     login = created.json()["properties"]["loginServer"]
     exchanged = http.post(
-        f"https://{login}/oauth2/exchange",
+        f"{server.url}/oauth2/exchange",
         data={"grant_type": "access_token", "service": login, "access_token": access},
     )
     exchanged.raise_for_status()
@@ -79,10 +80,10 @@ async def push_image(base: str, *, ca: str, size_mb: int, token: str) -> None:
         raise SystemExit(f"pushing the bench image to {host} answered {status}")
 
 
-async def access_token(login: str, *, ca: str, refresh: str, scope: str) -> str:
+async def access_token(tether: str, login: str, *, ca: str, refresh: str, scope: str) -> str:
     async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=60) as http:
         answer = await http.post(
-            f"https://{login}/oauth2/token",
+            f"{tether}/oauth2/token",
             data={"grant_type": "refresh_token", "service": login, "scope": scope, "refresh_token": refresh},
         )
     answer.raise_for_status()
@@ -110,7 +111,9 @@ def pull_seconds(reference: str, *, scratch: Path, certs: Path, auth_file: Path 
     return time.perf_counter() - started
 
 
-async def tokens_per_second(login: str, *, ca: str, refresh: str, count: int, in_flight: int = 16) -> float:
+async def tokens_per_second(
+    tether: str, login: str, *, ca: str, refresh: str, count: int, in_flight: int = 16
+) -> float:
     data = {
         "grant_type": "refresh_token",
         "service": login,
@@ -120,12 +123,12 @@ async def tokens_per_second(login: str, *, ca: str, refresh: str, count: int, in
     limits = httpx2.Limits(max_connections=in_flight)
     async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=ca), timeout=60, limits=limits) as http:
         for _ in range(20):  # warm the connections and the role decisions' caches
-            (await http.post(f"https://{login}/oauth2/token", data=data)).raise_for_status()
+            (await http.post(f"{tether}/oauth2/token", data=data)).raise_for_status()
         gate = asyncio.Semaphore(in_flight)
 
         async def one() -> None:
             async with gate:
-                (await http.post(f"https://{login}/oauth2/token", data=data)).raise_for_status()
+                (await http.post(f"{tether}/oauth2/token", data=data)).raise_for_status()
 
         started = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(count)))
@@ -146,9 +149,9 @@ def run(args: argparse.Namespace, scratch: Path, server: ServerProcess, floor: D
         login, refresh = create_registry(server, http)
     auth_file = scratch / "auth.json"
     write_docker_config(auth_file, login, refresh)  # what `tether acr login` writes
-    floor_url = loop.run_until_complete(floor.url_of("floor", trust=None))
+    floor_url = loop.run_until_complete(floor.start("floor", trust=None))
     scope = "repository:bench/image:pull,push"
-    push_token = loop.run_until_complete(access_token(login, ca=ca, refresh=refresh, scope=scope))
+    push_token = loop.run_until_complete(access_token(server.url, login, ca=ca, refresh=refresh, scope=scope))
     loop.run_until_complete(push_image(f"https://{login}", ca=ca, size_mb=args.size_mb, token=push_token))
     loop.run_until_complete(push_image(floor_url, ca=ca, size_mb=args.size_mb, token=""))
     floor_host = floor_url.split("://", 1)[-1]
@@ -164,7 +167,7 @@ def run(args: argparse.Namespace, scratch: Path, server: ServerProcess, floor: D
     print(f"auth off (Distribution directly)  {_times(floor_s)}")
     print(f"through Tether's token flow       {_times(tether_s)}")
     print(f"ratio tether/auth off: {ratio:.2f}x (goal <= 1.1): {verdict(ratio, 1.1)}")
-    rate = loop.run_until_complete(tokens_per_second(login, ca=ca, refresh=refresh, count=args.tokens))
+    rate = loop.run_until_complete(tokens_per_second(server.url, login, ca=ca, refresh=refresh, count=args.tokens))
     print(f"tokens issued: {rate:.0f}/s ({args.tokens} requests, 16 in flight, each a role decision)")
     results = Results("registry", args.json_out)
     results.add(f"pull {args.size_mb} MB image, Tether / auth off", ratio, "x", goal=1.1)

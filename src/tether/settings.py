@@ -140,12 +140,12 @@ class StorageSettings(BaseModel):
 
 
 class RegistrySettings(BaseModel):
-    """Container registries: the CNCF Distribution binary behind each registry's login server."""
+    """Container registries: the CNCF Distribution binary that serves each registry's login server."""
 
     registry_bin: Path | None = Field(
         None,
         description="The Distribution registry binary; default Debian's /usr/bin/docker-registry "
-        "(tools/registry/install.sh). Without it, registries exist but their /v2/ requests answer 503.",
+        "(tools/registry/install.sh). Without it, creating a registry fails with RegistryUnavailable (503).",
     )
 
 

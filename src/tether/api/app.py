@@ -21,6 +21,7 @@ from tether.api import (
     oidc,
     openapi_arm,
     operations,
+    registry_tokens,
     relay,
     resources_listing,
     run_history,
@@ -135,6 +136,7 @@ async def build_services(
         tokens=tokens,
         authorizer=authorizer,
         signer=RegistrySigner.load_or_create(data_dir, secrets=secrets, issuer=public_url),
+        public_url=public_url,  # the registries' token realm: <public URL>/oauth2/token
         data_dir=data_dir,
         tls=(data_dir / "server.pem", data_dir / "server-key.pem"),  # written by tether.api.server.ensure_tls
         registry_bin=settings.registry.registry_bin,
@@ -245,6 +247,7 @@ def create_app(services: Services) -> FastAPI:
     errors.install(app)
     app.include_router(metadata.router)
     app.include_router(oidc.router)
+    app.include_router(registry_tokens.router)
     app.include_router(operations.router)
     app.include_router(subscriptions.router)
     app.include_router(resources_listing.router)

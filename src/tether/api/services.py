@@ -79,4 +79,4 @@ class Services:
         await self.access.aclose()  # pooled cluster connections, once nothing above uses them
         await self.replicas.aclose()
         await self.blobs.aclose()  # stops the Azurite processes
-        await self.registries.aclose()  # stops the login servers and registry processes
+        await self.registries.aclose()  # stops the registry processes

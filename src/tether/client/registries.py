@@ -1,10 +1,11 @@
 """Container registries from the client side: find a registry, ACR's token flow, docker config, repositories.
 
-``tether acr login`` exchanges the profile's API token for a registry refresh token at the login
-server (``/oauth2/exchange``) and writes it into a docker config (``$DOCKER_CONFIG/config.json``,
-default ``~/.docker/config.json``) as ``az acr login`` does: ``identitytoken`` plus the same token as
-the password of the user ``00000000-0000-0000-0000-000000000000``, so docker, skopeo, crane and oras
-use it. Repository listings use a short-lived access token for ``registry:catalog:*`` / ``repository:<r>:pull``.
+``tether acr login`` exchanges the profile's API token for a registry refresh token at Tether's
+``/oauth2/exchange`` (the server's own URL: the realm the login server's ``/v2/`` challenge names) and
+writes it into a docker config (``$DOCKER_CONFIG/config.json``, default ``~/.docker/config.json``) as
+``az acr login`` does: ``identitytoken`` plus the same token as the password of the user
+``00000000-0000-0000-0000-000000000000``, so docker, skopeo, crane and oras use it. Repository
+listings use a short-lived access token for ``registry:catalog:*`` / ``repository:<r>:pull``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ def _login_http(client: TetherClient) -> httpx2.Client:
     return httpx2.Client(verify=ssl.create_default_context(cafile=ca) if ca else True, timeout=60)
 
 
+def _token_service(client: TetherClient) -> str:
+    """Where ACR's token endpoints are: the Tether server itself (its registries' ``/v2/`` realm)."""
+    return client.profile.server.rstrip("/")
+
+
 def _answer(response: httpx2.Response, what: str) -> dict[str, Any]:
     if response.status_code != 200:
         try:
@@ -59,7 +65,7 @@ def _answer(response: httpx2.Response, what: str) -> dict[str, Any]:
 
 
 def refresh_token(client: TetherClient, login_server: str) -> str:
-    """A registry refresh token for the profile's principal, from the login server's ``/oauth2/exchange``."""
+    """A registry refresh token for the profile's principal and ``login_server``, from Tether's ``/oauth2/exchange``."""
     data = {
         "grant_type": "access_token",
         "service": login_server,
@@ -67,13 +73,14 @@ def refresh_token(client: TetherClient, login_server: str) -> str:
         "access_token": client.access_token(),
     }
     with _login_http(client) as http:
-        return str(_answer(http.post(f"https://{login_server}/oauth2/exchange", data=data), "Login")["refresh_token"])
+        response = http.post(f"{_token_service(client)}/oauth2/exchange", data=data)
+    return str(_answer(response, "Login")["refresh_token"])
 
 
 def access_token(client: TetherClient, login_server: str, *, refresh: str, scope: str) -> str:
     data = {"grant_type": "refresh_token", "service": login_server, "scope": scope, "refresh_token": refresh}
     with _login_http(client) as http:
-        response = http.post(f"https://{login_server}/oauth2/token", data=data)
+        response = http.post(f"{_token_service(client)}/oauth2/token", data=data)
     return str(_answer(response, "The registry token request")["access_token"])
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tether.localcluster.components import Ports
 from tether.localcluster.paths import ClusterPaths
+from tether.processes import loopback_port_is_free
 
 
 @dataclass(frozen=True)
@@ -58,20 +59,9 @@ def read_record(paths: ClusterPaths) -> ClusterRecord | None:
         return None
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # Like Go's listeners, ignore connections of a previous run lingering in TIME_WAIT.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def choose_ports(previous: Ports | None) -> Ports:
     """The previous ports if all are still free, else four fresh free loopback ports."""
-    if previous is not None and all(_port_free(p) for p in asdict(previous).values()):
+    if previous is not None and all(loopback_port_is_free(p) for p in asdict(previous).values()):
         return previous
     with contextlib.ExitStack() as stack:
         picked: list[int] = []

@@ -1,8 +1,10 @@
 """Container registries (``Microsoft.ContainerRegistry/registries``): an ARM resource served by a login server.
 
-Names are global and case-insensitive, as in Azure. Creation is synchronous: the registry's login
-server starts listening before the resource is written, and ``properties.loginServer`` is its
-``127.0.0.1:<port>`` (docs/registries.md). Deleting a registry stops it and deletes its repositories.
+Names are global and case-insensitive, as in Azure. Creation is synchronous: the registry's process
+is serving its login server before the resource is written, and ``properties.loginServer`` is its
+``127.0.0.1:<port>`` (docs/registries.md). If it cannot start (the Distribution binary missing, say),
+creation fails with the engine's ``Unavailable`` (``RegistryUnavailable``, 503) and nothing is written.
+Deleting a registry stops it and deletes its repositories.
 """
 
 from __future__ import annotations

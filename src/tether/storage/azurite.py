@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tether.errors import Unavailable
+from tether.processes import stop_process
 
 log = logging.getLogger(__name__)
 
@@ -158,15 +159,8 @@ class AzuritePool:
 
     async def _stop(self, name: str) -> None:
         running = self._running.pop(name, None)
-        if running is None or running.process.returncode is not None:
-            return
-        running.process.terminate()
-        try:
-            async with asyncio.timeout(5):
-                await running.process.wait()
-        except TimeoutError:
-            running.process.kill()
-            await running.process.wait()
+        if running is not None:
+            await stop_process(running.process)
 
     async def stop_account(self, name: str) -> None:
         """Stop an account's process (its account was deleted)."""

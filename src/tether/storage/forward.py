@@ -43,11 +43,9 @@ async def forward(
     extra_query: str | None = None,
     drop_authorization: bool = False,
     virtual_host: str | None = None,
-    chunk_size: int | None = None,
 ) -> Response:
     """``virtual_host``: the client's ``Host`` of a virtual-host-style request (``<account>.blob.<suffix>``),
-    sent on so Azurite takes the account from it as Azure does (and signs Shared Key over ``/<account><path>``).
-    ``chunk_size``: answer bodies go back in chunks of up to that many bytes (default: as read upstream)."""
+    sent on so Azurite takes the account from it as Azure does (and signs Shared Key over ``/<account><path>``)."""
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
     query = request.scope.get("query_string", b"").decode("latin-1")
     if extra_query:
@@ -65,7 +63,7 @@ async def forward(
     content = request.stream() if chunked or (declared is not None and declared != "0") else None
     upstream_request = client.build_request(request.method, httpx2.URL(url), headers=headers, content=content)
     answer = await client.send(upstream_request, stream=True)
-    body = answer.aiter_raw(chunk_size=chunk_size)
+    body = answer.aiter_raw()
     response = StreamingResponse(body, status_code=answer.status_code, background=BackgroundTask(answer.aclose))
     response.raw_headers = [(k, v) for k, v in answer.headers.raw if k.lower() not in _HOP_BY_HOP]
     return response

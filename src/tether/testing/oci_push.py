@@ -1,7 +1,9 @@
 """A minimal OCI distribution client for tests: push a one-layer artifact, read a manifest, get tokens.
 
 It speaks the registry API directly with httpx2, so each step's status code (201, 401, 403...) can be
-asserted; real OCI clients (skopeo) are driven by the e2e tests.
+asserted; real OCI clients (skopeo) are driven by the e2e tests. Tokens come from Tether's own
+``/oauth2/exchange`` and ``/oauth2/token`` (``tether``: a client whose base URL is the Tether server),
+the registry's bytes from its login server.
 """
 
 from __future__ import annotations
@@ -39,14 +41,14 @@ def artifact(content: bytes) -> Artifact:
     return Artifact(config, content, json.dumps(manifest).encode())
 
 
-async def exchange(client: httpx2.AsyncClient, login: str, *, access_token: str) -> httpx2.Response:
+async def exchange(tether: httpx2.AsyncClient, login: str, *, access_token: str) -> httpx2.Response:
     data = {"grant_type": "access_token", "service": login, "access_token": access_token}
-    return await client.post(f"https://{login}/oauth2/exchange", data=data)
+    return await tether.post("/oauth2/exchange", data=data)
 
 
-async def registry_token(client: httpx2.AsyncClient, login: str, *, refresh_token: str, scope: str) -> str:
+async def registry_token(tether: httpx2.AsyncClient, login: str, *, refresh_token: str, scope: str) -> str:
     data = {"grant_type": "refresh_token", "service": login, "scope": scope, "refresh_token": refresh_token}
-    answer = await client.post(f"https://{login}/oauth2/token", data=data)
+    answer = await tether.post("/oauth2/token", data=data)
     answer.raise_for_status()
     return str(answer.json()["access_token"])
 

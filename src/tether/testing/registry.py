@@ -1,8 +1,9 @@
 """An in-process server whose registries really serve: TLS files in the data dir, the real Distribution process.
 
-The ARM API stays on ``httpx2.ASGITransport``; each registry's login server listens on its own
-loopback port with the data dir's serving certificate (as ``tether server`` makes it), so real
-clients (httpx2, skopeo) talk HTTPS to it. The registry binary is installed by
+The ARM API and the registries' token endpoints stay on ``httpx2.ASGITransport`` (the realm the
+registries name, ``https://tether.test/oauth2/token``, resolves nowhere); each registry's process
+listens on its own loopback port with the data dir's serving certificate (as ``tether server`` makes
+it), so real clients (httpx2) talk HTTPS to it. The registry binary is installed by
 ``tools/registry/install.sh`` (run here when missing).
 """
 

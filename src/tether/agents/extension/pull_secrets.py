@@ -6,10 +6,12 @@ For a job whose image is in a Tether registry (``spec.imageRegistry.loginServer`
    ``api://AzureADTokenExchange``, 10 minutes), exactly what the pods' own projected token is;
 2. exchanged at Tether's token endpoint (client credentials with that token as client assertion) for
    an API token of the compute identity;
-3. exchanged at the registry's ``/oauth2/exchange`` for a registry refresh token (3 hours);
+3. exchanged at Tether's ``/oauth2/exchange`` (the same authority, CA bundle and connection; the registry
+   is named by ``service``, its login server) for a registry refresh token (3 hours);
 4. written as a ``kubernetes.io/dockerconfigjson`` Secret ``<job>-pull``, owned by the TetherJob (so it
    is deleted with it), named in the pods' ``imagePullSecrets``. The kubelet passes it to the runtime,
-   which asks the login server for a 5-minute access token with only the pull the identity's roles allow.
+   which asks Tether (the realm of the login server's challenge) for a 5-minute access token with only the
+   pull the identity's roles allow.
 
 Nothing long-lived is stored: the Secret's token expires in 3 hours, and a revoked AcrPull stops the
 next pull. Failures are temporary (``Unavailable``, retried by the controller), except a refusal by
@@ -74,22 +76,23 @@ async def registry_refresh_token(client: AsyncClient, job: JobRef, spec: JobSpec
         )
     assertion = await _service_account_token(client, job.namespace, identity.service_account_name)
     verify = ssl.create_default_context(cadata=identity.ca_bundle) if identity.ca_bundle else True
+    authority = identity.authority_host.rstrip("/")
     async with httpx2.AsyncClient(verify=verify, timeout=30) as http:
         try:
             issued = await http.post(
-                f"{identity.authority_host.rstrip('/')}/{identity.tenant_id}/oauth2/v2.0/token",
+                f"{authority}/{identity.tenant_id}/oauth2/v2.0/token",
                 data={
                     "grant_type": "client_credentials",
                     "client_id": identity.client_id,
                     "client_assertion_type": _ASSERTION_TYPE,
                     "client_assertion": assertion,
-                    "scope": f"{identity.authority_host.rstrip('/')}/.default",
+                    "scope": f"{authority}/.default",
                 },
             )
             if issued.status_code != 200:
                 raise _refused("Tether's token endpoint", issued)
             exchanged = await http.post(
-                f"https://{login_server}/oauth2/exchange",
+                f"{authority}/oauth2/exchange",
                 data={
                     "grant_type": "access_token",
                     "service": login_server,
@@ -100,7 +103,7 @@ async def registry_refresh_token(client: AsyncClient, job: JobRef, spec: JobSpec
         except httpx2.HTTPError as e:
             raise Unavailable(f"Getting the registry credential for {login_server} failed: {e!r}") from e
     if exchanged.status_code != 200:
-        raise _refused(f"the registry {login_server}", exchanged)
+        raise _refused(f"Tether's registry token exchange for {login_server}", exchanged)
     return str(exchanged.json()["refresh_token"])
 
 
