@@ -278,3 +278,28 @@ async def test_revoking_acrpull_stops_the_next_pull(env: Env) -> None:
     after = await env.token("revoked", "registrya", "repository:app/revoke:pull")
     answer = await pull_manifest(env.http, env.login["registrya"], "app/revoke", "v1", token=after)
     assert answer.status_code == 401
+
+
+async def test_a_stored_registry_is_served_again_on_its_port_when_the_server_starts(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    data_dir = tmp_path_factory.mktemp("registry-restart")
+    item = artifact(b"kept across a server restart")
+    async with registry_server(data_dir) as (server, ca), server.client() as admin:
+        await create_group(admin, server.subscription, "rg1")
+        path = f"{rg_path(server.subscription, 'rg1')}/providers/Microsoft.ContainerRegistry/registries/keptregistry"
+        created = await admin.put(path, params=API, json={"location": "westeurope"})
+        assert created.status_code == 201, created.text
+        login = created.json()["properties"]["loginServer"]
+        refresh = (await exchange(admin, login, access_token=server.token_for(server.admin()))).json()["refresh_token"]
+        token = await registry_token(admin, login, refresh_token=refresh, scope="repository:k:push,pull")
+        async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=str(ca)), timeout=30) as http:
+            assert await push(http, login, "k", "v1", item, token=token) == 201
+    async with registry_server(data_dir) as (server, ca), server.client() as admin:
+        assert server.services.registries.login_server_of("keptregistry") == login
+        refresh = (await exchange(admin, login, access_token=server.token_for(server.admin()))).json()["refresh_token"]
+        token = await registry_token(admin, login, refresh_token=refresh, scope="repository:k:pull")
+        async with httpx2.AsyncClient(verify=ssl.create_default_context(cafile=str(ca)), timeout=30) as http:
+            answer = await pull_manifest(http, login, "k", "v1", token=token)
+        assert answer.status_code == 200, answer.text
+        assert answer.content == item.manifest
