@@ -24,7 +24,7 @@ from tether.providers.base import DeleteResult, Page, RequestContext, WriteResul
 from tether.providers.envelope import envelope, parse_body, require_parent, rfc3339
 from tether.providers.reads import read_page, read_row
 from tether.providers.registry_engine import RegistryEngine
-from tether.store import resources
+from tether.store import Session, resources
 
 
 def not_found(resource_id: ResourceId) -> NotFound:
@@ -66,19 +66,16 @@ class ContainerRegistries:
         validate_name(self.full_type, resource_id.name)
         async with ctx.store.transaction() as session:
             group = await require_parent(session, resource_id)
-            row = await resources.get(session, resource_id, for_update=True)
-            if row is not None:
-                row = await resources.update(session, row, tags=request.tags, principal_id=ctx.caller.object_id)
-                return WriteResult(answer(row), created=False)
-            if await resources.find_by_name(session, self.full_type, resource_id.name):
-                raise Conflict(
-                    f"The registry {resource_id.name} is already in use. Registry names are unique across all "
-                    "subscriptions: choose another name.",
-                    code="AlreadyInUse",
-                )
+            if (existing := await self._update_existing(session, ctx, resource_id, request)) is not None:
+                return existing
             location = (request.location or (group.location if group else None) or "local").replace(" ", "").lower()
-            login_server = await self._engine.serve(resource_id)
-            try:
+        # Starting the registry's process takes a moment: outside any transaction, then checked again.
+        login_server = await self._engine.serve(resource_id)
+        try:
+            async with ctx.store.transaction() as session:
+                await require_parent(session, resource_id)
+                if (existing := await self._update_existing(session, ctx, resource_id, request)) is not None:
+                    return existing  # a concurrent PUT of the same registry wrote it first: it is served
                 row = await resources.insert(
                     session,
                     resource_id,
@@ -89,10 +86,29 @@ class ContainerRegistries:
                     state=ProvisioningState.SUCCEEDED,
                     principal_id=ctx.caller.object_id,
                 )
-            except BaseException:
-                await self._engine.remove(resource_id.name)
-                raise
+        except Conflict:
+            raise  # the name was taken meanwhile: what serves it is the other registry's
+        except BaseException:
+            await self._engine.remove(resource_id.name)
+            raise
         return WriteResult(answer(row), created=True)
+
+    async def _update_existing(
+        self, session: Session, ctx: RequestContext, resource_id: ResourceId, request: CreateRegistryRequest
+    ) -> WriteResult | None:
+        """The answer for a registry that exists (its tags updated); None if it does not; a Conflict if its name
+        is another registry's."""
+        row = await resources.get(session, resource_id, for_update=True)
+        if row is not None:
+            row = await resources.update(session, row, tags=request.tags, principal_id=ctx.caller.object_id)
+            return WriteResult(answer(row), created=False)
+        if await resources.find_by_name(session, self.full_type, resource_id.name):
+            raise Conflict(
+                f"The registry {resource_id.name} is already in use. Registry names are unique across all "
+                "subscriptions: choose another name.",
+                code="AlreadyInUse",
+            )
+        return None
 
     async def delete(self, ctx: RequestContext, resource_id: ResourceId, *, params: Mapping[str, str]) -> DeleteResult:
         async with ctx.store.transaction() as session:
