@@ -7,6 +7,11 @@ Starts a real ``tether server`` process on loopback (temp data dir), then:
    with the right secret) from CLIENTS concurrent clients, while BURST wrong-secret token requests
    arrive from BURST_CLIENTS more, and one more client repeats the same unrelated GET (the probe).
 
+The load is the bootstrap admin's; the probe is another service principal, a Reader on its own
+group (the "unrelated" caller). The server queues waiting requests per caller and serves callers
+round-robin (tether.api.admission), so the load's own requests wait behind each other: their GETs'
+p50/p99 are printed too, without a goal.
+
 Prints the probe's p50/p99 quiet and under load, their ratio (goal: under 3x), the status counts,
 and the number of 5xx and of dropped connections (goal: 0 each). Exits 1 if there is any. Everything is on 127.0.0.1 and
 bounded by the request counts; the load generator shares this machine's cores with the server.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import ssl
 import sys
@@ -32,6 +38,7 @@ import httpx2
 from tether.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -47,6 +54,26 @@ def token_form(server: ServerProcess, *, secret: str | None = None, client_id: s
         "client_secret": secret or boot["client_secret"],
         "scope": f"{server.url}/.default",
     }
+
+
+async def reader_token(
+    client: httpx2.AsyncClient, anonymous: httpx2.AsyncClient, server: ServerProcess, *, token_path: str, scope: str
+) -> str:
+    """A new service principal (Graph, as the admin) with Reader on ``scope``; its access token."""
+    app = (await client.post("/v1.0/applications", json={"displayName": "load-probe"})).raise_for_status().json()
+    secret = (await client.post(f"/v1.0/applications/{app['id']}/addPassword", json={})).raise_for_status().json()
+    principal = await client.post("/v1.0/servicePrincipals", json={"appId": app["appId"]})
+    sub = f"/subscriptions/{server.bootstrap['subscription_id']}"
+    assignment = {
+        "properties": {
+            "roleDefinitionId": f"{sub}/providers/Microsoft.Authorization/roleDefinitions/{READER}",
+            "principalId": principal.raise_for_status().json()["id"],
+        }
+    }
+    url = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}"
+    (await client.put(url, params=API, json=assignment)).raise_for_status()
+    form = token_form(server, client_id=app["appId"], secret=secret["secretText"])
+    return str((await anonymous.post(token_path, data=form)).raise_for_status().json()["access_token"])
 
 
 async def probe(client: httpx2.AsyncClient, path: str, *, until: asyncio.Event | None, count: int) -> list[float]:
@@ -65,7 +92,10 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
     context = ssl.create_default_context(cafile=server.ca_file)
     limits = httpx2.Limits(max_connections=args.clients + args.burst_clients + 4)
     timeout = httpx2.Timeout(60)
-    async with httpx2.AsyncClient(base_url=server.url, verify=context, limits=limits, timeout=timeout) as anonymous:
+    async with (
+        contextlib.AsyncExitStack() as stack,
+        httpx2.AsyncClient(base_url=server.url, verify=context, limits=limits, timeout=timeout) as anonymous,
+    ):
         tenant = server.bootstrap["tenant_id"]
         token_path = f"/{tenant}/oauth2/v2.0/token"
         token = (await anonymous.post(token_path, data=token_form(server))).json()["access_token"]
@@ -78,11 +108,21 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
             ws = f"{sub}/resourceGroups/rg-probe/providers/Microsoft.MachineLearningServices/workspaces/ws-load"
             (await client.put(ws, params=API, json={})).raise_for_status()
             probe_path = f"{sub}/resourceGroups/rg-probe"
+            reader = await reader_token(client, anonymous, server, token_path=token_path, scope=probe_path)
+            prober = await stack.enter_async_context(
+                httpx2.AsyncClient(
+                    base_url=server.url,
+                    verify=context,
+                    timeout=timeout,
+                    headers={"Authorization": f"Bearer {reader}"},
+                )
+            )
 
-            await probe(client, probe_path, until=None, count=50)  # warm up connections and caches
-            quiet = await probe(client, probe_path, until=None, count=args.probes)
+            await probe(prober, probe_path, until=None, count=50)  # warm up connections and caches
+            quiet = await probe(prober, probe_path, until=None, count=args.probes)
 
             statuses: Counter[str] = Counter()
+            own_gets: list[float] = []  # the load's own GETs of a group, in ms
             numbers = itertools.count()
 
             async def mixed(n: int) -> None:
@@ -99,7 +139,9 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
                 elif kind == 4:
                     response = await anonymous.post(token_path, data=token_form(server))
                 else:
+                    started = time.perf_counter()
                     response = await client.get(group, params=API)
+                    own_gets.append((time.perf_counter() - started) * 1000)
                 statuses[f"mixed {response.status_code}"] += 1
 
             async def mixed_client() -> None:
@@ -124,7 +166,7 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
                     statuses[f"wrong-secret {response.status_code}"] += 1
 
             done = asyncio.Event()
-            probing = asyncio.create_task(probe(client, probe_path, until=done, count=0))
+            probing = asyncio.create_task(probe(prober, probe_path, until=done, count=0))
             started = time.perf_counter()
             await asyncio.gather(
                 *(mixed_client() for _ in range(args.clients)),
@@ -146,6 +188,10 @@ async def run(server: ServerProcess, args: argparse.Namespace) -> int:
         f"unrelated GET under load p50 {percentile(loaded, 0.5):7.1f} ms   p99 {loaded_p99:7.1f} ms   (n={len(loaded)})"
     )
     print(f"p99 under load / quiet: {loaded_p99 / quiet_p99:.2f}x (goal < 3x)")
+    print(
+        f"the load's own GET of a group p50 {percentile(own_gets, 0.5):7.1f} ms   "
+        f"p99 {percentile(own_gets, 0.99):7.1f} ms   (n={len(own_gets)}; behind its {args.clients} clients, no goal)"
+    )
     print("statuses: " + ", ".join(f"{key}: {count}" for key, count in sorted(statuses.items())))
     print(f"5xx answers: {server_errors} (goal 0); dropped connections: {dropped} (goal 0)")
     return 1 if server_errors or dropped else 0

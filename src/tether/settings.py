@@ -50,6 +50,28 @@ class ApiSettings(BaseModel):
 
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (bytes).")
     page_size: int = Field(100, ge=1, le=1000, description="Items per page in list answers before nextLink.")
+    seats: int = Field(
+        8,
+        ge=1,
+        description="Requests that run at once, per level (signed-in callers; the rest); the others wait, queued "
+        "per caller and served round-robin (tether.api.admission). More: more requests interleaved on the one "
+        "event loop, each one slower.",
+    )
+    seats_per_caller: int = Field(
+        1,
+        ge=1,
+        description="Of those, requests one signed-in caller (a principal) runs at once; its others wait their turn, "
+        "so one busy caller does not slow the rest.",
+    )
+    seats_per_source: int = Field(
+        2,
+        ge=1,
+        description="Requests not signed in (sign-ins, bad tokens) that one source address runs at once; a "
+        "sign-in's secret check waits for its own thread (tokens.secret_check_threads), not for a seat.",
+    )
+    queued_per_caller: int = Field(
+        256, ge=1, description="Requests one caller may have waiting; more are answered 429 (Retry-After 1)."
+    )
 
 
 class TokenSettings(BaseModel):
@@ -68,6 +90,12 @@ class TokenSettings(BaseModel):
     )
     secret_check_queue: int = Field(
         64, ge=0, description="Checks that may wait for a thread; more at once are answered 429 (Retry-After 1)."
+    )
+    secret_check_memory_s: float = Field(
+        600,
+        ge=0,
+        description="How long a secret that matched is remembered (as a keyed hash, in memory only), so the same "
+        "client signing in again skips scrypt; 0 checks every sign-in with scrypt.",
     )
     failed_secrets_per_client: int = Field(
         20, ge=1, description="Wrong secrets per client id (or connected cluster) per minute before 429."

@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.helpers import API
 from tests.integration.test_tokens import credentials as form
+from tether.crypto import hash_secret
 from tether.errors import Throttled
 from tether.identity import secret_checks
 from tether.settings import TokenSettings
@@ -68,7 +69,7 @@ async def test_an_unknown_client_id_runs_the_same_check_as_a_known_one(
     checked: list[tuple[str, int]] = []
     real = secret_checks._any_matches
 
-    def spy(secret: str, hashes: list[str]) -> bool:
+    def spy(secret: str, hashes: list[str]) -> str | None:
         checked.append((secret, len(hashes)))
         return real(secret, hashes)
 
@@ -126,3 +127,39 @@ async def test_the_relay_handshake_is_throttled_per_cluster(strict: InProcessSer
 
     with pytest.raises(Throttled):
         await connectivity.authenticate(cluster, "wrong")
+
+
+@pytest.fixture
+def scrypt_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The secrets checked with scrypt, in order."""
+    checked: list[str] = []
+    real = secret_checks._any_matches
+
+    def spy(secret: str, hashes: list[str]) -> str | None:
+        checked.append(secret)
+        return real(secret, hashes)
+
+    monkeypatch.setattr(secret_checks, "_any_matches", spy)
+    return checked
+
+
+async def test_a_right_secret_is_remembered_and_stops_matching_once_its_hash_is_gone(scrypt_runs: list[str]) -> None:
+    checks = secret_checks.SecretChecks(TokenSettings())
+    stored = [hash_secret("right")]
+
+    assert await checks.verify("right", stored, client="app")
+    assert await checks.verify("right", stored, client="app")  # remembered: no second scrypt
+    assert not await checks.verify("wrong", stored, client="app")
+    assert not await checks.verify("right", [hash_secret("rotated")], client="app")  # its hash was removed
+
+    assert scrypt_runs == ["right", "wrong", "right"]
+
+
+async def test_with_no_memory_every_sign_in_is_checked(scrypt_runs: list[str]) -> None:
+    checks = secret_checks.SecretChecks(TokenSettings(secret_check_memory_s=0))
+    stored = [hash_secret("right")]
+
+    assert await checks.verify("right", stored, client="app")
+    assert await checks.verify("right", stored, client="app")
+
+    assert scrypt_runs == ["right", "right"]

@@ -172,7 +172,10 @@ def test_a_data_directory_made_read_only_under_a_running_server_answers_503_neve
     as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
     log_path = parent / "server.log"
     with log_path.open("wb") as log:
-        server = subprocess.Popen(as_nobody, stdout=log, stderr=log, env={**os.environ, "HOME": str(parent)})
+        # The admin's requests must run at once (not one at a time, the default per caller) for the server to
+        # open new store connections after the change.
+        env = {**os.environ, "HOME": str(parent), "TETHER_API__SEATS_PER_CALLER": "24"}
+        server = subprocess.Popen(as_nobody, stdout=log, stderr=log, env=env)
     try:
         boot = _bootstrap_when_ready(data_dir / "bootstrap.json", server, log_path)
         context = ssl.create_default_context(cafile=boot["ca_file"])

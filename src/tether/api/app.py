@@ -27,6 +27,7 @@ from tether.api import (
     run_history,
     subscriptions,
 )
+from tether.api.admission import Admission, FairQueue, flow_by_principal
 from tether.api.services import Services
 from tether.authz.service import Authorizer
 from tether.crypto import SecretBox
@@ -245,6 +246,13 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
+    api = services.settings.api
+    app.add_middleware(
+        Admission,
+        signed_in=FairQueue(seats=api.seats, per_flow=api.seats_per_caller, queued_per_flow=api.queued_per_caller),
+        others=FairQueue(seats=api.seats, per_flow=api.seats_per_source, queued_per_flow=api.queued_per_caller),
+        flow_of=flow_by_principal(services.tokens),
+    )
     app.include_router(metadata.router)
     app.include_router(oidc.router)
     app.include_router(registry_tokens.router)

@@ -13,6 +13,12 @@ a store transaction: callers read the stored hashes in a short transaction, then
   frees, before any scrypt runs — as Entra ID throttles sign-ins. A correct secret is never counted.
 * Unknown ids: an unknown client or cluster is checked against a dummy hash, so it costs what a known
   one does and answers in the same time (no enumeration of client ids by timing).
+* Remembered: a secret that matched a stored hash is remembered for ``secret_check_memory_s`` (default
+  10 minutes) as an HMAC of (that hash, the secret) under a key made at start and never stored, so the
+  same client signing in again costs a dictionary lookup, not scrypt (a workload's token refreshes,
+  CI jobs signing in every minute). Only a right secret can hit it, so its speed tells an attacker
+  nothing; a removed or rotated secret stops matching at once, since its stored hash is no longer
+  among those given to ``verify``. Wrong secrets are never remembered.
 
 Hazard: the per-client limit means an attacker who knows a client id can hold its sign-ins off for
 up to a minute at a time (Entra ID's smart lockout has the same trade-off); the per-source limit
@@ -21,6 +27,8 @@ usually trips first. The counters are per server process (see docs/security.md).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import secrets
 import time
@@ -28,6 +36,7 @@ from collections.abc import Sequence
 
 import anyio
 import anyio.to_thread
+from cachetools import TTLCache
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -35,6 +44,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from tether.crypto import hash_secret, secret_matches
 from tether.errors import Throttled
 from tether.settings import TokenSettings
+
+_REMEMBERED = 10_000  # remembered right secrets at most (the least recently used go first)
 
 
 class SecretChecks:
@@ -46,6 +57,11 @@ class SecretChecks:
         self._per_client = RateLimitItemPerMinute(settings.failed_secrets_per_client)
         self._per_source = RateLimitItemPerMinute(settings.failed_secrets_per_source)
         self._dummy = hash_secret(secrets.token_urlsafe(32))
+        self._memory_key = secrets.token_bytes(32)
+        self._remembered: TTLCache[bytes, bool] = TTLCache(
+            maxsize=_REMEMBERED, ttl=max(settings.secret_check_memory_s, 1e-9)
+        )
+        self._remembers = settings.secret_check_memory_s > 0
 
     @property
     def in_flight(self) -> int:
@@ -58,15 +74,22 @@ class SecretChecks:
         await self._refuse_if_over(self._per_client, "client", client)
         if source:
             await self._refuse_if_over(self._per_source, "source", source)
-        hashes = list(stored) or [self._dummy]
-        matched = await self._in_thread(secret, hashes) and bool(stored)
-        if not matched:
+        if any(self._fingerprint(secret, hashed) in self._remembered for hashed in stored):
+            return True
+        matched = await self._in_thread(secret, list(stored) or [self._dummy])
+        if matched is None or not stored:
             await self._limiter.hit(self._per_client, "client", client)
             if source:
                 await self._limiter.hit(self._per_source, "source", source)
-        return matched
+            return False
+        if self._remembers:
+            self._remembered[self._fingerprint(secret, matched)] = True
+        return True
 
-    async def _in_thread(self, secret: str, hashes: list[str]) -> bool:
+    def _fingerprint(self, secret: str, hashed: str) -> bytes:
+        return hmac.new(self._memory_key, f"{hashed}\0{secret}".encode(), hashlib.sha256).digest()
+
+    async def _in_thread(self, secret: str, hashes: list[str]) -> str | None:
         if self._in_flight >= self._threads.total_tokens + self._max_waiting:
             raise Throttled("Too many sign-ins are being checked right now; retry in a second.", retry_after_s=1)
         self._in_flight += 1
@@ -87,7 +110,8 @@ class SecretChecks:
         )
 
 
-def _any_matches(secret: str, hashes: list[str]) -> bool:
+def _any_matches(secret: str, hashes: list[str]) -> str | None:
+    """The stored hash ``secret`` matches, if any."""
     # Every hash is checked (no early exit), so the time does not tell which one matched.
     results = [secret_matches(secret, stored) for stored in hashes]
-    return any(results)
+    return next((hashed for hashed, matched in zip(hashes, results, strict=True) if matched), None)
