@@ -99,7 +99,8 @@ class RegistryHost:
         trust = TokenTrust(
             issuer=self.signer.issuer, realm=self._realm, service=login_server, signer_bundle=self._bundle
         )
-        await self.processes.start(name, port=port, trust=trust)
+        url = await self.processes.start(name, port=port, trust=trust)
+        login_server = url.removeprefix("https://")  # a concurrent serve of the same name may have won
         registry = ServedRegistry(resource_id, login_server)
         async with self._lock:
             self._served[name] = registry
