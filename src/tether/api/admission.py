@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tether.api.errors import error_response
-from tether.errors import Throttled, Unauthenticated
+from tether.errors import TetherError, Throttled
 from tether.identity.tokens import TokenService
 
 
@@ -145,8 +145,8 @@ def flow_by_principal(tokens: TokenService) -> FlowOf:
                 if scheme.lower() == "bearer" and token.strip():
                     try:
                         caller = await tokens.authenticate(token.strip())
-                    except Unauthenticated:
-                        break  # the route refuses it; until then it counts against its source
+                    except TetherError:
+                        break  # the route refuses it (401, or 503 if the store is down); until then: its source
                     return Flow(signed_in=True, key=f"{caller.tenant_id}/{caller.object_id}")
                 break
         client = scope.get("client")
