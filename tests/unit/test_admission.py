@@ -19,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import Message, Scope
 
 from tether.api.admission import Admission, FairQueue, Flow
+from tether.domain.principals import Caller, PrincipalKind
 from tether.errors import Throttled
 
 
@@ -141,7 +142,10 @@ class Gates:
 
 async def by_header(scope: Scope) -> Flow:
     caller = dict(scope["headers"]).get(b"x-caller", b"").decode()
-    return Flow(signed_in=bool(caller), key=caller or "source")
+    if not caller:
+        return Flow(key="source")
+    principal = Caller(tenant_id="tenant", object_id=caller, app_id=caller, kind=PrincipalKind.SERVICE_PRINCIPAL)
+    return Flow(key=caller, caller=principal)
 
 
 @pytest.fixture

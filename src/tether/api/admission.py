@@ -35,8 +35,11 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tether.api.errors import error_response
+from tether.domain.principals import Caller
 from tether.errors import TetherError, Throttled
 from tether.identity.tokens import TokenService
+
+VERIFIED_CALLER = "tether.verified_caller"  # the key in the request's state
 
 
 class FairQueue:
@@ -128,8 +131,12 @@ class FairQueue:
 
 @dataclass(frozen=True)
 class Flow:
-    signed_in: bool  # the level: a verified bearer token, or not
     key: str
+    caller: Caller | None = None  # the bearer token's verified principal; None: not signed in (the other level)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.caller is not None
 
 
 FlowOf = Callable[[Scope], Awaitable[Flow]]
@@ -147,10 +154,10 @@ def flow_by_principal(tokens: TokenService) -> FlowOf:
                         caller = await tokens.authenticate(token.strip())
                     except TetherError:
                         break  # the route refuses it (401, or 503 if the store is down); until then: its source
-                    return Flow(signed_in=True, key=f"{caller.tenant_id}/{caller.object_id}")
+                    return Flow(key=f"{caller.tenant_id}/{caller.object_id}", caller=caller)
                 break
         client = scope.get("client")
-        return Flow(signed_in=False, key=client[0] if client else "unknown")
+        return Flow(key=client[0] if client else "unknown")
 
     return flow_of
 
@@ -169,6 +176,8 @@ class Admission:
             await self.app(scope, receive, send)
             return
         flow = await self._flow_of(scope)
+        if flow.caller is not None:  # verified once: the route's caller dependency reads it from here
+            scope.setdefault("state", {})[VERIFIED_CALLER] = flow.caller
         queue = self._signed_in if flow.signed_in else self._others
         try:
             await queue.acquire(flow.key)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
+from tether.api.admission import VERIFIED_CALLER
 from tether.api.services import Services
 from tether.domain.principals import Caller
 from tether.errors import InvalidRequest, PayloadTooLarge, Unauthenticated
@@ -27,7 +28,11 @@ ServicesDep = Annotated[Services, Depends(services)]
 
 
 async def authenticated_caller(request: Request, svc: ServicesDep) -> Caller:
-    """The caller behind the bearer token; 401 with the reason when there is none or it is invalid."""
+    """The caller behind the bearer token; 401 with the reason when there is none or it is invalid.
+    Admission has already verified a valid token (``tether.api.admission``); that caller is reused."""
+    verified = request.scope.get("state", {}).get(VERIFIED_CALLER)
+    if isinstance(verified, Caller):
+        return verified
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated(
