@@ -2,7 +2,8 @@
 
 Starts a real ``tether server`` process on loopback (temp data dir), then:
 
-1. quiet: PROBES sequential ``GET resourceGroup`` by one client; their p99 is the baseline;
+1. quiet: PROBES (1,000) sequential ``GET resourceGroup`` by one client; their p99 is the baseline (with
+   200 it was the second-slowest GET, and moved 4-13 ms between runs);
 2. load: REQUESTS mixed requests (GET/list/PUT/DELETE resource groups, GET workspace, token requests
    with the right secret) from CLIENTS concurrent clients, while BURST wrong-secret token requests
    arrive from BURST_CLIENTS more, and one more client repeats the same unrelated GET (the probe).
@@ -17,6 +18,9 @@ and the number of 5xx and of dropped connections (goal: 0 each). Exits 1 if ther
 bounded by the request counts; the load generator shares this machine's cores with the server.
 
     .venv/bin/python bench/load.py [--requests 2000] [--clients 32] [--burst 600] [--burst-clients 32]
+
+``--clients 1 --burst 0`` measures the floor: one other caller sending one request at a time, which the
+probe shares the server's one event loop with (docs/decisions/0028-admission-per-caller.md).
 """
 
 from __future__ import annotations
@@ -203,7 +207,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--burst", type=int, default=600)
     parser.add_argument("--burst-clients", type=int, default=32)
-    parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--probes", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tether-load-") as tmp:
         server = ServerProcess.start(Path(tmp) / "server")

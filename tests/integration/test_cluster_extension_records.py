@@ -48,6 +48,8 @@ async def test_a_connected_cluster_and_a_failed_extension_answer_and_force_delet
     put = await client.put(extension, params=API, json=body)
     assert put.status_code == 201, put.text
     assert put.json()["properties"]["configurationProtectedSettings"] == {"sslPassword": ""}
+    # Kept by name only: the value is neither answered nor stored (nothing reads it after the PUT's checks).
+    assert (await _stored(server, extension))["configurationProtectedSettings"] == {"sslPassword": ""}
     install = await wait_operation(client, put.headers["Azure-AsyncOperation"], timeout=60)
     assert install["status"] == "Failed", install  # no agent, no tunnel: the install cannot reach the cluster
 

@@ -163,3 +163,21 @@ async def test_with_no_memory_every_sign_in_is_checked(scrypt_runs: list[str]) -
     assert await checks.verify("right", stored, client="app")
 
     assert scrypt_runs == ["right", "right"]
+
+
+async def test_a_remembered_right_secret_signs_in_while_its_client_and_source_are_throttled(
+    scrypt_runs: list[str],
+) -> None:
+    checks = secret_checks.SecretChecks(TokenSettings(failed_secrets_per_client=2, failed_secrets_per_source=2))
+    stored = [hash_secret("right")]
+    assert await checks.verify("right", stored, client="app", source="127.0.0.1")  # remembered from here on
+    for n in range(2):
+        assert not await checks.verify(f"wrong-{n}", stored, client="app", source="127.0.0.1")
+
+    with pytest.raises(Throttled):
+        await checks.verify("wrong-2", stored, client="app", source="127.0.0.1")
+    assert await checks.verify("right", stored, client="app", source="127.0.0.1")
+    with pytest.raises(Throttled):  # a right secret not remembered would need scrypt: refused like the rest
+        await checks.verify("other", [hash_secret("other")], client="app", source="127.0.0.1")
+
+    assert scrypt_runs == ["right", "wrong-0", "wrong-1"]

@@ -97,7 +97,8 @@ async def _get(request: Request, svc: Services, caller: Caller, target: ArmPath)
         resource_id = target.resource_id
         provider = provider_for(svc, resource_id.full_type)
         await svc.authorizer.authorize(caller, action_for(resource_id.full_type, "GET"), resource_id)
-        await require_group(ctx, resource_id)
+        if resource_id.segments:  # a group's own read answers ResourceGroupNotFound; no need to read it twice
+            await require_group(ctx, resource_id)
         body = await provider.get(ctx, resource_id)
         return JSONResponse(body, headers=_etag_header(body))
     provider = provider_for(svc, target.collection_type)

@@ -10,7 +10,8 @@ a store transaction: callers read the stored hashes in a short transaction, then
 * Failures: a wrong secret counts against its client id (or cluster) and its source address, in a
   one-minute moving window (``limits``). Past ``failed_secrets_per_client`` / ``..._per_source``,
   requests of that client / from that source get ``Throttled`` with Retry-After = when the window
-  frees, before any scrypt runs — as Entra ID throttles sign-ins. A correct secret is never counted.
+  frees, before any scrypt runs — as Entra ID throttles sign-ins. A correct secret is never counted,
+  and a remembered one (below) is accepted even then.
 * Unknown ids: an unknown client or cluster is checked against a dummy hash, so it costs what a known
   one does and answers in the same time (no enumeration of client ids by timing).
 * Remembered: a secret that matched a stored hash is remembered for ``secret_check_memory_s`` (default
@@ -20,9 +21,10 @@ a store transaction: callers read the stored hashes in a short transaction, then
   nothing; a removed or rotated secret stops matching at once, since its stored hash is no longer
   among those given to ``verify``. Wrong secrets are never remembered.
 
-Hazard: the per-client limit means an attacker who knows a client id can hold its sign-ins off for
-up to a minute at a time (Entra ID's smart lockout has the same trade-off); the per-source limit
-usually trips first. The counters are per server process (see docs/security.md).
+Hazard: the per-client limit means an attacker who knows a client id can hold off, for up to a minute
+at a time, the sign-ins of that client that are not remembered (a first sign-in, or one after 10
+minutes; Entra ID's smart lockout has the same trade-off); the per-source limit usually trips first.
+The counters are per server process (see docs/security.md).
 """
 
 from __future__ import annotations
@@ -71,11 +73,13 @@ class SecretChecks:
     async def verify(self, secret: str, stored: Sequence[str], *, client: str, source: str | None = None) -> bool:
         """True if ``secret`` matches one of the ``stored`` hashes; an empty ``stored`` (unknown client)
         costs one check of a dummy hash and is False. ``Throttled`` if the client or source is over its limit."""
+        # A remembered right secret first: it costs no scrypt and guesses nothing, so the throttles
+        # below (which cap both) do not apply to it; a client whose id is under attack still signs in.
+        if any(self._fingerprint(secret, hashed) in self._remembered for hashed in stored):
+            return True
         await self._refuse_if_over(self._per_client, "client", client)
         if source:
             await self._refuse_if_over(self._per_source, "source", source)
-        if any(self._fingerprint(secret, hashed) in self._remembered for hashed in stored):
-            return True
         matched = await self._in_thread(secret, list(stored) or [self._dummy])
         if matched is None or not stored:
             await self._limiter.hit(self._per_client, "client", client)

@@ -142,7 +142,9 @@ class Extensions:
             version=properties.version,
             scope=ExtensionScope(cluster=ClusterScope(release_namespace=RELEASE_NAMESPACE)),
             configuration_settings=properties.configurationSettings,
-            configuration_protected_settings=properties.configurationProtectedSettings,
+            # Names only: nothing in Tether reads the values after the checks above (the install uses
+            # configurationSettings), and Azure never answers them; a secret not kept needs no sealing.
+            configuration_protected_settings=dict.fromkeys(properties.configurationProtectedSettings, ""),
         )
         async with ctx.store.transaction() as session:
             cluster = await _cluster(session, resource_id)

@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, PoolResetState, event, make_url
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -30,6 +30,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _rollback_if_open(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """Reset a SQLite connection going back to the pool: roll back only a transaction still open.
+
+    The default reset rolls back every returned connection, and each aiosqlite call is a hop to the
+    connection's thread and back: one more wait on the event loop for every transaction, which almost
+    always committed or rolled back already (``in_transaction`` is SQLite's own answer, no hop)."""
+    if state.terminate_only or not state.asyncio_safe:
+        return  # the pool is discarding the connection, or must not do I/O here
+    if dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -67,9 +79,11 @@ class Store:
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:
-        engine = create_async_engine(url)
-        if engine.dialect.name == "sqlite":
+        sqlite = make_url(url).get_backend_name() == "sqlite"
+        engine = create_async_engine(url, pool_reset_on_return=None) if sqlite else create_async_engine(url)
+        if sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "reset", _rollback_if_open)
         store = cls(engine)
         if migrate:
             try:

@@ -46,6 +46,7 @@ class ExtensionSpec(StoredModel):
     version: str | None = None
     scope: ExtensionScope
     configuration_settings: dict[str, str] = Field(default_factory=dict, alias="configurationSettings")
+    #: The protected settings' names, each with "": their values are checked at PUT and never stored.
     configuration_protected_settings: dict[str, str] = Field(
         default_factory=dict, alias="configurationProtectedSettings"
     )
