@@ -39,15 +39,11 @@ from pathlib import Path
 
 import httpx2
 
+from _common import percentile
+from tether.domain.roles import READER
 from tether.server_process import ServerProcess
 
 API = {"api-version": "2024-10-01"}
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def token_form(server: ServerProcess, *, secret: str | None = None, client_id: str | None = None) -> dict[str, str]:
@@ -67,10 +63,9 @@ async def reader_token(
     app = (await client.post("/v1.0/applications", json={"displayName": "load-probe"})).raise_for_status().json()
     secret = (await client.post(f"/v1.0/applications/{app['id']}/addPassword", json={})).raise_for_status().json()
     principal = await client.post("/v1.0/servicePrincipals", json={"appId": app["appId"]})
-    sub = f"/subscriptions/{server.bootstrap['subscription_id']}"
     assignment = {
         "properties": {
-            "roleDefinitionId": f"{sub}/providers/Microsoft.Authorization/roleDefinitions/{READER}",
+            "roleDefinitionId": READER.definition_id(server.bootstrap["subscription_id"]),
             "principalId": principal.raise_for_status().json()["id"],
         }
     }

@@ -19,6 +19,7 @@ from tether.store import Store
 
 @pytest.fixture
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """SQLite even in the PostgreSQL tier (the conftest's ``store`` follows the tier; this reset is SQLite's)."""
     opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'tether.db'}")
     try:
         yield opened
