@@ -220,9 +220,8 @@ def settle_heap() -> None:
 
     That heap lives as long as the process, and without this every full (generation 2) collection walks
     it again with the event loop stopped: 44-104 ms per collection under ``bench/load.py``'s load, each
-    one a stall of every request in flight; 6-10 ms after it. Objects made later are collected as
-    before; ``gc.collect`` first, so start-up's own garbage is freed rather than kept (the ``gc.freeze``
-    documentation's advice).
+    one a stall of every request in flight; 5-10 ms after it. Objects made later are collected as
+    before. ``gc.collect`` first, so that start-up's own garbage cycles are freed, not kept for good.
     """
     gc.collect()
     gc.freeze()
