@@ -6,11 +6,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, text
 
 from tether.store import Store
+from tether.store.engine import upgrade_schema
 
 EXTENSION = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Kubernetes"
@@ -19,10 +18,7 @@ EXTENSION = (
 
 
 def _at_0006_with_a_clear_protected_value(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", "tether.store:migrations")
-    config.attributes["connection"] = connection
-    command.upgrade(config, "0006")
+    upgrade_schema(connection, "0006")
     now = dt.datetime.now(dt.UTC)
     connection.execute(
         text(

@@ -51,8 +51,9 @@ def _alembic_config(connection: Connection) -> Config:
     return config
 
 
-def _upgrade(connection: Connection) -> None:
-    command.upgrade(_alembic_config(connection), "head")
+def upgrade_schema(connection: Connection, revision: str = "head") -> None:
+    """Migrate the store's schema on ``connection`` to ``revision`` (``Store.open`` does it to the newest)."""
+    command.upgrade(_alembic_config(connection), revision)
 
 
 _UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE; SQLite says "UNIQUE constraint failed"
@@ -88,7 +89,7 @@ class Store:
         if migrate:
             try:
                 async with engine.begin() as connection:
-                    await connection.run_sync(_upgrade)
+                    await connection.run_sync(upgrade_schema)
             except OSError as e:
                 await engine.dispose()
                 raise Unavailable(f"The store at {engine.url!r} cannot be opened: {e}") from e
