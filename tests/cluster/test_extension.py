@@ -10,12 +10,14 @@ simulated-node clusters.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +34,8 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 
+from tether.agents.extension.checks import collect_status
+from tether.agents.extension.operator import write_heartbeat, write_status
 from tether.kube import extension_manifests as m
 from tether.kube.extension_install import install, operator_kubeconfig, uninstall
 from tether.kube.extension_status import ExtensionHealth, read_health, read_instance_types
@@ -332,6 +336,40 @@ async def test_operator_reports_health_and_instance_types(
     assert stale.reason is not None
     assert stale.reason.startswith("operator heartbeat is ")
     assert "old: is the tether-extension operator running?" in stale.reason
+
+
+async def _write_pass(client: AsyncClient, *, observed_s_ago: float, renewed_s_ago: float) -> None:
+    """Write a status report and a held heartbeat as an operator's pass would, at chosen ages."""
+    now = datetime.now(UTC)
+    report = await collect_status(client, namespace="azureml", version="test")
+    report = dataclasses.replace(report, observed_at=now - timedelta(seconds=observed_s_ago))
+    await write_status(client, report, namespace="azureml")
+    renewed = now - timedelta(seconds=renewed_s_ago)
+    await write_heartbeat(client, namespace="azureml", holder="test/1", renewed=renewed, acquired=renewed)
+
+
+async def test_a_report_written_just_before_its_heartbeat_is_judged_by_the_heartbeat(
+    installed: None, kube_client: AsyncClient
+) -> None:
+    # An operator that died leaves a report a pass's writes older than its last heartbeat; while the
+    # heartbeat is still fresh, that report is the operator's latest and not a sign of anything wrong.
+    await _forget_the_operator(kube_client)
+    await _write_pass(kube_client, observed_s_ago=10.5, renewed_s_ago=5)
+
+    health = await read_health(kube_client, stale_after_s=10)
+
+    assert health.healthy, health.reason
+
+
+async def test_a_heartbeat_renewed_without_a_report_says_so(installed: None, kube_client: AsyncClient) -> None:
+    await _forget_the_operator(kube_client)
+    await _write_pass(kube_client, observed_s_ago=30, renewed_s_ago=0)
+
+    health = await read_health(kube_client, stale_after_s=10)
+
+    assert not health.healthy
+    assert health.reason is not None
+    assert health.reason.startswith("the operator's status report is 30 s older than its heartbeat: "), health.reason
 
 
 async def test_operator_stops_cleanly_on_sigterm_and_releases_its_heartbeat(

@@ -281,9 +281,16 @@ async def read_health(
         reason = f"the operator's status report cannot be read ({type(e).__name__}: {e}); is the operator up to date?"
         return ExtensionHealth(healthy=False, reason=reason, **common)
     common["status"] = report
-    report_age = max(0.0, (now - report.observed_at).total_seconds())
-    if report_age > stale_after_s:
-        reason = f"the operator's status report is {describe_age(report_age)} old although its heartbeat is fresh"
+    # The operator writes its report and then renews the heartbeat, so the report is always a pass's
+    # writes older than the heartbeat. Judged against "now", a dead operator's report would go stale
+    # first and read as "report stale, heartbeat fresh"; judged against the heartbeat, it says so only
+    # when something renewed the heartbeat without reporting.
+    report_lag = max(0.0, (renew - report.observed_at).total_seconds())
+    if report_lag > stale_after_s:
+        reason = (
+            f"the operator's status report is {describe_age(report_lag)} older than its heartbeat: "
+            f"something renews the heartbeat without reporting; is another or an older operator running? ({hint})"
+        )
         return ExtensionHealth(healthy=False, reason=reason, **common)
     failed = [c for c in report.checks if not c.ok]
     if failed:
