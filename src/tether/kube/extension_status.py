@@ -289,7 +289,7 @@ async def read_health(
     if report_lag > stale_after_s:
         reason = (
             f"the operator's status report is {describe_age(report_lag)} older than its heartbeat: "
-            f"something renews the heartbeat without reporting; is another or an older operator running? ({hint})"
+            "something renews the heartbeat without reporting; is another or an older operator running?"
         )
         return ExtensionHealth(healthy=False, reason=reason, **common)
     failed = [c for c in report.checks if not c.ok]
